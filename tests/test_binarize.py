@@ -1,0 +1,82 @@
+import os
+import shutil
+import sys
+
+import pytest
+
+from conftest import ROOT, run_cli, write_lines
+
+BINARIZE = [sys.executable, os.path.join(ROOT, "preprocess", "binarize.py")]
+
+
+def binarize(bert, raw, dest, *extra, check=True):
+    return run_cli(BINARIZE + ["--bert", bert, "-s", "es", "-t", "en", "--trainpref", str(raw / "train"),
+                               "--destdir", str(dest), "--quiet", *extra], check=check)
+
+
+def one_error(proc):
+    """The process failed with exactly one error line."""
+    assert proc.returncode != 0
+    errors = [line for line in proc.stderr.splitlines() if "error" in line.lower()]
+    assert len(errors) == 1, proc.stderr
+    return errors[0]
+
+
+def test_roundtrip_ids_match_hf(tmp_path, minilm_dir):
+    from fairseq.data import data_utils
+    from transformers import BertTokenizerFast
+
+    src = ["El principio.", "Y dijo Dios: Sea la luz; y fué la luz.", "x " * 40]
+    tgt = ["The beginning.", "And God said, Let there be light: and there was light.", "y"]
+    write_lines(tmp_path / "train.es", src)
+    write_lines(tmp_path / "train.en", tgt)
+    proc = binarize(minilm_dir, tmp_path, tmp_path / "bin", "--max-len", "32", "--workers", "2")
+    assert "truncated 1 sentence(s)" in proc.stderr and "train.es:3" in proc.stderr
+    hf = BertTokenizerFast.from_pretrained(minilm_dir)
+    ds = data_utils.load_indexed_dataset(str(tmp_path / "bin" / "train.es-en.es"), None, "mmap")
+    assert len(ds) == 3
+    assert ds[0].tolist() == hf(src[0])["input_ids"]
+    assert ds[1].tolist() == hf(src[1])["input_ids"]
+    assert len(ds[2]) == 32 and ds[2][0] == 101 and ds[2][-1] == 102
+    assert (tmp_path / "bin" / "dict.es.txt").read_text() == open(os.path.join(minilm_dir, "vocab.txt")).read()
+    assert (tmp_path / "bin" / "tokenizer.en" / "vocab.txt").exists()
+
+
+def test_overlong_error_policy(tmp_path, minilm_dir):
+    write_lines(tmp_path / "train.es", ["uno dos tres cuatro cinco seis"])
+    write_lines(tmp_path / "train.en", ["one"])
+    msg = one_error(binarize(minilm_dir, tmp_path, tmp_path / "bin", "--max-len", "4", "--overlong", "error", check=False))
+    assert "train.es:1" in msg and "--max-len 4" in msg
+
+
+def test_misaligned_files(tmp_path, minilm_dir):
+    write_lines(tmp_path / "train.es", ["uno", "dos", "tres"])
+    write_lines(tmp_path / "train.en", ["one", "two"])
+    msg = one_error(binarize(minilm_dir, tmp_path, tmp_path / "bin", check=False))
+    assert "train.es has 3 lines" in msg and "train.en has 2" in msg and "misaligned" in msg
+    assert not (tmp_path / "bin" / "train.es-en.es.bin").exists()
+
+
+def test_empty_lines(tmp_path, minilm_dir):
+    write_lines(tmp_path / "train.es", ["uno", "", "tres"])
+    write_lines(tmp_path / "train.en", ["one", "two", "   "])
+    msg = one_error(binarize(minilm_dir, tmp_path, tmp_path / "bin", check=False))
+    assert "2 empty line(s)" in msg and "train.es:2" in msg and "train.en:3" in msg
+
+
+def test_missing_checkpoint_dir(tmp_path):
+    write_lines(tmp_path / "train.es", ["uno"])
+    write_lines(tmp_path / "train.en", ["one"])
+    msg = one_error(binarize(str(tmp_path / "no-such-bert"), tmp_path, tmp_path / "bin", check=False))
+    assert "no-such-bert" in msg and "no such directory" in msg
+
+
+def test_vocab_not_matching_checkpoint(tmp_path, minilm_dir):
+    bad = tmp_path / "bad_bert"
+    shutil.copytree(minilm_dir, bad)
+    with open(bad / "vocab.txt", "a") as f:
+        f.write("extra1\nextra2\n")
+    write_lines(tmp_path / "train.es", ["uno"])
+    write_lines(tmp_path / "train.en", ["one"])
+    msg = one_error(binarize(str(bad), tmp_path, tmp_path / "bin", check=False))
+    assert "vocab.txt" in msg and "30522" in msg
