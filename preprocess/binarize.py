@@ -14,6 +14,7 @@ Input policy, applied before anything is written:
 import argparse
 import logging
 import os
+import shutil
 import sys
 import time
 from multiprocessing import Pool
@@ -188,7 +189,9 @@ def run(args):
             raise InputError(f"{bert}/vocab.txt has {len(dictionary)} tokens but config.json says vocab_size "
                              f"{sizes.vocab_size}: the vocabulary does not belong to this checkpoint")
         dictionary.save(os.path.join(args.destdir, f"dict.{lang}.txt"))
-        tok.save_pretrained(os.path.join(args.destdir, f"tokenizer.{lang}"))
+        tok_out = os.path.join(args.destdir, f"tokenizer.{lang}")
+        tok.save_pretrained(tok_out)
+        shutil.copy(os.path.join(bert, "vocab.txt"), os.path.join(tok_out, "vocab.txt"))
         sides[lang] = (tok, bert, dictionary)
     splits = []
     if args.trainpref:
