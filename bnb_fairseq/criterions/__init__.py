@@ -1,0 +1,1 @@
+from bnb_fairseq.criterions import bnb_ctc  # noqa: F401

@@ -1,0 +1,89 @@
+"""CTC over the decoder positions + beta x KL(uniform || p), BnB's length-free training loss."""
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from fairseq import metrics, utils
+from fairseq.criterions import FairseqCriterion, register_criterion
+from fairseq.dataclass import FairseqDataclass
+
+
+@dataclass
+class BnbCtcConfig(FairseqDataclass):
+    kl_weight: float = field(default=0.1, metadata={"help": "beta: weight of KL(uniform || p) (the "
+                                                     "original's 'smoothing'); 0 disables it"})
+    zero_infinity: bool = field(default=True, metadata={"help": "zero the loss of targets that cannot "
+                                                         "fit the decoder length (they are counted in the logs)"})
+
+
+def ctc_and_kl(lprobs, padding_mask, targets, target_lengths, blank, zero_infinity=True):
+    """Summed CTC loss and summed per-position KL(uniform || p) over real positions.
+
+    lprobs: (B, T, V) fp32 log-probabilities; targets (B, L) padded; returns also the number
+    of sentences whose target is longer than CTC can align (needs T >= L + repeats).
+    """
+    input_lengths = (~padding_mask).sum(1)
+    ctc = F.ctc_loss(lprobs.transpose(0, 1), targets, input_lengths, target_lengths, blank=blank,
+                     reduction="none", zero_infinity=zero_infinity)
+    repeats = (targets[:, 1:] == targets[:, :-1]) & (torch.arange(1, targets.size(1), device=targets.device)[None]
+                                                       < target_lengths[:, None])
+    unfit = (input_lengths < target_lengths + repeats.sum(1)).sum()
+    # KL(u || p) = sum_v u_v (log u_v - log p_v) = -log V - mean_v log p_v
+    kl = -math.log(lprobs.size(-1)) - lprobs.mean(-1)
+    kl = kl.masked_fill(padding_mask, 0.0).sum()
+    return ctc.sum(), kl, unfit
+
+
+@register_criterion("bnb_ctc", dataclass=BnbCtcConfig)
+class BnbCtcCriterion(FairseqCriterion):
+    def __init__(self, cfg, task):
+        super().__init__(task)
+        self.kl_weight = cfg.kl_weight
+        self.zero_infinity = cfg.zero_infinity
+
+    def forward(self, model, sample, reduce=True):
+        net_output = model(**sample["net_input"])
+        lprobs = model.get_normalized_probs(net_output, log_probs=True)
+        padding_mask = net_output[1]["padding_mask"]
+        target = sample["target"]
+        target_mask = target.ne(self.padding_idx)
+        target_lengths = target_mask.sum(1)
+        ctc, kl, unfit = ctc_and_kl(lprobs, padding_mask, target, target_lengths,
+                                    model.decoder.blank_idx, self.zero_infinity)
+        n_pos = (~padding_mask).sum()
+        ntokens = int(target_lengths.sum())
+        # CTC summed over sentences, KL averaged over each sentence's real positions then summed, so
+        # both scale with the batch and the loss is reported per target token like fairseq's others.
+        loss = ctc + self.kl_weight * kl * (ntokens / max(int(n_pos), 1))
+        sample_size = ntokens
+        logging_output = {
+            "loss": loss.data,
+            "ctc_loss": ctc.data,
+            "kl": kl.data,
+            "ntokens": ntokens,
+            "nsentences": target.size(0),
+            "sample_size": sample_size,
+            "npositions": int(n_pos),
+            "unfit": int(unfit),
+        }
+        return loss, sample_size, logging_output
+
+    @staticmethod
+    def reduce_metrics(logging_outputs) -> None:
+        def total(key):
+            return sum(log.get(key, 0) for log in logging_outputs)
+
+        sample_size = total("sample_size")
+        ntokens = total("ntokens")
+        npos = total("npositions")
+        metrics.log_scalar("loss", total("loss") / max(sample_size, 1) / math.log(2), sample_size, round=3)
+        metrics.log_scalar("ctc", total("ctc_loss") / max(ntokens, 1) / math.log(2), ntokens, round=3)
+        metrics.log_scalar("kl", total("kl") / max(npos, 1), npos, round=3)
+        # sentences whose target is longer than CTC can align at this decoder length
+        metrics.log_scalar_sum("unfit", total("unfit"))
+        metrics.log_derived("ppl", lambda m: utils.get_perplexity(m["ctc"].avg))
+
+    @staticmethod
+    def logging_outputs_can_be_summed() -> bool:
+        return True

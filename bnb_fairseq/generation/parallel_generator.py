@@ -1,0 +1,63 @@
+"""One-pass parallel decoding for BnB: argmax every decoder position, then collapse (CTC).
+
+Returns fairseq's hypothesis format, so fairseq-generate/-interactive print H-/D-/P- lines.
+"""
+import torch
+
+from bnb_fairseq.modules import ctc_collapse
+
+
+class ParallelGenerator:
+    def __init__(self, tgt_dict, models=None):
+        self.tgt_dict = tgt_dict
+        self.bos = tgt_dict.bos()
+        self.eos = tgt_dict.eos()
+        self.pad = tgt_dict.pad()
+        # fairseq-generate strips these from printed hypotheses and references
+        self.symbols_to_strip_from_output = {self.bos, self.eos}
+
+    def _log_probs(self, models, src_tokens, src_lengths):
+        """Average the models' log-probabilities (an ensemble must share the length rule)."""
+        total, extra = None, None
+        for model in models:
+            encoder_out = model.encoder(src_tokens, src_lengths=src_lengths)
+            net_output = model.decoder(None, encoder_out=encoder_out)
+            lprobs = model.get_normalized_probs(net_output, log_probs=True)
+            if total is not None and lprobs.shape != total.shape:
+                raise ValueError("ensemble members give different output lengths; use models trained "
+                                 "with the same --ctc-ratio/--ctc-min-len/--ctc-max-len")
+            total = lprobs if total is None else total + lprobs
+            extra = net_output[1]
+        return total / len(models), extra
+
+    @torch.no_grad()
+    def generate(self, models, sample, prefix_tokens=None, constraints=None, **kwargs):
+        if prefix_tokens is not None or constraints is not None:
+            raise NotImplementedError("prefix tokens and constraints are not supported by parallel decoding")
+        models = [m for m in models]
+        for m in models:
+            m.eval()
+        net_input = sample["net_input"]
+        lprobs, extra = self._log_probs(models, net_input["src_tokens"], net_input.get("src_lengths"))
+        padding_mask = extra["padding_mask"]
+        scores, tokens = lprobs.max(-1)
+        blank = models[0].decoder.blank_idx
+        out_tokens, out_scores, lengths = ctc_collapse(tokens, scores, padding_mask, blank,
+                                                       drop=(self.bos, self.eos, self.pad))
+        # [SEP] closes every hypothesis (fairseq's convention); its score is that of the last real frame
+        last = (~padding_mask).sum(1) - 1
+        eos_scores = lprobs[torch.arange(lprobs.size(0), device=lprobs.device), last, self.eos]
+        eos = out_tokens.new_full((1,), self.eos)
+        lengths = lengths.tolist()
+        hypos = []
+        for b, n in enumerate(lengths):
+            toks = torch.cat([out_tokens[b, :n], eos])
+            pos_scores = torch.cat([out_scores[b, :n], eos_scores[b : b + 1]])
+            hypos.append([{
+                "tokens": toks,
+                "positional_scores": pos_scores,
+                "score": pos_scores.mean(),
+                "alignment": None,
+                "steps": 0,
+            }])
+        return hypos

@@ -1,0 +1,1 @@
+from bnb_fairseq.models import bnb  # noqa: F401

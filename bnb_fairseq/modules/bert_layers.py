@@ -1,0 +1,157 @@
+"""BERT-compatible transformer layers (post-LN, SDPA attention), batch-first.
+
+Module names follow the Hugging Face BERT parameter layout (``attention.self.query`` ...),
+so checkpoint loading is a name lookup. Unlike HF's BertModel, a layer may take
+cross-attention without being causal, which the BnB decoder needs.
+"""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+ACTIVATIONS = {
+    "gelu": F.gelu,
+    "relu": F.relu,
+    "gelu_new": lambda x: F.gelu(x, approximate="tanh"),
+    "gelu_pytorch_tanh": lambda x: F.gelu(x, approximate="tanh"),
+    "gelu_fast": lambda x: F.gelu(x, approximate="tanh"),
+}
+
+
+def init_bert_weights(module, std=0.02):
+    """BERT's initialisation: N(0, std) weights, zero biases, unit LayerNorm, zero padding row."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, std=std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Embedding):
+            nn.init.normal_(m.weight, std=std)
+            if m.padding_idx is not None:
+                with torch.no_grad():
+                    m.weight[m.padding_idx].zero_()
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
+class QKV(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.query = nn.Linear(dim, dim)
+        self.key = nn.Linear(dim, dim)
+        self.value = nn.Linear(dim, dim)
+
+
+class DenseNorm(nn.Module):
+    """dense -> dropout -> add residual -> LayerNorm (BERT's post-LN sublayer output)."""
+
+    def __init__(self, in_dim, dim, eps, dropout):
+        super().__init__()
+        self.dense = nn.Linear(in_dim, dim)
+        self.LayerNorm = nn.LayerNorm(dim, eps=eps)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x, residual):
+        return self.LayerNorm(self.dropout(self.dense(x)) + residual)
+
+
+class BertAttention(nn.Module):
+    def __init__(self, dim, heads, eps, dropout, attention_dropout):
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"hidden size {dim} is not a multiple of {heads} attention heads")
+        self.heads = heads
+        self.attention_dropout = attention_dropout
+        self.self = QKV(dim)
+        self.output = DenseNorm(dim, dim, eps, dropout)
+
+    def _split(self, x):
+        b, t, d = x.shape
+        return x.view(b, t, self.heads, d // self.heads).transpose(1, 2)
+
+    def forward(self, x, memory=None, key_padding_mask=None):
+        """``key_padding_mask``: (B, S) bool, True at padding keys."""
+        kv = x if memory is None else memory
+        q = self._split(self.self.query(x))
+        k = self._split(self.self.key(kv))
+        v = self._split(self.self.value(kv))
+        mask = None if key_padding_mask is None else ~key_padding_mask[:, None, None, :]
+        out = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, dropout_p=self.attention_dropout if self.training else 0.0
+        )
+        b, h, t, dh = out.shape
+        return self.output(out.transpose(1, 2).reshape(b, t, h * dh), x)
+
+
+class BertIntermediate(nn.Module):
+    def __init__(self, dim, ffn_dim, activation):
+        super().__init__()
+        self.dense = nn.Linear(dim, ffn_dim)
+        self.act = ACTIVATIONS[activation]
+
+    def forward(self, x):
+        return self.act(self.dense(x))
+
+
+class BertLayer(nn.Module):
+    """self-attention -> [cross-attention] -> FFN, each post-LN."""
+
+    def __init__(self, dim, heads, ffn_dim, activation, eps, dropout, attention_dropout, cross_attention=False):
+        super().__init__()
+        self.attention = BertAttention(dim, heads, eps, dropout, attention_dropout)
+        self.crossattention = (
+            BertAttention(dim, heads, eps, dropout, attention_dropout) if cross_attention else None
+        )
+        self.intermediate = BertIntermediate(dim, ffn_dim, activation)
+        self.output = DenseNorm(ffn_dim, dim, eps, dropout)
+
+    def forward(self, x, padding_mask=None, memory=None, memory_padding_mask=None):
+        x = self.attention(x, key_padding_mask=padding_mask)
+        if self.crossattention is not None:
+            x = self.crossattention(x, memory=memory, key_padding_mask=memory_padding_mask)
+        return self.output(self.intermediate(x), x)
+
+
+class BertEmbeddings(nn.Module):
+    """word/position/type embeddings -> LayerNorm -> dropout; also accepts ready input vectors."""
+
+    def __init__(self, vocab_size, dim, max_positions, type_vocab_size, pad_idx, eps, dropout):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(vocab_size, dim, padding_idx=pad_idx)
+        self.position_embeddings = nn.Embedding(max_positions, dim)
+        self.token_type_embeddings = nn.Embedding(type_vocab_size, dim)
+        self.LayerNorm = nn.LayerNorm(dim, eps=eps)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, tokens=None, inputs_embeds=None):
+        x = self.word_embeddings(tokens) if inputs_embeds is None else inputs_embeds
+        t = x.size(1)
+        if t > self.position_embeddings.num_embeddings:
+            raise ValueError(f"sequence of {t} positions exceeds the model's {self.position_embeddings.num_embeddings}")
+        x = x + self.position_embeddings.weight[:t].unsqueeze(0) + self.token_type_embeddings.weight[0]
+        return self.dropout(self.LayerNorm(x))
+
+
+class BertStack(nn.Module):
+    def __init__(self, layers, **layer_kwargs):
+        super().__init__()
+        self.layer = nn.ModuleList([BertLayer(**layer_kwargs) for _ in range(layers)])
+
+    def forward(self, x, padding_mask=None, memory=None, memory_padding_mask=None):
+        for layer in self.layer:
+            x = layer(x, padding_mask, memory, memory_padding_mask)
+        return x
+
+
+class BertLMHead(nn.Module):
+    """BERT's MLM head: dense -> act -> LayerNorm -> tied word embeddings + bias."""
+
+    def __init__(self, dim, vocab_size, activation, eps):
+        super().__init__()
+        self.dense = nn.Linear(dim, dim)
+        self.act = ACTIVATIONS[activation]
+        self.LayerNorm = nn.LayerNorm(dim, eps=eps)
+        self.bias = nn.Parameter(torch.zeros(vocab_size))
+
+    def forward(self, x, embedding_weight):
+        return F.linear(self.LayerNorm(self.act(self.dense(x))), embedding_weight, self.bias)

@@ -1,0 +1,139 @@
+"""Sequence-to-sequence with BERT vocabularies on both sides, for NAR models."""
+import logging
+import os
+from dataclasses import dataclass, field
+
+import torch
+from fairseq import metrics, utils
+from fairseq.data import LanguagePairDataset
+from fairseq.tasks import register_task
+from fairseq.tasks.translation import TranslationConfig, TranslationTask, load_langpair_dataset
+from omegaconf import open_dict
+
+from bnb_fairseq.bert.dictionary import BertDictionary
+from bnb_fairseq.bert.tokenizer import wordpiece_decoder
+from bnb_fairseq.generation import ParallelGenerator
+from bnb_fairseq.tasks.batching import CoverAllBatchesMixin
+
+logger = logging.getLogger(__name__)
+BLEU_ORDER = 4
+
+
+@dataclass
+class BnbSeq2SeqConfig(TranslationConfig):
+    left_pad_source: bool = field(default=False, metadata={"help": "must stay False: BERT's absolute "
+                                                            "positions need right-padded sources"})
+    eval_bleu_lowercase: bool = field(default=True, metadata={"help": "lowercase BLEU in --eval-bleu "
+                                                               "(right for uncased checkpoints)"})
+
+
+@register_task("bnb_seq2seq", dataclass=BnbSeq2SeqConfig)
+class BnbSeq2SeqTask(CoverAllBatchesMixin, TranslationTask):
+    """Data from preprocess/binarize.py: ``[CLS] pieces [SEP]`` on both sides, BERT ids."""
+
+    cfg: BnbSeq2SeqConfig
+
+    @classmethod
+    def load_dictionary(cls, filename):
+        return BertDictionary.load(filename)
+
+    @classmethod
+    def setup_task(cls, cfg, **kwargs):
+        if cfg.left_pad_source:
+            raise ValueError("bnb_seq2seq: --left-pad-source True shifts BERT's absolute positions; leave it False")
+        paths = utils.split_paths(cfg.data)
+        for lang in (cfg.source_lang, cfg.target_lang):
+            if lang is not None and not os.path.isfile(os.path.join(paths[0], f"dict.{lang}.txt")):
+                raise FileNotFoundError(
+                    f"{paths[0]}/dict.{lang}.txt not found: make the data directory with preprocess/binarize.py"
+                )
+        return super().setup_task(cfg, **kwargs)
+
+    def load_dataset(self, split, epoch=1, combine=False, **kwargs):
+        paths = utils.split_paths(self.cfg.data)
+        if split != self.cfg.train_subset:
+            paths = paths[:1]
+        self.datasets[split] = load_langpair_dataset(
+            paths[(epoch - 1) % len(paths)], split, self.cfg.source_lang, self.src_dict,
+            self.cfg.target_lang, self.tgt_dict, combine=combine, dataset_impl=self.cfg.dataset_impl,
+            upsample_primary=self.cfg.upsample_primary, left_pad_source=False, left_pad_target=False,
+            max_source_positions=self.cfg.max_source_positions, max_target_positions=self.cfg.max_target_positions,
+            truncate_source=self.cfg.truncate_source, shuffle=(split != "test"),
+            pad_to_multiple=self.cfg.required_seq_len_multiple,
+        )
+
+    def build_dataset_for_inference(self, src_tokens, src_lengths, constraints=None):
+        """Raw-text lines (fairseq-interactive) arrive as ``pieces [SEP]``: add BERT's [CLS]."""
+        bos = self.src_dict.bos()
+        src_tokens = [t if len(t) and t[0] == bos else torch.cat([t.new_tensor([bos]), t]) for t in src_tokens]
+        return LanguagePairDataset(src_tokens, [len(t) for t in src_tokens], self.source_dictionary,
+                                   tgt_dict=self.target_dictionary, left_pad_source=False, constraints=constraints)
+
+    def build_bpe(self, args):
+        """``--bpe bert_wordpiece`` defaults to the source tokenizer saved beside the data."""
+        name = getattr(args, "_name", None) or getattr(args, "bpe", None)
+        if name == "bert_wordpiece" and getattr(args, "bert_tokenizer", None) is None:
+            with open_dict(args):
+                args.bert_tokenizer = os.path.join(utils.split_paths(self.cfg.data)[0],
+                                                   f"tokenizer.{self.cfg.source_lang}")
+        return super().build_bpe(args)
+
+    def build_generator(self, models, args, seq_gen_cls=None, extra_gen_cls_kwargs=None, prefix_allowed_tokens_fn=None):
+        return ParallelGenerator(self.target_dictionary, models)
+
+    def build_model(self, cfg, from_checkpoint=False):
+        model = super(TranslationTask, self).build_model(cfg, from_checkpoint)
+        if self.cfg.eval_bleu:
+            self.sequence_generator = self.build_generator([model], None)
+            self.detokenizer = wordpiece_decoder()
+        return model
+
+    # --- validation BLEU, logged as plain numbers (checkpoints then load with weights_only) ---
+    def detokenize(self, tokens, escape_unk=False):
+        s = self.tgt_dict.string(tokens.int().cpu(), unk_string="UNKNOWNTOKENINREF" if escape_unk else None)
+        return self.detokenizer.decode(s.split())
+
+    def valid_step(self, sample, model, criterion):
+        loss, sample_size, logging_output = super(TranslationTask, self).valid_step(sample, model, criterion)
+        if self.cfg.eval_bleu:
+            import sacrebleu
+
+            hypos = self.inference_step(self.sequence_generator, [model], sample)
+            hyps = [self.detokenize(h[0]["tokens"]) for h in hypos]
+            refs = [self.detokenize(utils.strip_pad(t, self.tgt_dict.pad()), escape_unk=True)
+                    for t in sample["target"]]
+            if self.cfg.eval_bleu_print_samples:
+                logger.info("example hypothesis: " + hyps[0])
+                logger.info("example reference: " + refs[0])
+            bleu = sacrebleu.corpus_bleu(hyps, [refs], lowercase=self.cfg.eval_bleu_lowercase)
+            logging_output["_bleu_sys_len"] = int(bleu.sys_len)
+            logging_output["_bleu_ref_len"] = int(bleu.ref_len)
+            for i in range(BLEU_ORDER):
+                logging_output[f"_bleu_counts_{i}"] = int(bleu.counts[i])
+                logging_output[f"_bleu_totals_{i}"] = int(bleu.totals[i])
+        return loss, sample_size, logging_output
+
+    def reduce_metrics(self, logging_outputs, criterion):
+        super(TranslationTask, self).reduce_metrics(logging_outputs, criterion)
+        if not self.cfg.eval_bleu:
+            return
+        keys = ["_bleu_sys_len", "_bleu_ref_len"] + [f"_bleu_{k}_{i}" for k in ("counts", "totals")
+                                                    for i in range(BLEU_ORDER)]
+        sums = {key: int(sum(int(log.get(key, 0)) for log in logging_outputs)) for key in keys}
+        if sums["_bleu_totals_0"] == 0:  # training steps carry no BLEU statistics
+            return
+        for key, value in sums.items():
+            metrics.log_scalar_sum(key, value)
+
+        def compute_bleu(meters):
+            from sacrebleu.metrics import BLEU
+
+            bleu = BLEU.compute_bleu(
+                correct=[int(meters[f"_bleu_counts_{i}"].sum) for i in range(BLEU_ORDER)],
+                total=[int(meters[f"_bleu_totals_{i}"].sum) for i in range(BLEU_ORDER)],
+                sys_len=int(meters["_bleu_sys_len"].sum), ref_len=int(meters["_bleu_ref_len"].sum),
+                smooth_method="exp",
+            )
+            return round(bleu.score, 2)
+
+        metrics.log_derived("bleu", compute_bleu)
