@@ -1,0 +1,237 @@
+"""CTC pieces of BnB: the loss (CTC + KL), the criterion, the collapse and the parallel generator."""
+import argparse
+import itertools
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from bnb_fairseq.bert.dictionary import BertDictionary
+from bnb_fairseq.criterions.bnb_ctc import BnbCtcConfig, BnbCtcCriterion, ctc_and_kl
+from bnb_fairseq.generation import ParallelGenerator
+from bnb_fairseq.models.bnb import BnbModel, bnb_small
+from bnb_fairseq.modules import ctc_collapse
+
+CLS, SEP, PAD = 101, 102, 0
+NO_DROPOUT = dict(dropout=0.0, attention_dropout=0.0, latent_dropout=0.0, memory_dropout=0.0)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models run fastest on one thread, and far faster when other jobs share the CPU."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def build(bert_dir, **overrides):
+    cfg = argparse.Namespace(bert_checkpoint=bert_dir, **{**NO_DROPOUT, **overrides})
+    bnb_small(cfg)
+    d = BertDictionary.load(bert_dir)
+    task = argparse.Namespace(source_dictionary=d, target_dictionary=d)
+    return BnbModel.build_model(cfg, task), task
+
+
+def right_pad(rows):
+    out = torch.full((len(rows), max(len(r) for r in rows)), PAD, dtype=torch.long)
+    for i, r in enumerate(rows):
+        out[i, : len(r)] = torch.as_tensor(r)
+    return out
+
+
+def brute_force_ctc(lp, target, blank=0):
+    """-log sum over all length-T paths that collapse to target (lp: (T, V) log-probs)."""
+    T, V = lp.shape
+    total = []
+    for path in itertools.product(range(V), repeat=T):
+        collapsed = [k for k, _ in itertools.groupby(path) if k != blank]
+        if collapsed == list(target):
+            total.append(sum(lp[t, k] for t, k in enumerate(path)))
+    return -torch.logsumexp(torch.stack(total), 0) if total else torch.tensor(math.inf)
+
+
+# --- 1. ctc_and_kl ---
+
+@pytest.fixture
+def hand_case():
+    g = torch.Generator().manual_seed(0)
+    B, T, V = 2, 6, 5
+    lprobs = F.log_softmax(torch.randn(B, T, V, generator=g), dim=-1)
+    padding_mask = torch.tensor([[False] * 6, [False] * 4 + [True] * 2])
+    targets = torch.tensor([[1, 2, 2], [3, PAD, PAD]])
+    target_lengths = torch.tensor([3, 1])
+    return lprobs, padding_mask, targets, target_lengths
+
+
+def test_ctc_matches_torch_and_brute_force(hand_case):
+    lprobs, padding_mask, targets, target_lengths = hand_case
+    ctc, kl, unfit = ctc_and_kl(lprobs, padding_mask, targets, target_lengths, blank=0)
+    input_lengths = torch.tensor([6, 4])
+    ref = F.ctc_loss(lprobs.transpose(0, 1), targets, input_lengths, target_lengths, blank=0,
+                     reduction="sum", zero_infinity=True)
+    assert torch.allclose(ctc, ref, atol=1e-5)
+    # independent of torch's implementation: sum over every alignment
+    brute = brute_force_ctc(lprobs[0], [1, 2, 2]) + brute_force_ctc(lprobs[1, :4], [3])
+    assert torch.allclose(ctc, brute, atol=1e-4), (ctc, brute)
+    assert int(unfit) == 0
+
+    # KL(uniform || p) = sum_v (1/V)(log(1/V) - log p_v), summed over real positions only
+    V = lprobs.size(-1)
+    direct = sum(sum((1 / V) * (math.log(1 / V) - lprobs[b, t, v].item()) for v in range(V))
+                 for b, n in enumerate([6, 4]) for t in range(n))
+    assert kl.item() == pytest.approx(direct, rel=1e-5)
+    assert kl.item() > 0
+
+
+def test_padding_positions_do_not_count(hand_case):
+    lprobs, padding_mask, targets, target_lengths = hand_case
+    ctc, kl, _ = ctc_and_kl(lprobs, padding_mask, targets, target_lengths, blank=0)
+    garbage = lprobs.clone()
+    garbage[1, 4:] = torch.tensor([[-50.0, 3.0, 7.0, -1e4, 0.5], [9.0, -9.0, 0.0, 2.0, -300.0]])
+    ctc2, kl2, _ = ctc_and_kl(garbage, padding_mask, targets, target_lengths, blank=0)
+    assert torch.allclose(ctc, ctc2) and torch.allclose(kl, kl2)
+    # ...whereas the same change on real positions counts
+    changed = lprobs.clone()
+    changed[1, 2:4] = garbage[1, 4:6]
+    ctc3, kl3, _ = ctc_and_kl(changed, padding_mask, targets, target_lengths, blank=0)
+    assert not torch.allclose(ctc, ctc3) and not torch.allclose(kl, kl3)
+
+
+def test_unfit_targets_are_counted():
+    g = torch.Generator().manual_seed(1)
+    lprobs = F.log_softmax(torch.randn(6, 6, 5, generator=g), dim=-1)
+    input_lengths = torch.tensor([3, 2, 3, 2, 1, 6])
+    padding_mask = torch.arange(6)[None] >= input_lengths[:, None]
+    targets = torch.tensor([
+        [1, 2, 3, 4, 1],  # 5 labels in 3 frames: cannot fit
+        [2, 2, 0, 0, 0],  # a repeat needs a blank between: 3 frames, only 2
+        [2, 2, 0, 0, 0],  # 3 frames: fits
+        [2, 3, 0, 0, 0],  # no repeat: 2 frames suffice
+        [4, 0, 0, 0, 0],  # the padding after the target is not a repeat
+        [1, 1, 1, 0, 0],  # needs 5 of 6
+    ])
+    target_lengths = torch.tensor([5, 2, 2, 2, 1, 3])
+    ctc, _, unfit = ctc_and_kl(lprobs, padding_mask, targets, target_lengths, blank=0)
+    assert int(unfit) == 2
+    per = F.ctc_loss(lprobs.transpose(0, 1), targets, input_lengths, target_lengths, reduction="none",
+                     zero_infinity=False)
+    assert torch.isinf(per[:2]).all() and torch.isfinite(per[2:]).all()
+    assert torch.allclose(ctc, per[2:].sum(), atol=1e-5)  # impossible targets are zeroed
+    ctc_inf, _, _ = ctc_and_kl(lprobs, padding_mask, targets, target_lengths, blank=0, zero_infinity=False)
+    assert torch.isinf(ctc_inf)
+
+
+# --- 2. the criterion on a tiny model ---
+
+def test_criterion_overfits_one_batch(tiny_bert_dir):
+    torch.manual_seed(0)
+    model, task = build(tiny_bert_dir)
+    criterion = BnbCtcCriterion(BnbCtcConfig(kl_weight=0.1), task)
+    src = right_pad([[CLS, 7592, 2088, 2003, 2204, SEP], [CLS, 2129, 2024, 2017, SEP]])
+    target = right_pad([[CLS, 2023, 2003, 1037, 3231, SEP], [CLS, 2748, 2748, SEP]])
+    sample = {"id": torch.tensor([0, 1]), "nsentences": 2, "ntokens": 10,
+              "net_input": {"src_tokens": src, "src_lengths": src.ne(PAD).sum(1)}, "target": target}
+
+    model.train()
+    loss, sample_size, log = criterion(model, sample)
+    assert torch.isfinite(loss)
+    assert {"loss", "ctc_loss", "kl", "unfit", "ntokens", "nsentences", "npositions"} <= set(log)
+    assert log["ntokens"] == sample_size == 10 and log["nsentences"] == 2
+    assert log["npositions"] == 12 + 10 and log["unfit"] == 0
+    assert log["kl"] > 0 and log["ctc_loss"] > 0
+    assert loss.item() == pytest.approx(log["ctc_loss"].item() + 0.1 * log["kl"].item() * 10 / 22, rel=1e-5)
+
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    first = loss.item()
+    for _ in range(30):
+        opt.zero_grad()
+        loss, _, _ = criterion(model, sample)
+        loss.backward()
+        opt.step()
+    last = criterion(model, sample)[0].item()
+    assert last < 0.5 * first, (first, last)
+
+
+# --- 3. ctc_collapse ---
+
+def test_ctc_collapse():
+    a, b, c, _ = 5, 6, 7, 0
+    tokens = torch.tensor([
+        [a, a, _, a, b, b, _, _, c],
+        [_, _, _, _, _, _, _, _, _],
+        [c, c, b, 9, 9, a, a, b, c],  # padded after 3 positions; the padding holds non-blanks
+        [101, a, a, 102, 102, b, 101, _, 0],
+    ])
+    scores = torch.arange(36, dtype=torch.float).view(4, 9)
+    padding_mask = torch.zeros(4, 9, dtype=torch.bool)
+    padding_mask[2, 3:] = True
+    out, out_scores, lengths = ctc_collapse(tokens, scores, padding_mask, blank=0, drop=(101, 102))
+    assert lengths.tolist() == [4, 0, 2, 2]
+    assert out[0, :4].tolist() == [a, a, b, c]
+    assert out_scores[0, :4].tolist() == [0, 3, 4, 8]  # each run keeps its first frame's score
+    assert out[2, :2].tolist() == [c, b] and out_scores[2, :2].tolist() == [18, 20]
+    assert out[3, :2].tolist() == [a, b] and out_scores[3, :2].tolist() == [28, 32]
+
+
+# --- 4. ParallelGenerator ---
+
+@pytest.fixture(scope="module")
+def gen_model(tiny_bert_dir):
+    torch.manual_seed(0)
+    model, task = build(tiny_bert_dir)
+    return model, task
+
+
+def gen_sample():
+    src = right_pad([[CLS, 7592, 2088, SEP], [CLS, 2129, 2024, 2017, 2725, 2651, SEP], [CLS, SEP]])
+    return {"id": torch.arange(3), "net_input": {"src_tokens": src, "src_lengths": src.ne(PAD).sum(1)},
+            "target": None}
+
+
+def check_hypos(hypos, n):
+    assert len(hypos) == n
+    for h in hypos:
+        assert len(h) == 1
+        toks, pos = h[0]["tokens"], h[0]["positional_scores"]
+        assert toks[-1].item() == SEP
+        assert not {CLS, SEP, PAD} & set(toks[:-1].tolist())
+        assert pos.shape == toks.shape
+        assert torch.isfinite(pos).all() and h[0]["score"] == pytest.approx(pos.mean().item())
+
+
+def test_generator_matches_argmax_then_collapse(gen_model):
+    model, task = gen_model
+    sample = gen_sample()
+    hypos = ParallelGenerator(task.target_dictionary).generate([model], sample)
+    check_hypos(hypos, 3)
+    with torch.no_grad():
+        logits, extra = model(**sample["net_input"])
+    lp = F.log_softmax(logits, -1)
+    for b, n in enumerate(extra["out_lengths"].tolist()):
+        best = lp[b, :n].argmax(-1).tolist()
+        expected = [k for k, _ in itertools.groupby(best) if k not in (PAD, CLS, SEP)]
+        assert hypos[b][0]["tokens"].tolist() == expected + [SEP]
+        assert hypos[b][0]["positional_scores"][-1].item() == pytest.approx(lp[b, n - 1, SEP].item(), abs=1e-5)
+    assert sum(len(h[0]["tokens"]) for h in hypos) > 3  # the random model does emit words
+
+
+@pytest.mark.parametrize("dominant", [PAD, CLS, SEP])
+def test_generator_empty_collapse(gen_model, dominant):
+    """The blank ([PAD]) or a special token wins every position: nothing survives the collapse,
+    and each hypothesis is just [SEP]."""
+    model, task = gen_model
+    bias = model.decoder.lm_head.bias
+    saved = bias.detach().clone()
+    try:
+        with torch.no_grad():
+            bias[dominant] = 1e4
+        hypos = ParallelGenerator(task.target_dictionary).generate([model], gen_sample())
+    finally:
+        with torch.no_grad():
+            bias.copy_(saved)
+    check_hypos(hypos, 3)
+    for h in hypos:
+        assert h[0]["tokens"].tolist() == [SEP]
+        assert h[0]["positional_scores"].shape == (1,)
