@@ -8,7 +8,7 @@ from bnb_fairseq.modules import ctc_collapse
 
 
 class ParallelGenerator:
-    def __init__(self, tgt_dict, models=None):
+    def __init__(self, tgt_dict):
         self.tgt_dict = tgt_dict
         self.bos = tgt_dict.bos()
         self.eos = tgt_dict.eos()

@@ -53,7 +53,8 @@ class BnbConfig(FairseqDataclass):
     decoder_activation: str = field(default="gelu", metadata={"help": "set from the checkpoint when given"})
     encoder_type_vocab_size: int = field(default=2, metadata={"help": "set from the checkpoint when given"})
     decoder_type_vocab_size: int = field(default=2, metadata={"help": "set from the checkpoint when given"})
-    layer_norm_eps: float = field(default=1e-12, metadata={"help": "set from the checkpoint when given"})
+    encoder_layer_norm_eps: float = field(default=1e-12, metadata={"help": "set from the checkpoint when given"})
+    decoder_layer_norm_eps: float = field(default=1e-12, metadata={"help": "set from the checkpoint when given"})
     dropout: float = field(default=0.1, metadata={"help": "hidden dropout"})
     attention_dropout: float = field(default=0.1, metadata={"help": "attention probability dropout"})
     latent_dim: int = field(default=8, metadata={"help": "size of the per-token latent z"})
@@ -82,10 +83,10 @@ class BnbEncoder(FairseqEncoder):
         self.padding_idx = dictionary.pad()
         dim = cfg.encoder_embed_dim
         self.embeddings = BertEmbeddings(len(dictionary), dim, cfg.encoder_max_positions,
-                                         cfg.encoder_type_vocab_size, self.padding_idx, cfg.layer_norm_eps, cfg.dropout)
+                                         cfg.encoder_type_vocab_size, self.padding_idx, cfg.encoder_layer_norm_eps, cfg.dropout)
         self.encoder = BertStack(cfg.encoder_layers, dim=dim, heads=cfg.encoder_attention_heads,
                                  ffn_dim=cfg.encoder_ffn_embed_dim, activation=cfg.encoder_activation,
-                                 eps=cfg.layer_norm_eps, dropout=cfg.dropout, attention_dropout=cfg.attention_dropout)
+                                 eps=cfg.encoder_layer_norm_eps, dropout=cfg.dropout, attention_dropout=cfg.attention_dropout)
         self.max_source_positions = cfg.encoder_max_positions
 
     def forward(self, src_tokens, src_lengths=None, **kwargs):
@@ -121,12 +122,12 @@ class BnbDecoder(FairseqDecoder):
         self.memory_proj = nn.Linear(encoder_dim, dim) if encoder_dim != dim else None
         self.memory_dropout = nn.Dropout(cfg.memory_dropout)
         self.embeddings = BertEmbeddings(len(dictionary), dim, cfg.decoder_max_positions,
-                                         cfg.decoder_type_vocab_size, dictionary.pad(), cfg.layer_norm_eps, cfg.dropout)
+                                         cfg.decoder_type_vocab_size, dictionary.pad(), cfg.decoder_layer_norm_eps, cfg.dropout)
         self.encoder = BertStack(cfg.decoder_layers, dim=dim, heads=cfg.decoder_attention_heads,
                                  ffn_dim=cfg.decoder_ffn_embed_dim, activation=cfg.decoder_activation,
-                                 eps=cfg.layer_norm_eps, dropout=cfg.dropout, attention_dropout=cfg.attention_dropout,
+                                 eps=cfg.decoder_layer_norm_eps, dropout=cfg.dropout, attention_dropout=cfg.attention_dropout,
                                  cross_attention=True)
-        self.lm_head = BertLMHead(dim, len(dictionary), cfg.decoder_activation, cfg.layer_norm_eps)
+        self.lm_head = BertLMHead(dim, len(dictionary), cfg.decoder_activation, cfg.decoder_layer_norm_eps)
         self.max_len = min(cfg.ctc_max_len or cfg.decoder_max_positions, cfg.decoder_max_positions)
         if cfg.ctc_blank not in dictionary.indices:
             raise ValueError(f"--ctc-blank {cfg.ctc_blank!r} is not in the target vocabulary")
@@ -232,7 +233,7 @@ def apply_bert_sizes(cfg):
         setattr(cfg, f"{side}_max_positions", sizes.max_position_embeddings)
         setattr(cfg, f"{side}_activation", sizes.hidden_act)
         setattr(cfg, f"{side}_type_vocab_size", sizes.type_vocab_size)
-        cfg.layer_norm_eps = sizes.layer_norm_eps
+        setattr(cfg, f"{side}_layer_norm_eps", sizes.layer_norm_eps)
     cfg.bert_init_done = True
 
 

@@ -79,7 +79,7 @@ class BnbSeq2SeqTask(CoverAllBatchesMixin, TranslationTask):
         return super().build_bpe(args)
 
     def build_generator(self, models, args, seq_gen_cls=None, extra_gen_cls_kwargs=None, prefix_allowed_tokens_fn=None):
-        return ParallelGenerator(self.target_dictionary, models)
+        return ParallelGenerator(self.target_dictionary)
 
     def build_model(self, cfg, from_checkpoint=False):
         model = super(TranslationTask, self).build_model(cfg, from_checkpoint)
