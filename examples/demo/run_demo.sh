@@ -34,7 +34,7 @@ fairseq-train "$WORK/data-bin" --user-dir bnb_fairseq --task bnb_seq2seq -s es -
 echo "== [3/3] fairseq-generate the test set"
 fairseq-generate "$WORK/data-bin" --user-dir bnb_fairseq --task bnb_seq2seq -s es -t en \
   --path "$WORK/checkpoints/checkpoint_last.pt" --gen-subset test --batch-size 64 \
-  --bpe bert_wordpiece --scoring sacrebleu --num-workers 0 > "$WORK/generate-test.txt"
+  --bpe bert_wordpiece --scoring sacrebleu --num-workers 0 > "$WORK/generate-test.txt" 2>&1
 grep -m 3 -A 3 '^S-' "$WORK/generate-test.txt" | grep -E '^(S|T|D)-' || true
 python examples/score_generate.py "$WORK/generate-test.txt" $DATA/test.en --hyps-out "$WORK/test.hyp.en"
 echo "== demo finished in $(( $(date +%s) - start )) s; outputs in $WORK/"
