@@ -4,12 +4,34 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_DATA = os.path.join(os.path.dirname(ROOT), "shared", "data")
 BIBLE = os.path.join(SHARED_DATA, "bible-es-en")
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
+
+
+CLS, SEP, PAD = 101, 102, 0
+NO_DROPOUT = dict(dropout=0.0, attention_dropout=0.0, latent_dropout=0.0, memory_dropout=0.0)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run fastest on one thread, and far faster when other jobs share the CPU."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def right_pad(rows):
+    """Right-padded (B, max len) batch of token id rows, as BERT needs."""
+    out = torch.full((len(rows), max(len(r) for r in rows)), PAD, dtype=torch.long)
+    for i, r in enumerate(rows):
+        out[i, : len(r)] = torch.as_tensor(r)
+    return out
 
 
 @pytest.fixture(scope="session")

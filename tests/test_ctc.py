@@ -12,19 +12,7 @@ from bnb_fairseq.criterions.bnb_ctc import BnbCtcConfig, BnbCtcCriterion, ctc_an
 from bnb_fairseq.generation import ParallelGenerator
 from bnb_fairseq.models.bnb import BnbModel, bnb_small
 from bnb_fairseq.modules import ctc_collapse
-
-CLS, SEP, PAD = 101, 102, 0
-NO_DROPOUT = dict(dropout=0.0, attention_dropout=0.0, latent_dropout=0.0, memory_dropout=0.0)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread, and far faster when other jobs share the CPU."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
+from conftest import CLS, NO_DROPOUT, PAD, SEP, right_pad
 
 def build(bert_dir, **overrides):
     cfg = argparse.Namespace(bert_checkpoint=bert_dir, **{**NO_DROPOUT, **overrides})
@@ -32,13 +20,6 @@ def build(bert_dir, **overrides):
     d = BertDictionary.load(bert_dir)
     task = argparse.Namespace(source_dictionary=d, target_dictionary=d)
     return BnbModel.build_model(cfg, task), task
-
-
-def right_pad(rows):
-    out = torch.full((len(rows), max(len(r) for r in rows)), PAD, dtype=torch.long)
-    for i, r in enumerate(rows):
-        out[i, : len(r)] = torch.as_tensor(r)
-    return out
 
 
 def brute_force_ctc(lp, target, blank=0):

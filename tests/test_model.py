@@ -11,20 +11,7 @@ import torch
 from bnb_fairseq.bert.checkpoint import BertCheckpointError
 from bnb_fairseq.bert.dictionary import BertDictionary
 from bnb_fairseq.models.bnb import BnbModel, bnb_small
-from conftest import make_tiny_bert
-
-CLS, SEP, PAD = 101, 102, 0
-NO_DROPOUT = dict(dropout=0.0, attention_dropout=0.0, latent_dropout=0.0, memory_dropout=0.0)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread, and far faster when other jobs share the CPU."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
+from conftest import CLS, NO_DROPOUT, PAD, SEP, right_pad, make_tiny_bert
 
 def fake_task(src_dict, tgt_dict=None):
     return argparse.Namespace(source_dictionary=src_dict, target_dictionary=tgt_dict or src_dict)
@@ -43,13 +30,6 @@ def sentences(lengths, seed=0):
     g = torch.Generator().manual_seed(seed)
     return [torch.cat([torch.tensor([CLS]), torch.randint(1000, 29000, (n - 2,), generator=g), torch.tensor([SEP])])
             for n in lengths]
-
-
-def right_pad(rows):
-    out = torch.full((len(rows), max(len(r) for r in rows)), PAD, dtype=torch.long)
-    for i, r in enumerate(rows):
-        out[i, : len(r)] = r
-    return out
 
 
 def freshly_initialised(caplog):
