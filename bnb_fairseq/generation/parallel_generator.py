@@ -9,7 +9,6 @@ from bnb_fairseq.modules import ctc_collapse
 
 class ParallelGenerator:
     def __init__(self, tgt_dict):
-        self.tgt_dict = tgt_dict
         self.bos = tgt_dict.bos()
         self.eos = tgt_dict.eos()
         self.pad = tgt_dict.pad()
@@ -34,7 +33,6 @@ class ParallelGenerator:
     def generate(self, models, sample, prefix_tokens=None, constraints=None, **kwargs):
         if prefix_tokens is not None or constraints is not None:
             raise NotImplementedError("prefix tokens and constraints are not supported by parallel decoding")
-        models = [m for m in models]
         for m in models:
             m.eval()
         net_input = sample["net_input"]
