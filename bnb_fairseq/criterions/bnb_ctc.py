@@ -13,8 +13,9 @@ from fairseq.dataclass import FairseqDataclass
 class BnbCtcConfig(FairseqDataclass):
     kl_weight: float = field(default=0.1, metadata={"help": "beta: weight of KL(uniform || p) (the "
                                                      "original's 'smoothing'); 0 disables it"})
-    zero_infinity: bool = field(default=True, metadata={"help": "zero the loss of targets that cannot "
-                                                         "fit the decoder length (they are counted in the logs)"})
+    no_zero_infinity: bool = field(default=False, metadata={
+        "help": "keep the infinite CTC loss of targets that cannot fit their decoder length; by default "
+                "it is zeroed (such sentences are counted as 'unfit' in the logs)"})
 
 
 def ctc_and_kl(lprobs, padding_mask, targets, target_lengths, blank, zero_infinity=True):
@@ -40,7 +41,7 @@ class BnbCtcCriterion(FairseqCriterion):
     def __init__(self, cfg, task):
         super().__init__(task)
         self.kl_weight = cfg.kl_weight
-        self.zero_infinity = cfg.zero_infinity
+        self.zero_infinity = not cfg.no_zero_infinity
 
     def forward(self, model, sample, reduce=True):
         net_output = model(**sample["net_input"])
@@ -49,8 +50,9 @@ class BnbCtcCriterion(FairseqCriterion):
         target = sample["target"]
         target_mask = target.ne(self.padding_idx)
         target_lengths = target_mask.sum(1)
-        ctc, kl, unfit = ctc_and_kl(lprobs, padding_mask, target, target_lengths,
-                                    model.decoder.blank_idx, self.zero_infinity)
+        # a trimmed output vocabulary (--output-vocab train) indexes logits by output slot, not by id
+        ctc, kl, unfit = ctc_and_kl(lprobs, padding_mask, model.decoder.output_index(target), target_lengths,
+                                    model.decoder.blank_slot, self.zero_infinity)
         n_pos = (~padding_mask).sum()
         ntokens = int(target_lengths.sum())
         # CTC summed over sentences, KL averaged over each sentence's real positions then summed, so

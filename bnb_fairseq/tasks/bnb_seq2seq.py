@@ -23,8 +23,8 @@ BLEU_ORDER = 4
 class BnbSeq2SeqConfig(TranslationConfig):
     left_pad_source: bool = field(default=False, metadata={"help": "must stay False: BERT's absolute "
                                                             "positions need right-padded sources"})
-    eval_bleu_lowercase: bool = field(default=True, metadata={"help": "lowercase BLEU in --eval-bleu "
-                                                               "(right for uncased checkpoints)"})
+    eval_bleu_cased: bool = field(default=False, metadata={"help": "case-sensitive BLEU in --eval-bleu; by "
+                                                            "default it is lowercased (right for uncased checkpoints)"})
 
 
 @register_task("bnb_seq2seq", dataclass=BnbSeq2SeqConfig)
@@ -61,6 +61,26 @@ class BnbSeq2SeqTask(CoverAllBatchesMixin, TranslationTask):
             truncate_source=self.cfg.truncate_source, shuffle=(split != "test"),
             pad_to_multiple=self.cfg.required_seq_len_multiple,
         )
+
+    def target_ids_in_training_data(self):
+        """Sorted ids of every piece in the binarized training targets (for --output-vocab train)."""
+        import numpy as np
+        from fairseq.data import data_utils
+
+        src, tgt = self.cfg.source_lang, self.cfg.target_lang
+        base = utils.split_paths(self.cfg.data)[0]
+        for pair in (f"{src}-{tgt}", f"{tgt}-{src}"):
+            prefix = os.path.join(base, f"{self.cfg.train_subset}.{pair}.{tgt}")
+            dataset = data_utils.load_indexed_dataset(prefix, self.tgt_dict, self.cfg.dataset_impl)
+            if dataset is not None:
+                break
+        else:
+            raise FileNotFoundError(f"--output-vocab train: no binarized training targets "
+                                    f"{base}/{self.cfg.train_subset}.{src}-{tgt}.{tgt}.bin")
+        seen = np.zeros(len(self.tgt_dict), dtype=bool)
+        for i in range(len(dataset)):
+            seen[dataset[i].numpy()] = True
+        return np.flatnonzero(seen).tolist()
 
     def build_dataset_for_inference(self, src_tokens, src_lengths, constraints=None):
         """Raw-text lines (fairseq-interactive) arrive as ``pieces [SEP]``: add BERT's [CLS]."""
@@ -105,7 +125,7 @@ class BnbSeq2SeqTask(CoverAllBatchesMixin, TranslationTask):
             if self.cfg.eval_bleu_print_samples:
                 logger.info("example hypothesis: " + hyps[0])
                 logger.info("example reference: " + refs[0])
-            bleu = sacrebleu.corpus_bleu(hyps, [refs], lowercase=self.cfg.eval_bleu_lowercase)
+            bleu = sacrebleu.corpus_bleu(hyps, [refs], lowercase=not self.cfg.eval_bleu_cased)
             logging_output["_bleu_sys_len"] = int(bleu.sys_len)
             logging_output["_bleu_ref_len"] = int(bleu.ref_len)
             for i in range(BLEU_ORDER):
