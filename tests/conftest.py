@@ -72,6 +72,14 @@ def run_cli(args, cwd=ROOT, check=True, timeout=900):
     return proc
 
 
+def train_cfg(args):
+    """The config fairseq-train would run with for ``args`` (fairseq's own parser and conversion)."""
+    from fairseq import options
+    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+
+    return convert_namespace_to_omegaconf(options.parse_args_and_arch(options.get_training_parser(), args))
+
+
 def write_lines(path, lines):
     with open(path, "w", encoding="utf-8") as f:
         for line in lines:

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, train_cfg
 
 import bnb_fairseq  # noqa: F401  (registers the plugin)
 
@@ -58,10 +58,7 @@ def parse(extra):
 
 
 def parse_cfg(extra):
-    """The config fairseq-train really runs with (the Namespace converted as fairseq does)."""
-    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
-
-    return convert_namespace_to_omegaconf(parse(extra))
+    return train_cfg(BASE + extra)
 
 
 def test_the_plugin_components_are_found():

@@ -3,9 +3,11 @@ import logging
 import os
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from fairseq import metrics, utils
-from fairseq.data import LanguagePairDataset
+from fairseq.data import BaseWrapperDataset, LanguagePairDataset
+from fairseq.dataclass import ChoiceEnum
 from fairseq.tasks import register_task
 from fairseq.tasks.translation import TranslationConfig, TranslationTask, load_langpair_dataset
 from omegaconf import open_dict
@@ -25,6 +27,48 @@ class BnbSeq2SeqConfig(TranslationConfig):
                                                             "positions need right-padded sources"})
     eval_bleu_cased: bool = field(default=False, metadata={"help": "case-sensitive BLEU in --eval-bleu; by "
                                                             "default it is lowercased (right for uncased checkpoints)"})
+    overlong_source: ChoiceEnum(["truncate", "error"]) = field(default="truncate", metadata={
+        "help": "sources longer than the model's positions (or --max-source-positions): truncate them "
+                "keeping [SEP], with a warning, or refuse them with an error; never skipped"})
+
+
+# TranslationConfig options this task does not implement: refused rather than silently ignored.
+UNSUPPORTED = {
+    "num_batch_buckets": (0, "--num-batch-buckets (bucketed padding) is not supported"),
+    "load_alignments": (False, "--load-alignments is not supported (the model uses no alignments)"),
+    "left_pad_target": (False, "targets are always right-padded: do not pass --left-pad-target"),
+    "eval_bleu_args": ("{}", "--eval-bleu-args is not used: validation decodes with the parallel generator"),
+    "eval_bleu_detok": ("space", "--eval-bleu-detok is not used: --eval-bleu joins BERT word pieces itself"),
+    "eval_bleu_detok_args": ("{}", "--eval-bleu-detok-args is not used: --eval-bleu joins BERT word pieces itself"),
+    "eval_tokenized_bleu": (False, "--eval-tokenized-bleu is not supported: --eval-bleu is sacrebleu (13a) on "
+                                   "detokenized text"),
+    "eval_bleu_remove_bpe": (None, "--eval-bleu-remove-bpe is not used: --eval-bleu joins BERT word pieces itself"),
+}
+
+
+class TruncatedSourceDataset(BaseWrapperDataset):
+    """Token rows cut to ``limit``, keeping their last token ([SEP]), so BERT sees a proper sentence."""
+
+    def __init__(self, dataset, sizes, limit):
+        super().__init__(dataset)
+        self.limit = limit
+        self._sizes = np.minimum(np.asarray(sizes), limit)
+
+    def __getitem__(self, index):
+        item = self.dataset[index]
+        if len(item) > self.limit:
+            item = torch.cat([item[: self.limit - 1], item[-1:]])
+        return item
+
+    @property
+    def sizes(self):
+        return self._sizes
+
+    def size(self, index):
+        return self._sizes[index]
+
+    def num_tokens(self, index):
+        return self._sizes[index]
 
 
 @register_task("bnb_seq2seq", dataclass=BnbSeq2SeqConfig)
@@ -40,7 +84,11 @@ class BnbSeq2SeqTask(CoverAllBatchesMixin, TranslationTask):
     @classmethod
     def setup_task(cls, cfg, **kwargs):
         if cfg.left_pad_source:
-            raise ValueError("bnb_seq2seq: --left-pad-source True shifts BERT's absolute positions; leave it False")
+            raise ValueError("bnb_seq2seq: left-padded sources shift BERT's absolute positions; sources are "
+                             "always right-padded: do not pass --left-pad-source")
+        refused = [why for name, (default, why) in UNSUPPORTED.items() if getattr(cfg, name, default) != default]
+        if refused:
+            raise ValueError("bnb_seq2seq: " + "; ".join(refused) + ". Drop the option(s).")
         paths = utils.split_paths(cfg.data)
         for lang in (cfg.source_lang, cfg.target_lang):
             if lang is not None and not os.path.isfile(os.path.join(paths[0], f"dict.{lang}.txt")):
@@ -99,7 +147,45 @@ class BnbSeq2SeqTask(CoverAllBatchesMixin, TranslationTask):
         return super().build_bpe(args)
 
     def build_generator(self, models, args, seq_gen_cls=None, extra_gen_cls_kwargs=None, prefix_allowed_tokens_fn=None):
+        if getattr(args, "score_reference", False):
+            raise ValueError("bnb_seq2seq: --score-reference is not supported: a CTC model gives no per-token "
+                             "score of a given reference (its loss is in fairseq-validate)")
         return ParallelGenerator(self.target_dictionary)
+
+    def filter_indices_by_size(self, indices, dataset, max_positions=None, ignore_invalid_inputs=False):
+        """Sources longer than the model's positions are truncated (or refused), never dropped.
+
+        fairseq would abort fairseq-generate/-interactive on such a line, or skip it with
+        --skip-invalid-size-inputs-valid-test. Targets only limit training: outside the training
+        subset they are not filtered (a reference is only compared, and a target that cannot fit its
+        decoder length is counted as 'unfit' by the criterion).
+        """
+        if not isinstance(dataset, LanguagePairDataset) or max_positions is None:
+            return super().filter_indices_by_size(indices, dataset, max_positions, ignore_invalid_inputs)
+        src_max = max_positions if isinstance(max_positions, (int, float)) else max_positions[0]
+        if src_max is not None:
+            self.fit_sources(dataset, indices, int(src_max))
+        if dataset is self.datasets.get(self.cfg.train_subset):
+            return super().filter_indices_by_size(indices, dataset, max_positions, ignore_invalid_inputs)
+        return indices
+
+    def fit_sources(self, dataset, indices, limit):
+        """Apply --overlong-source to the sources of ``dataset`` longer than ``limit`` (in place)."""
+        indices = np.asarray(indices)
+        long = indices[dataset.src_sizes[indices] > limit]
+        if not len(long):
+            return
+        ids = ", ".join(str(i) for i in sorted(long.tolist())[:10]) + (" ..." if len(long) > 10 else "")
+        if self.cfg.overlong_source == "error":
+            raise ValueError(
+                f"bnb_seq2seq: {len(long)} source sentence(s) longer than the model's {limit} positions "
+                f"(sample ids {ids}); shorten them, or pass --overlong-source truncate")
+        logger.warning(f"{len(long)} source sentence(s) longer than the model's {limit} positions truncated "
+                       f"to {limit} tokens, keeping [SEP] (sample ids {ids}); --overlong-source error refuses them")
+        dataset.src = TruncatedSourceDataset(dataset.src, dataset.src_sizes, limit)
+        dataset.src_sizes = dataset.src.sizes
+        dataset.sizes = (np.vstack((dataset.src_sizes, dataset.tgt_sizes)).T if dataset.tgt_sizes is not None
+                         else dataset.src_sizes)
 
     def build_model(self, cfg, from_checkpoint=False):
         model = super(TranslationTask, self).build_model(cfg, from_checkpoint)
