@@ -5,6 +5,7 @@ This module and the tokenizer module are the only places that know the HF file l
 import json
 import logging
 import os
+import re
 from dataclasses import dataclass
 
 import torch
@@ -13,6 +14,10 @@ logger = logging.getLogger(__name__)
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 SUPPORTED_ACTIVATIONS = ("gelu", "relu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast")
+# HF names a sound BERT checkpoint may lack: the pre-training heads (a BertModel, e.g. MiniLM, has
+# none) and cross-attention (only BERT decoders have it). Anything else that is mapped must be there.
+OPTIONAL_HF_NAMES = (r"^cls\.", r"\.crossattention\.")
+MAX_LISTED = 5
 
 
 class BertCheckpointError(ValueError):
@@ -75,8 +80,16 @@ def read_bert_sizes(path, what="--bert-checkpoint"):
         raise BertCheckpointError(f"{cfg_file}: missing key {e}") from None
 
 
+def canonical_name(key):
+    """Today's HF name of a checkpoint key: no ``bert.`` prefix (BertForPreTraining, BertForMaskedLM ...),
+    and ``LayerNorm.weight/bias`` for the ``gamma/beta`` of the original TF-converted bert-base files."""
+    if key.startswith("bert."):
+        key = key[len("bert."):]
+    return re.sub(r"LayerNorm\.gamma$", "LayerNorm.weight", re.sub(r"LayerNorm\.beta$", "LayerNorm.bias", key))
+
+
 def load_bert_weights(path, what="--bert-checkpoint"):
-    """HF BERT parameters by HF name, with the ``bert.`` prefix (BertForMaskedLM etc.) removed."""
+    """HF BERT parameters by (today's) HF name; see ``canonical_name``."""
     check_checkpoint_dir(path, what)
     for name in WEIGHT_FILES:
         file = os.path.join(path, name)
@@ -92,20 +105,23 @@ def load_bert_weights(path, what="--bert-checkpoint"):
         state = torch.load(file, map_location="cpu", weights_only=True)
     out = {}
     for key, value in state.items():
-        if key.startswith("bert."):
-            key = key[len("bert."):]
-        out[key] = value.float() if value.is_floating_point() else value
+        out[canonical_name(key)] = value.float() if value.is_floating_point() else value
+    # the MLM output bias is saved as cls.predictions.decoder.bias by some versions (the two are tied)
+    if "cls.predictions.bias" not in out and "cls.predictions.decoder.bias" in out:
+        out["cls.predictions.bias"] = out["cls.predictions.decoder.bias"]
     return out
 
 
-def load_into(module, hf_state, mapping, source):
-    """Copy HF tensors into ``module`` by name; log what the checkpoint did not provide.
+def load_into(module, hf_state, mapping, source, optional=OPTIONAL_HF_NAMES):
+    """Copy HF tensors into ``module`` by name; a mapped tensor the checkpoint lacks is an error.
 
-    ``mapping`` maps our parameter names to HF names. Returns the list of our parameters left
-    at their fresh initialisation, so callers and tests can see them.
+    ``mapping`` maps our parameter names to HF names; None marks a parameter new to the model
+    (freshly initialised, not expected in the checkpoint). HF names matching a regular expression of
+    ``optional`` may be absent too (they are then initialised and logged). Returns the list of our
+    parameters left at their fresh initialisation, so callers and tests can see them.
     """
     own = module.state_dict()
-    missing, loaded = [], 0
+    missing, absent, loaded = [], [], 0
     with torch.no_grad():
         for ours, hf_name in mapping.items():
             if ours not in own:
@@ -113,6 +129,8 @@ def load_into(module, hf_state, mapping, source):
             tensor = hf_state.get(hf_name) if hf_name is not None else None
             if tensor is None:
                 missing.append(ours)
+                if hf_name is not None and not any(re.search(p, hf_name) for p in optional):
+                    absent.append(hf_name)
                 continue
             target = own[ours]
             if tensor.shape != target.shape:
@@ -127,6 +145,13 @@ def load_into(module, hf_state, mapping, source):
                 )
             target.copy_(tensor)
             loaded += 1
+    if absent:
+        more = f" (and {len(absent) - MAX_LISTED} more)" if len(absent) > MAX_LISTED else ""
+        raise BertCheckpointError(
+            f"{source}: {len(absent)} tensor(s) the model needs are not in the checkpoint: "
+            f"{', '.join(absent[:MAX_LISTED])}{more}; its weights do not match its config.json "
+            "(too few layers?) or it is not a BERT checkpoint"
+        )
     unmapped = sorted(set(own) - set(mapping))
     missing += unmapped
     logger.info(f"loaded {loaded} tensors from {source}")
