@@ -5,18 +5,23 @@ Every sentence is stored as ``[CLS] pieces [SEP]`` with the checkpoint's own ids
 directory also receives ``dict.<lang>.txt`` (the checkpoint's vocab.txt, id i = line i) and
 ``tokenizer.<lang>/`` (for ``--bpe bert_wordpiece`` at generation time).
 
-Input policy, applied before anything is written:
+Input policy (all splits are checked before any is encoded; output is staged beside --destdir
+and moved in only when everything succeeded, so an error leaves --destdir as it was):
+  * a missing or empty file, or one that is not UTF-8: error naming it;
   * line counts that differ between the two sides: error (file names and both counts);
   * empty (or whitespace-only) lines: error, listing file:line of each;
   * lines longer than --max-len pieces (special tokens included): truncated, keeping [SEP],
     with a count and file:line list printed; ``--overlong error`` refuses them instead.
+Files are read and written in chunks of lines, so memory does not grow with the corpus.
 """
 import argparse
 import logging
 import os
 import shutil
 import sys
+import tempfile
 import time
+from collections import deque
 from multiprocessing import Pool
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -57,39 +62,54 @@ def get_parser():
     return p
 
 
-def read_lines(path):
-    """All lines of a UTF-8 file, with a clear message on a missing file or a bad byte."""
-    if not os.path.isfile(path):
-        raise InputError(f"{path}: no such file")
-    lines = []
+def iter_lines(path):
+    """The lines of a UTF-8 file without their line ending, one at a time (bounded memory)."""
     with open(path, "rb") as f:
         for lineno, raw in enumerate(f, 1):
             try:
-                lines.append(raw.decode("utf-8").rstrip("\r\n"))
+                yield raw.decode("utf-8").rstrip("\r\n")
             except UnicodeDecodeError as e:
                 raise InputError(f"{path}:{lineno}: not valid UTF-8 ({e.reason}); re-encode the file as UTF-8") from None
-    return lines
 
 
-def listing(places):
+def listing(places, total=None):
     """'a, b, c (and N more)': a bounded list of file:line places for one message."""
-    more = f" (and {len(places) - MAX_LISTED} more)" if len(places) > MAX_LISTED else ""
-    return ", ".join(places[:MAX_LISTED]) + more
+    total = len(places) if total is None else total
+    shown = places[:MAX_LISTED]
+    more = f" (and {total - len(shown)} more)" if total > len(shown) else ""
+    return ", ".join(shown) + more
 
 
-def check_pair(src_file, tgt_file, src_lines, tgt_lines):
-    if len(src_lines) != len(tgt_lines):
+def scan_file(path):
+    """(line count, empty-line count, first empty places): a streaming pass that writes nothing."""
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: no such file")
+    n = n_empty = 0
+    places = []
+    for n, line in enumerate(iter_lines(path), 1):
+        if not line.strip():
+            n_empty += 1
+            if len(places) < MAX_LISTED:
+                places.append(f"{path}:{n}")
+    if n == 0:
+        raise InputError(f"{path}: the file is empty; give one sentence a line (or leave this split out)")
+    return n, n_empty, places
+
+
+def check_pair(src_file, tgt_file):
+    """All checks of one split that need no tokenizer; returns the number of lines."""
+    (n_src, e_src, p_src), (n_tgt, e_tgt, p_tgt) = scan_file(src_file), scan_file(tgt_file)
+    if n_src != n_tgt:
         raise InputError(
-            f"{src_file} has {len(src_lines)} lines but {tgt_file} has {len(tgt_lines)}: the files are "
+            f"{src_file} has {n_src} lines but {tgt_file} has {n_tgt}: the files are "
             "misaligned; line N of one must be the translation of line N of the other"
         )
-    empty = [f"{name}:{i + 1}" for name, lines in ((src_file, src_lines), (tgt_file, tgt_lines))
-             for i, line in enumerate(lines) if not line.strip()]
-    if empty:
+    if e_src + e_tgt:
         raise InputError(
-            f"{len(empty)} empty line(s): {listing(empty)}; remove the pair or fill in the text "
-            "(an empty sentence cannot be encoded or generated)"
+            f"{e_src + e_tgt} empty line(s): {listing(p_src + p_tgt, e_src + e_tgt)}; remove the pair or fill "
+            "in the text (an empty sentence cannot be encoded or generated)"
         )
+    return n_src
 
 
 _worker_tok = None
@@ -104,56 +124,84 @@ def _encode_chunk(lines):
     return _worker_tok(lines, add_special_tokens=True)["input_ids"]
 
 
-def encode_file(tok, tok_dir, lines, workers, desc, quiet):
-    chunks = [lines[i:i + CHUNK] for i in range(0, len(lines), CHUNK)]
-    bar = tqdm(total=len(lines), desc=desc, unit="line", disable=quiet, file=sys.stderr)
-    out = []
-    if workers > 1 and len(chunks) > 1:
-        with Pool(workers, initializer=_init_worker, initargs=(tok_dir,)) as pool:
-            for ids in pool.imap(_encode_chunk, chunks):
-                out.extend(ids)
-                bar.update(len(ids))
-    else:
-        for chunk in chunks:
-            ids = tok(chunk, add_special_tokens=True)["input_ids"]
-            out.extend(ids)
-            bar.update(len(ids))
-    bar.close()
-    return out
+def line_chunks(path):
+    chunk = []
+    for line in iter_lines(path):
+        chunk.append(line)
+        if len(chunk) == CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
-def binarize_split(args, split, prefix, sides):
+def encoded_chunks(tok, tok_dir, path, n_lines, workers):
+    """Token ids of the lines of ``path``, a chunk at a time and in order.
+
+    At most 2 x workers chunks are in flight (``Pool.imap`` would read the whole file ahead), so
+    memory does not grow with the corpus.
+    """
+    if workers <= 1 or n_lines <= CHUNK:
+        for lines in line_chunks(path):
+            yield tok(lines, add_special_tokens=True)["input_ids"]
+        return
+    with Pool(workers, initializer=_init_worker, initargs=(tok_dir,)) as pool:
+        pending = deque()
+        for lines in line_chunks(path):
+            pending.append(pool.apply_async(_encode_chunk, (lines,)))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
+
+
+def binarize_file(args, split, lang, path, n_lines, side, out_base):
+    """Encode ``path`` into ``out_base``.bin/.idx, streaming; applies the --max-len policy."""
     from fairseq.data import indexed_dataset
 
-    files = {lang: f"{prefix}.{lang}" for lang in (args.source_lang, args.target_lang)}
-    lines = {lang: read_lines(path) for lang, path in files.items()}
-    check_pair(files[args.source_lang], files[args.target_lang], lines[args.source_lang], lines[args.target_lang])
-    for lang, (tok, tok_dir, dictionary) in sides.items():
-        ids = encode_file(tok, tok_dir, lines[lang], args.workers, f"{split}.{lang}", args.quiet)
-        truncated = [i for i, s in enumerate(ids) if len(s) > args.max_len]
-        if truncated:
-            where = listing([f"{files[lang]}:{i + 1} ({len(ids[i])} pieces)" for i in truncated])
-            if args.overlong == "error":
-                raise InputError(
-                    f"{len(truncated)} sentence(s) longer than --max-len {args.max_len} word pieces: {where}; "
-                    "shorten them, raise --max-len, or pass --overlong truncate"
-                )
-            print(f"| {split}.{lang}: truncated {len(truncated)} sentence(s) to {args.max_len} word pieces: {where}",
-                  file=sys.stderr)
-            for i in truncated:
-                ids[i] = ids[i][: args.max_len - 1] + [dictionary.eos()]
-        base = os.path.join(args.destdir, f"{split}.{args.source_lang}-{args.target_lang}.{lang}")
-        builder = indexed_dataset.make_builder(base + ".bin", impl="mmap", vocab_size=len(dictionary))
-        n_tok = n_unk = 0
+    tok, tok_dir, dictionary = side
+    eos, unk = dictionary.eos(), dictionary.unk()
+    builder = indexed_dataset.make_builder(out_base + ".bin", impl="mmap", vocab_size=len(dictionary))
+    n = n_tok = n_unk = longest = n_long = 0
+    long_places = []
+    bar = tqdm(total=n_lines, desc=f"{split}.{lang}", unit="line", disable=args.quiet, file=sys.stderr)
+    for ids in encoded_chunks(tok, tok_dir, path, n_lines, args.workers):
         for s in ids:
-            t = torch.IntTensor(s)
-            n_tok += len(s)
-            n_unk += int((t == dictionary.unk()).sum())
-            builder.add_item(t)
-        builder.finalize(base + ".idx")
-        lengths = np.array([len(s) for s in ids])
-        print(f"| {split}.{lang}: {len(ids)} sentences, {n_tok} tokens, {100.0 * n_unk / max(n_tok, 1):.2f}% [UNK], "
-              f"length mean {lengths.mean():.1f} max {lengths.max()}, {len(truncated)} truncated", file=sys.stderr)
+            n += 1
+            if len(s) > args.max_len:
+                n_long += 1
+                if len(long_places) < MAX_LISTED:
+                    long_places.append(f"{path}:{n} ({len(s)} pieces)")
+                s = s[: args.max_len - 1] + [eos]
+            a = np.asarray(s, dtype=np.int64)
+            n_tok += len(a)
+            n_unk += int((a == unk).sum())
+            longest = max(longest, len(a))
+            builder.add_item(torch.from_numpy(a))
+        bar.update(len(ids))
+    bar.close()
+    builder.finalize(out_base + ".idx")
+    if n_long:
+        where = listing(long_places, n_long)
+        if args.overlong == "error":
+            raise InputError(
+                f"{n_long} sentence(s) longer than --max-len {args.max_len} word pieces: {where}; "
+                "shorten them, raise --max-len, or pass --overlong truncate"
+            )
+        print(f"| {split}.{lang}: truncated {n_long} sentence(s) to {args.max_len} word pieces: {where}",
+              file=sys.stderr)
+    print(f"| {split}.{lang}: {n} sentences, {n_tok} tokens, {100.0 * n_unk / max(n_tok, 1):.2f}% [UNK], "
+          f"length mean {n_tok / max(n, 1):.1f} max {longest}, {n_long} truncated", file=sys.stderr)
+
+
+def commit(stage, destdir):
+    """Move everything from the staging folder into ``destdir``, replacing same-named outputs."""
+    os.makedirs(destdir, exist_ok=True)
+    for name in sorted(os.listdir(stage)):
+        dst = os.path.join(destdir, name)
+        if os.path.isdir(dst) and not os.path.islink(dst):
+            shutil.rmtree(dst)
+        os.replace(os.path.join(stage, name), dst)
 
 
 def main(argv=None):
@@ -168,6 +216,11 @@ def main(argv=None):
 
 
 def run(args):
+    """Check everything, encode into a staging folder beside --destdir, then move it in.
+
+    Any error (a bad file in any split, an over-long sentence with --overlong error) therefore
+    leaves --destdir as it was.
+    """
     start = time.time()
     if not (args.trainpref or args.validpref or args.testpref):
         raise InputError("nothing to do: give --trainpref, --validpref and/or --testpref")
@@ -175,7 +228,6 @@ def run(args):
         raise InputError("--max-len must be at least 3 ([CLS] piece [SEP])")
     if args.source_lang == args.target_lang:
         raise InputError("--source-lang and --target-lang must differ (they name the files PREFIX.LANG)")
-    os.makedirs(args.destdir, exist_ok=True)
     sides = {}
     for lang, bert, flag in ((args.source_lang, args.bert, "--bert"),
                              (args.target_lang, args.target_bert or args.bert, "--target-bert")):
@@ -188,10 +240,6 @@ def run(args):
         if len(dictionary) != sizes.vocab_size:
             raise InputError(f"{bert}/vocab.txt has {len(dictionary)} tokens but config.json says vocab_size "
                              f"{sizes.vocab_size}: the vocabulary does not belong to this checkpoint")
-        dictionary.save(os.path.join(args.destdir, f"dict.{lang}.txt"))
-        tok_out = os.path.join(args.destdir, f"tokenizer.{lang}")
-        tok.save_pretrained(tok_out)
-        shutil.copy(os.path.join(bert, "vocab.txt"), os.path.join(tok_out, "vocab.txt"))
         sides[lang] = (tok, bert, dictionary)
     splits = []
     if args.trainpref:
@@ -199,8 +247,29 @@ def run(args):
     for name, prefs in (("valid", args.validpref), ("test", args.testpref)):
         for k, pref in enumerate((prefs or "").split(",") if prefs else []):
             splits.append((name if k == 0 else f"{name}{k}", pref))
+    checked = []
     for split, prefix in splits:
-        binarize_split(args, split, prefix, sides)
+        files = {lang: f"{prefix}.{lang}" for lang in (args.source_lang, args.target_lang)}
+        n_lines = check_pair(files[args.source_lang], files[args.target_lang])
+        checked.append((split, files, n_lines))
+    checked.sort(key=lambda c: c[2])  # small splits first: an over-long sentence there fails fast
+
+    parent = os.path.dirname(os.path.abspath(args.destdir))
+    os.makedirs(parent, exist_ok=True)
+    stage = tempfile.mkdtemp(prefix=f".{os.path.basename(os.path.abspath(args.destdir))}.binarize-", dir=parent)
+    try:
+        for lang, (tok, bert, dictionary) in sides.items():
+            dictionary.save(os.path.join(stage, f"dict.{lang}.txt"))
+            tok_out = os.path.join(stage, f"tokenizer.{lang}")
+            tok.save_pretrained(tok_out)
+            shutil.copy(os.path.join(bert, "vocab.txt"), os.path.join(tok_out, "vocab.txt"))
+        for split, files, n_lines in checked:
+            for lang, path in files.items():
+                base = os.path.join(stage, f"{split}.{args.source_lang}-{args.target_lang}.{lang}")
+                binarize_file(args, split, lang, path, n_lines, sides[lang], base)
+        commit(stage, args.destdir)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
     print(f"| wrote {args.destdir} in {time.time() - start:.1f}s", file=sys.stderr)
 
 
