@@ -7,8 +7,7 @@ import pytest
 import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED_DATA = os.path.join(os.path.dirname(ROOT), "shared", "data")
-BIBLE = os.path.join(SHARED_DATA, "bible-es-en")
+DEMO_DATA = os.path.join(ROOT, "examples", "demo", "data")  # shipped: tests need nothing outside the repo
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
@@ -86,12 +85,12 @@ def write_lines(path, lines):
             f.write(line + "\n")
 
 
-def bible_slice(dest, n_train, n_valid, n_test):
-    """First n lines of each split of the shared Bible data, as raw text files under dest."""
+def demo_slice(dest, n_train, n_valid, n_test):
+    """First n lines of each split of the shipped demo data (Bible es-en), as raw text files under dest."""
     os.makedirs(dest, exist_ok=True)
     for split, n in (("train", n_train), ("valid", n_valid), ("test", n_test)):
         for lang in ("es", "en"):
-            with open(os.path.join(BIBLE, f"{split}.{lang}"), encoding="utf-8") as f:
+            with open(os.path.join(DEMO_DATA, f"{split}.{lang}"), encoding="utf-8") as f:
                 lines = [next(f).rstrip("\n") for _ in range(n)]
             write_lines(os.path.join(dest, f"{split}.{lang}"), lines)
     return dest

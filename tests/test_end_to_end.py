@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, bible_slice, run_cli
+from conftest import ROOT, demo_slice, run_cli
 
 N_TEST = 13  # not a multiple of fairseq's batch multiple (8): the last batch must not be dropped
 
@@ -14,7 +14,7 @@ N_TEST = 13  # not a multiple of fairseq's batch multiple (8): the last batch mu
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, minilm_dir):
     work = tmp_path_factory.mktemp("e2e")
-    raw = bible_slice(str(work / "raw"), 96, 16, N_TEST)
+    raw = demo_slice(str(work / "raw"), 96, 16, N_TEST)
     bert = str(work / "minilm")  # a private copy, deleted before generation
     shutil.copytree(minilm_dir, bert)
     run_cli([sys.executable, "preprocess/binarize.py", "--bert", bert, "-s", "es", "-t", "en",
