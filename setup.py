@@ -21,6 +21,7 @@ setup(
         "hydra-core>=1.0.7",
         "tqdm",
         "numpy",
+        "matplotlib",  # learning-curve plots (bnb_fairseq.tools.learning_curve)
     ],
     extras_require={"test": ["pytest"]},
 )

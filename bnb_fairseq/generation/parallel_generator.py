@@ -23,8 +23,9 @@ class ParallelGenerator:
             net_output = model.decoder(None, encoder_out=encoder_out)
             lprobs = model.get_normalized_probs(net_output, log_probs=True)
             if total is not None and lprobs.shape != total.shape:
-                raise ValueError("ensemble members give different output lengths; use models trained "
-                                 "with the same --ctc-ratio/--ctc-min-len/--ctc-max-len")
+                raise ValueError("ensemble members give different output lengths or output vocabularies; use "
+                                 "models trained with the same --ctc-ratio/--ctc-min-len/--ctc-max-len and "
+                                 "--output-vocab on the same data")
             total = lprobs if total is None else total + lprobs
             extra = net_output[1]
         return total / len(models), extra
@@ -38,13 +39,16 @@ class ParallelGenerator:
         net_input = sample["net_input"]
         lprobs, extra = self._log_probs(models, net_input["src_tokens"], net_input.get("src_lengths"))
         padding_mask = extra["padding_mask"]
-        scores, tokens = lprobs.max(-1)
-        blank = models[0].decoder.blank_idx
+        scores, slots = lprobs.max(-1)
+        decoder = models[0].decoder
+        tokens = decoder.output_tokens(slots)  # output slots -> vocabulary ids (trimmed output vocabulary)
+        blank = decoder.blank_idx
         out_tokens, out_scores, lengths = ctc_collapse(tokens, scores, padding_mask, blank,
                                                        drop=(self.bos, self.eos, self.pad))
         # [SEP] closes every hypothesis (fairseq's convention); its score is that of the last real frame
         last = (~padding_mask).sum(1) - 1
-        eos_scores = lprobs[torch.arange(lprobs.size(0), device=lprobs.device), last, self.eos]
+        eos_slot = decoder.output_index(torch.tensor([self.eos]))[0]
+        eos_scores = lprobs[torch.arange(lprobs.size(0), device=lprobs.device), last, eos_slot]
         eos = out_tokens.new_full((1,), self.eos)
         lengths = lengths.tolist()
         hypos = []

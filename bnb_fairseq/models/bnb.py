@@ -25,8 +25,9 @@ from bnb_fairseq.modules import (
     BertStack,
     LatentBottleneck,
     ctc_output_lengths,
+    gather_rows,
     init_bert_weights,
-    resample_positions,
+    source_positions,
 )
 
 logger = logging.getLogger(__name__)
@@ -68,6 +69,24 @@ class BnbConfig(FairseqDataclass):
                                                                 "(default and cap: the decoder's positions)"})
     latent_upsample: ChoiceEnum(["nearest", "linear"]) = field(
         default="nearest", metadata={"help": "how latents are resampled to the decoder length"})
+    decoder_input: ChoiceEnum(["latent", "encoder", "latent+encoder"]) = field(
+        default="latent+encoder", metadata={
+            "help": "what each decoder slot is fed: GELU(W z) of the latent (the original BnB), the "
+                    "upsampled encoder states (as CTC NAT models do), or their sum (docs/learning-curves.md)"})
+    decoder_positions: ChoiceEnum(["slot", "source"]) = field(
+        default="slot", metadata={
+            "help": "decoder position embedding of slot j: position j (the original BnB) or BERT's "
+                    "embedding at the source position the slot reads, j x S/T, interpolated"})
+    cross_attention_init: ChoiceEnum(["random", "self"]) = field(
+        default="random", metadata={
+            "help": "initialise each decoder layer's new cross-attention randomly, N(0, 0.02) (the "
+                    "original BnB), or as a copy of that layer's pre-trained self-attention"})
+    output_vocab: ChoiceEnum(["full", "train"]) = field(
+        default="full", metadata={
+            "help": "output softmax over the full target vocabulary, or only over the pieces that occur "
+                    "in the training targets (read from the data at build time; far less work per slot)"})
+    output_vocab_size: int = field(default=0, metadata={
+        "help": "internal: number of output pieces kept by --output-vocab train (0: full)"})
     ctc_blank: str = field(default="[PAD]", metadata={"help": "target-vocabulary token used as the CTC "
                                                        "blank ([PAD], as in the original BnB)"})
     bert_init_done: bool = field(default=False, metadata={
@@ -92,7 +111,8 @@ class BnbEncoder(FairseqEncoder):
     def forward(self, src_tokens, src_lengths=None, **kwargs):
         padding_mask = src_tokens.eq(self.padding_idx)
         if padding_mask[:, 0].any():
-            raise ValueError("source batch is left-padded; BERT needs right padding (--left-pad-source False)")
+            raise ValueError("source batch is left-padded; BERT needs right padding: use task bnb_seq2seq, "
+                             "which right-pads, and do not pass --left-pad-source")
         x = self.encoder(self.embeddings(src_tokens), padding_mask=padding_mask)
         return {
             "encoder_out": [x],
@@ -108,9 +128,12 @@ class BnbEncoder(FairseqEncoder):
 
 
 class BnbDecoder(FairseqDecoder):
-    """Bidirectional BERT decoder with cross-attention, fed by the latents, not by words.
+    """Bidirectional BERT decoder with cross-attention, fed by the latents (and, by default, the
+    upsampled encoder states), not by words.
 
-    The word embeddings only serve as the tied output matrix of the MLM head.
+    The word embeddings only serve as the tied output matrix of the MLM head. With a trimmed output
+    vocabulary (``--output-vocab train``) the logits cover only ``output_ids``; ``output_index`` and
+    ``output_tokens`` translate between vocabulary ids and output slots.
     """
 
     def __init__(self, cfg, dictionary, encoder_dim):
@@ -132,6 +155,35 @@ class BnbDecoder(FairseqDecoder):
         if cfg.ctc_blank not in dictionary.indices:
             raise ValueError(f"--ctc-blank {cfg.ctc_blank!r} is not in the target vocabulary")
         self.blank_idx = dictionary.index(cfg.ctc_blank)
+        # None (full vocabulary) or the kept ids; sized from the config so that a saved model reloads
+        self.register_buffer("output_ids", torch.zeros(cfg.output_vocab_size, dtype=torch.long)
+                             if cfg.output_vocab_size else None)
+
+    def set_output_vocab(self, token_ids):
+        """Restrict the output softmax to ``token_ids`` plus the specials and the blank."""
+        d = self.dictionary
+        keep = set(int(i) for i in token_ids) | {d.pad(), d.unk(), d.bos(), d.eos(), self.blank_idx}
+        ids = torch.tensor(sorted(keep), dtype=torch.long)
+        self.register_buffer("output_ids", ids.to(self.lm_head.bias.device))
+        self.cfg.output_vocab_size = len(ids)
+
+    @property
+    def blank_slot(self):
+        """The blank's index among the output logits."""
+        return int(self.output_index(torch.tensor([self.blank_idx]))[0])
+
+    def output_index(self, tokens):
+        """Vocabulary ids -> output slots; ids outside a trimmed output vocabulary map to [UNK]'s slot."""
+        if self.output_ids is None:
+            return tokens
+        table = torch.full((len(self.dictionary),), -1, dtype=torch.long, device=self.output_ids.device)
+        table[self.output_ids] = torch.arange(len(self.output_ids), device=self.output_ids.device)
+        table[table < 0] = table[self.dictionary.unk()]
+        return table.to(tokens.device)[tokens]
+
+    def output_tokens(self, slots):
+        """Output slots -> vocabulary ids."""
+        return slots if self.output_ids is None else self.output_ids.to(slots.device)[slots]
 
     def output_lengths(self, src_lengths):
         return ctc_output_lengths(src_lengths, self.cfg.ctc_ratio, self.cfg.ctc_min_len, self.max_len)
@@ -143,13 +195,25 @@ class BnbDecoder(FairseqDecoder):
         src_lengths = encoder_out["src_lengths"][0]
         if out_lengths is None:
             out_lengths = self.output_lengths(src_lengths)
-        z = self.latent(h)
-        z, padding_mask = resample_positions(z, src_lengths, out_lengths, self.cfg.latent_upsample)
-        x = self.embeddings(inputs_embeds=F.gelu(self.latent_in(z)))
+        mode = self.cfg.decoder_input
         memory = self.memory_proj(h) if self.memory_proj is not None else h
         memory = self.memory_dropout(memory)
+        pos, padding_mask = source_positions(src_lengths, out_lengths)
+        last = (src_lengths - 1)[:, None]
+        z = gather_rows(self.latent(h), pos, last, self.cfg.latent_upsample)
+        x = F.gelu(self.latent_in(z)) if mode in ("latent", "latent+encoder") else 0
+        if mode in ("encoder", "latent+encoder"):
+            x = x + gather_rows(memory, pos, last, self.cfg.latent_upsample)
+        position_embeds = None
+        if self.cfg.decoder_positions == "source":
+            table = self.embeddings.position_embeddings.weight
+            position_embeds = gather_rows(table, pos, last.clamp(max=table.size(0) - 1), "linear")
+        x = self.embeddings(inputs_embeds=x, position_embeds=position_embeds)
         x = self.encoder(x, padding_mask=padding_mask, memory=memory, memory_padding_mask=src_mask)
-        logits = self.lm_head(x, self.embeddings.word_embeddings.weight)
+        weight, bias = self.embeddings.word_embeddings.weight, self.lm_head.bias
+        if self.output_ids is not None:
+            weight, bias = weight[self.output_ids], bias[self.output_ids]
+        logits = self.lm_head(x, weight, bias)
         return logits, {"padding_mask": padding_mask, "out_lengths": out_lengths, "latent": z}
 
     def max_positions(self):
@@ -169,6 +233,13 @@ class BnbModel(FairseqEncoderDecoderModel):
         init_bert_weights(model)
         if pretrained:
             model.load_bert_checkpoints(cfg)
+        if cfg.output_vocab == "train" and not cfg.output_vocab_size:
+            if not hasattr(task, "target_ids_in_training_data"):
+                raise ValueError(f"--output-vocab train needs a task that can read its training targets "
+                                 f"(bnb_seq2seq); task {type(task).__name__} cannot")
+            decoder.set_output_vocab(task.target_ids_in_training_data())
+            logger.info(f"output vocabulary: {cfg.output_vocab_size} of {len(task.target_dictionary)} "
+                        "pieces (those in the training targets, the specials and the blank)")
         return model
 
     def forward(self, src_tokens, src_lengths=None, prev_output_tokens=None, **kwargs):
@@ -176,8 +247,10 @@ class BnbModel(FairseqEncoderDecoderModel):
         return self.decoder(prev_output_tokens, encoder_out=encoder_out)
 
     def get_normalized_probs(self, net_output, log_probs, sample=None):
-        logits = net_output[0].float()
-        return F.log_softmax(logits, dim=-1) if log_probs else F.softmax(logits, dim=-1)
+        logits = net_output[0]
+        if log_probs:
+            return F.log_softmax(logits, dim=-1, dtype=torch.float32)
+        return F.softmax(logits, dim=-1, dtype=torch.float32)
 
     def load_bert_checkpoints(self, cfg):
         enc_dir = cfg.bert_checkpoint
@@ -191,11 +264,15 @@ class BnbModel(FairseqEncoderDecoderModel):
         dec_state = load_bert_weights(dec_dir, "--decoder-bert-checkpoint")
         mapping = {}
         for k in self.decoder.state_dict():
-            if k.startswith(("embeddings.", "encoder.")):
+            if ".crossattention." in k and cfg.cross_attention_init == "self":
+                mapping[k] = k.replace(".crossattention.", ".attention.")
+            elif k.startswith(("embeddings.", "encoder.")):
                 mapping[k] = k
             elif k.startswith("lm_head."):
                 mapping[k] = "cls.predictions." + (k[len("lm_head."):] if k == "lm_head.bias"
                                                    else "transform." + k[len("lm_head."):])
+            elif k == "output_ids":
+                continue  # not a weight: set from the training data
             else:
                 mapping[k] = None  # latent, latent_in, memory_proj: new in BnB
         load_into(self.decoder, dec_state, mapping, f"{dec_dir} (decoder)")

@@ -123,12 +123,15 @@ class BertEmbeddings(nn.Module):
         self.LayerNorm = nn.LayerNorm(dim, eps=eps)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, tokens=None, inputs_embeds=None):
+    def forward(self, tokens=None, inputs_embeds=None, position_embeds=None):
+        """``position_embeds`` (B, T, dim) replaces the embeddings of positions 0..T-1 when given."""
         x = self.word_embeddings(tokens) if inputs_embeds is None else inputs_embeds
-        t = x.size(1)
-        if t > self.position_embeddings.num_embeddings:
-            raise ValueError(f"sequence of {t} positions exceeds the model's {self.position_embeddings.num_embeddings}")
-        x = x + self.position_embeddings.weight[:t].unsqueeze(0) + self.token_type_embeddings.weight[0]
+        if position_embeds is None:
+            t = x.size(1)
+            if t > self.position_embeddings.num_embeddings:
+                raise ValueError(f"sequence of {t} positions exceeds the model's {self.position_embeddings.num_embeddings}")
+            position_embeds = self.position_embeddings.weight[:t].unsqueeze(0)
+        x = x + position_embeds + self.token_type_embeddings.weight[0]
         return self.dropout(self.LayerNorm(x))
 
 
@@ -153,5 +156,7 @@ class BertLMHead(nn.Module):
         self.LayerNorm = nn.LayerNorm(dim, eps=eps)
         self.bias = nn.Parameter(torch.zeros(vocab_size))
 
-    def forward(self, x, embedding_weight):
-        return F.linear(self.LayerNorm(self.act(self.dense(x))), embedding_weight, self.bias)
+    def forward(self, x, embedding_weight, bias=None):
+        """``embedding_weight``/``bias`` may be a subset of the vocabulary's rows (a trimmed output)."""
+        return F.linear(self.LayerNorm(self.act(self.dense(x))), embedding_weight,
+                        self.bias if bias is None else bias)

@@ -1,11 +1,10 @@
-"""The BnB latent bottleneck and its resampling to the decoder length."""
+"""The BnB latent bottleneck and the resampling of source positions to the decoder length."""
 import torch
 import torch.nn as nn
 
 
 class LatentBottleneck(nn.Module):
-    """z_i = W h_i + b, a small per-token code; the decoder sees the source only through z
-    (and cross-attention)."""
+    """z_i = W h_i + b, a small per-token code (BnB's 8 dimensions)."""
 
     def __init__(self, in_dim, latent_dim, dropout):
         super().__init__()
@@ -16,26 +15,42 @@ class LatentBottleneck(nn.Module):
         return self.dropout(self.proj(h))
 
 
+def source_positions(src_lengths, out_lengths):
+    """Fractional source position j * S_b / T_b that decoder slot j reads, and the slot padding mask.
+
+    Returns (B, max T_b) float positions and the (B, max T_b) bool mask, True at padding slots.
+    """
+    t_max = int(out_lengths.max())
+    j = torch.arange(t_max, device=src_lengths.device, dtype=torch.float32)[None, :]
+    pos = j * src_lengths.to(torch.float32)[:, None] / out_lengths.to(torch.float32)[:, None]
+    return pos, j >= out_lengths[:, None]
+
+
+def gather_rows(x, pos, last, mode="nearest"):
+    """Rows of ``x`` (B, S, C) (or of a shared table (S, C)) at fractional positions ``pos`` (B, T).
+
+    nearest: the floored position; linear: interpolated between its two neighbours. Positions are
+    clamped to ``last`` (B, 1), each sentence's last real row.
+    """
+    lo = torch.minimum(pos.floor().long(), last)
+    if x.dim() == 2:
+        take = lambda idx: x[idx]  # noqa: E731
+    else:
+        take = lambda idx: x.gather(1, idx.unsqueeze(-1).expand(-1, -1, x.size(-1)))  # noqa: E731
+    if mode == "nearest":
+        return take(lo)
+    if mode == "linear":
+        hi = torch.minimum(lo + 1, last)
+        w = (pos - lo.to(pos.dtype)).clamp(0, 1).unsqueeze(-1).to(x.dtype)
+        return take(lo) * (1 - w) + take(hi) * w
+    raise ValueError(f"unknown resampling mode {mode!r}")
+
+
 def resample_positions(x, src_lengths, out_lengths, mode="nearest"):
     """Stretch each sentence's (S_b, C) rows of ``x`` (B, S, C) to out_lengths[b] rows.
 
-    Output slot j reads source position j * S_b / T_b (nearest: floored; linear: interpolated
-    between its two neighbours). Returns (B, max T_b, C) and the (B, max T_b) padding mask.
+    Output slot j reads source position j * S_b / T_b. Returns (B, max T_b, C) and the
+    (B, max T_b) padding mask.
     """
-    t_max = int(out_lengths.max())
-    j = torch.arange(t_max, device=x.device, dtype=torch.float32)[None, :]
-    src = src_lengths.to(torch.float32)[:, None]
-    pos = j * src / out_lengths.to(torch.float32)[:, None]
-    last = (src_lengths - 1)[:, None]
-    lo = torch.minimum(pos.floor().long(), last)
-    gather = lambda idx: x.gather(1, idx.unsqueeze(-1).expand(-1, -1, x.size(-1)))  # noqa: E731
-    if mode == "nearest":
-        out = gather(lo)
-    elif mode == "linear":
-        hi = torch.minimum(lo + 1, last)
-        w = (pos - lo.to(pos.dtype)).clamp(0, 1).unsqueeze(-1).to(x.dtype)
-        out = gather(lo) * (1 - w) + gather(hi) * w
-    else:
-        raise ValueError(f"unknown resampling mode {mode!r}")
-    padding_mask = j >= out_lengths[:, None]
-    return out, padding_mask
+    pos, padding_mask = source_positions(src_lengths, out_lengths)
+    return gather_rows(x, pos, (src_lengths - 1)[:, None], mode), padding_mask
