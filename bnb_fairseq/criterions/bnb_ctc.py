@@ -50,8 +50,9 @@ class BnbCtcCriterion(FairseqCriterion):
         target = sample["target"]
         target_mask = target.ne(self.padding_idx)
         target_lengths = target_mask.sum(1)
-        ctc, kl, unfit = ctc_and_kl(lprobs, padding_mask, target, target_lengths,
-                                    model.decoder.blank_idx, self.zero_infinity)
+        # a trimmed output vocabulary (--output-vocab train) indexes logits by output slot, not by id
+        ctc, kl, unfit = ctc_and_kl(lprobs, padding_mask, model.decoder.output_index(target), target_lengths,
+                                    model.decoder.blank_slot, self.zero_infinity)
         n_pos = (~padding_mask).sum()
         ntokens = int(target_lengths.sum())
         # CTC summed over sentences, KL averaged over each sentence's real positions then summed, so

@@ -110,6 +110,26 @@ class BnbSeq2SeqTask(CoverAllBatchesMixin, TranslationTask):
             pad_to_multiple=self.cfg.required_seq_len_multiple,
         )
 
+    def target_ids_in_training_data(self):
+        """Sorted ids of every piece in the binarized training targets (for --output-vocab train)."""
+        import numpy as np
+        from fairseq.data import data_utils
+
+        src, tgt = self.cfg.source_lang, self.cfg.target_lang
+        base = utils.split_paths(self.cfg.data)[0]
+        for pair in (f"{src}-{tgt}", f"{tgt}-{src}"):
+            prefix = os.path.join(base, f"{self.cfg.train_subset}.{pair}.{tgt}")
+            dataset = data_utils.load_indexed_dataset(prefix, self.tgt_dict, self.cfg.dataset_impl)
+            if dataset is not None:
+                break
+        else:
+            raise FileNotFoundError(f"--output-vocab train: no binarized training targets "
+                                    f"{base}/{self.cfg.train_subset}.{src}-{tgt}.{tgt}.bin")
+        seen = np.zeros(len(self.tgt_dict), dtype=bool)
+        for i in range(len(dataset)):
+            seen[dataset[i].numpy()] = True
+        return np.flatnonzero(seen).tolist()
+
     def build_dataset_for_inference(self, src_tokens, src_lengths, constraints=None):
         """Raw-text lines (fairseq-interactive) arrive as ``pieces [SEP]``: add BERT's [CLS]."""
         bos = self.src_dict.bos()
