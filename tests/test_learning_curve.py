@@ -1,0 +1,54 @@
+"""The learning-curve tool's fast mode: a copy task from a text file, a tiny BERT, a few updates."""
+import csv
+import json
+import os
+import sys
+
+from conftest import ROOT, run_cli, write_lines
+
+DEMO_EN = os.path.join(ROOT, "examples", "demo", "data", "train.en")
+
+
+def test_copy_curve_end_to_end(tmp_path, tiny_bert_dir):
+    with open(DEMO_EN, encoding="utf-8") as f:
+        lines = [next(f).rstrip("\n") for _ in range(60)]
+    text = tmp_path / "text.en"
+    write_lines(text, lines)
+    work = tmp_path / "curve"
+    proc = run_cli([
+        sys.executable, "-m", "bnb_fairseq.tools.learning_curve", "run", "--copy-text", str(text),
+        "--bert", tiny_bert_dir, "--work", str(work), "--eval-updates", "2,4", "--valid-lines", "6",
+        "--test-lines", "9", "--label", "tiny-copy", "--",
+        "--arch", "bnb_small", "--bert-checkpoint", tiny_bert_dir, "--output-vocab", "train",
+        "--criterion", "bnb_ctc", "--optimizer", "adam", "--lr", "1e-3", "--batch-size", "8",
+        "--num-workers", "0", "--seed", "1",
+    ])
+    assert "learning_curve: 4 updates" in proc.stdout
+    with open(work / "curve.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["updates"]) for r in rows] == [2, 4]
+    for r in rows:
+        assert r["label"] == "tiny-copy"
+        assert int(r["sentences"]) == 9  # every test line decoded
+        assert 0 <= float(r["bleu"]) <= 100 and float(r["length_ratio"]) >= 0
+        assert int(r["ref_len"]) > 0 and float(r["train_seconds"]) > 0
+    assert float(rows[1]["train_seconds"]) > float(rows[0]["train_seconds"])
+    with open(work / "curve.json", encoding="utf-8") as f:
+        curve = json.load(f)
+    assert curve["rows"][1]["updates"] == 4 and "--output-vocab" in curve["train_args"]
+    assert (work / "curve.png").stat().st_size > 10_000
+    assert not list((work / "checkpoints").glob("*.pt"))  # removed unless --keep-checkpoints
+    with open(work / "raw" / "test.src", encoding="utf-8") as f:
+        assert f.read().splitlines() == lines[-9:]  # copy mode: last lines held out, src = tgt
+
+    both = tmp_path / "both.png"
+    run_cli([sys.executable, "-m", "bnb_fairseq.tools.learning_curve", "plot", str(work / "curve.json"),
+             str(work / "curve.json"), "--out", str(both)])
+    assert both.stat().st_size > 10_000
+
+
+def test_bad_eval_updates_is_one_clear_error(tmp_path):
+    proc = run_cli([sys.executable, "-m", "bnb_fairseq.tools.learning_curve", "run", "--work", str(tmp_path),
+                    "--eval-updates", "100,abc"], check=False)
+    assert proc.returncode != 0
+    assert "--eval-updates '100,abc': give comma-separated integers" in proc.stderr
