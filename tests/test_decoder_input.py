@@ -131,3 +131,22 @@ def test_trimmed_output_vocabulary(tiny_bert_dir):
     rebuilt = BnbModel.build_model(argparse.Namespace(**{**vars(cfg), "bert_checkpoint": None}), task)
     rebuilt.load_state_dict(state)
     assert rebuilt.decoder.output_ids.tolist() == ids
+
+
+@pytest.mark.parametrize("token,ok", [("[PAD]", True), ("[MASK]", True), ("[unused5]", True),
+                                      ("[CLS]", False), ("[SEP]", False), ("the", False), ("[UNK]", False)])
+def test_ctc_blank_choice(tiny_bert_dir, token, ok):
+    if ok:
+        model, _, _ = build(tiny_bert_dir, ctc_blank=token)
+        assert model.decoder.blank_idx == model.decoder.dictionary.index(token)
+        return
+    with pytest.raises(ValueError, match=r"--ctc-blank .*use \[PAD\] \(the default\)") as err:
+        build(tiny_bert_dir, ctc_blank=token)
+    if token in ("[CLS]", "[SEP]"):
+        assert "every target holds it" in str(err.value)
+        with pytest.raises(ValueError, match="every target holds it"):
+            build(tiny_bert_dir, ctc_blank=token, ctc_blank_force=True)  # never, even when forced
+    else:
+        assert "--ctc-blank-force" in str(err.value)
+        model, _, _ = build(tiny_bert_dir, ctc_blank=token, ctc_blank_force=True)
+        assert model.decoder.blank_idx == model.decoder.dictionary.index(token)

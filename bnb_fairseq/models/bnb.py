@@ -2,6 +2,7 @@
 decoder with cross-attention that emits every output position in one parallel pass."""
 import logging
 import os
+import re
 from dataclasses import dataclass, field, fields
 from typing import Optional
 
@@ -88,7 +89,9 @@ class BnbConfig(FairseqDataclass):
     output_vocab_size: int = field(default=0, metadata={
         "help": "internal: number of output pieces kept by --output-vocab train (0: full)"})
     ctc_blank: str = field(default="[PAD]", metadata={"help": "target-vocabulary token used as the CTC "
-                                                       "blank ([PAD], as in the original BnB)"})
+                                                       "blank ([PAD], as in the original BnB; or [MASK], [unusedN])"})
+    ctc_blank_force: bool = field(default=False, metadata={
+        "help": "allow an ordinary word piece (or [UNK]) as --ctc-blank; it can then never be output"})
     bert_init_done: bool = field(default=False, metadata={
         "help": "internal: set once sizes were read from --bert-checkpoint, so that a saved model is "
                 "rebuilt from its own config without the HF directory"})
@@ -152,9 +155,7 @@ class BnbDecoder(FairseqDecoder):
                                  cross_attention=True)
         self.lm_head = BertLMHead(dim, len(dictionary), cfg.decoder_activation, cfg.decoder_layer_norm_eps)
         self.max_len = min(cfg.ctc_max_len or cfg.decoder_max_positions, cfg.decoder_max_positions)
-        if cfg.ctc_blank not in dictionary.indices:
-            raise ValueError(f"--ctc-blank {cfg.ctc_blank!r} is not in the target vocabulary")
-        self.blank_idx = dictionary.index(cfg.ctc_blank)
+        self.blank_idx = check_ctc_blank(dictionary, cfg.ctc_blank, getattr(cfg, "ctc_blank_force", False))
         # None (full vocabulary) or the kept ids; sized from the config so that a saved model reloads
         self.register_buffer("output_ids", torch.zeros(cfg.output_vocab_size, dtype=torch.long)
                              if cfg.output_vocab_size else None)
@@ -276,6 +277,22 @@ class BnbModel(FairseqEncoderDecoderModel):
             else:
                 mapping[k] = None  # latent, latent_in, memory_proj: new in BnB
         load_into(self.decoder, dec_state, mapping, f"{dec_dir} (decoder)")
+
+
+def check_ctc_blank(dictionary, token, force=False):
+    """The blank's id: never a token every target holds; an ordinary piece only when forced."""
+    if token not in dictionary.indices:
+        raise ValueError(f"--ctc-blank {token!r} is not in the target vocabulary; use [PAD] (the default) or [MASK]")
+    idx = dictionary.index(token)
+    if idx in (dictionary.bos(), dictionary.eos()):
+        raise ValueError(f"--ctc-blank {token}: every target holds it ([CLS] y [SEP]), so CTC could never emit "
+                         "it; use [PAD] (the default) or [MASK]")
+    reserved = idx == dictionary.pad() or token == "[MASK]" or re.fullmatch(r"\[unused\d+\]", token)
+    if not reserved and not force:
+        raise ValueError(f"--ctc-blank {token}: an ordinary token of the target vocabulary, which the model could "
+                         "then never output; use [PAD] (the default), [MASK] or an [unusedN] entry, or pass "
+                         "--ctc-blank-force to use it anyway")
+    return idx
 
 
 def check_vocabulary(dictionary, path, side, flag):
