@@ -54,10 +54,11 @@ class BnbCtcCriterion(FairseqCriterion):
         ctc, kl, unfit = ctc_and_kl(lprobs, padding_mask, model.decoder.output_index(target), target_lengths,
                                     model.decoder.blank_slot, self.zero_infinity)
         n_pos = (~padding_mask).sum()
-        ntokens = int(target_lengths.sum())
+        # the collater counted the target tokens on the host: no device synchronisation per step
+        ntokens = sample["ntokens"] if "ntokens" in sample else int(target_lengths.sum())
         # CTC summed over sentences, KL averaged over each sentence's real positions then summed, so
         # both scale with the batch and the loss is reported per target token like fairseq's others.
-        loss = ctc + self.kl_weight * kl * (ntokens / max(int(n_pos), 1))
+        loss = ctc + self.kl_weight * kl * (ntokens / n_pos.clamp(min=1))
         sample_size = ntokens
         logging_output = {
             "loss": loss.data,
@@ -66,8 +67,8 @@ class BnbCtcCriterion(FairseqCriterion):
             "ntokens": ntokens,
             "nsentences": target.size(0),
             "sample_size": sample_size,
-            "npositions": int(n_pos),
-            "unfit": int(unfit),
+            "npositions": n_pos.data,
+            "unfit": unfit.data,
         }
         return loss, sample_size, logging_output
 

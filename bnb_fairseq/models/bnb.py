@@ -167,20 +167,33 @@ class BnbDecoder(FairseqDecoder):
         ids = torch.tensor(sorted(keep), dtype=torch.long)
         self.register_buffer("output_ids", ids.to(self.lm_head.bias.device))
         self.cfg.output_vocab_size = len(ids)
+        self._slots = None
+
+    def _load_from_state_dict(self, *args, **kwargs):
+        self._slots = None  # output_ids may change
+        super()._load_from_state_dict(*args, **kwargs)
+
+    def _slot_table(self):
+        """(id -> slot table on the ids' device, blank slot as a Python int), computed once."""
+        cached = getattr(self, "_slots", None)
+        if cached is None or cached[0].device != self.output_ids.device:
+            ids = self.output_ids.cpu()
+            table = torch.full((len(self.dictionary),), -1, dtype=torch.long)
+            table[ids] = torch.arange(len(ids))
+            table[table < 0] = table[self.dictionary.unk()]
+            cached = self._slots = (table.to(self.output_ids.device), int(table[self.blank_idx]))
+        return cached
 
     @property
     def blank_slot(self):
         """The blank's index among the output logits."""
-        return int(self.output_index(torch.tensor([self.blank_idx]))[0])
+        return self.blank_idx if self.output_ids is None else self._slot_table()[1]
 
     def output_index(self, tokens):
         """Vocabulary ids -> output slots; ids outside a trimmed output vocabulary map to [UNK]'s slot."""
         if self.output_ids is None:
             return tokens
-        table = torch.full((len(self.dictionary),), -1, dtype=torch.long, device=self.output_ids.device)
-        table[self.output_ids] = torch.arange(len(self.output_ids), device=self.output_ids.device)
-        table[table < 0] = table[self.dictionary.unk()]
-        return table.to(tokens.device)[tokens]
+        return self._slot_table()[0].to(tokens.device)[tokens]
 
     def output_tokens(self, slots):
         """Output slots -> vocabulary ids."""
