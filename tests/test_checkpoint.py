@@ -17,7 +17,7 @@ Q1 = "encoder.layer.1.attention.self.query.weight"
 
 
 def build(bert_dir):
-    cfg = argparse.Namespace(bert_checkpoint=bert_dir, **NO_DROPOUT)
+    cfg = argparse.Namespace(bert_checkpoint=bert_dir, output_vocab="full", **NO_DROPOUT)
     bnb_small(cfg)
     d = BertDictionary.load(bert_dir)
     return BnbModel.build_model(cfg, argparse.Namespace(source_dictionary=d, target_dictionary=d))

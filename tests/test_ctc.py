@@ -15,7 +15,7 @@ from bnb_fairseq.modules import ctc_collapse
 from conftest import CLS, NO_DROPOUT, PAD, SEP, right_pad
 
 def build(bert_dir, **overrides):
-    cfg = argparse.Namespace(bert_checkpoint=bert_dir, **{**NO_DROPOUT, **overrides})
+    cfg = argparse.Namespace(bert_checkpoint=bert_dir, **{**NO_DROPOUT, "output_vocab": "full", **overrides})
     bnb_small(cfg)
     d = BertDictionary.load(bert_dir)
     task = argparse.Namespace(source_dictionary=d, target_dictionary=d)

@@ -18,7 +18,7 @@ SRC = [[CLS, 7592, 2088, 2003, SEP], [CLS, 2129, 2024, 2017, 2725, 2651, 1012, S
 
 def build(bert_dir, seed=0, task=None, **overrides):
     torch.manual_seed(seed)
-    cfg = argparse.Namespace(bert_checkpoint=bert_dir, **{**NO_DROPOUT, **overrides})
+    cfg = argparse.Namespace(bert_checkpoint=bert_dir, **{**NO_DROPOUT, "output_vocab": "full", **overrides})
     bnb_small(cfg)
     if task is None:
         d = BertDictionary.load(bert_dir)

@@ -19,7 +19,7 @@ def fake_task(src_dict, tgt_dict=None):
 
 def build(bert_dir, task=None, **overrides):
     """BnbModel.build_model without the fairseq CLI; returns (model, cfg)."""
-    cfg = argparse.Namespace(bert_checkpoint=bert_dir, **{**NO_DROPOUT, **overrides})
+    cfg = argparse.Namespace(bert_checkpoint=bert_dir, **{**NO_DROPOUT, "output_vocab": "full", **overrides})
     bnb_small(cfg)
     model = BnbModel.build_model(cfg, task or fake_task(BertDictionary.load(bert_dir)))
     return model.eval(), cfg

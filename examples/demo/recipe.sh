@@ -5,7 +5,7 @@ RECIPE_ARGS=(
   --arch bnb_small --bert-checkpoint "$BERT"
   --ctc-ratio 1.3 --latent-dropout 0.1 --memory-dropout 0.1
   --criterion bnb_ctc --kl-weight 0.1
-  --optimizer adam --adam-betas '(0.9, 0.98)' --lr 5e-4 --lr-scheduler inverse_sqrt
+  --optimizer adam --adam-betas '(0.9, 0.98)' --lr 1e-3 --lr-scheduler inverse_sqrt
   --warmup-updates 30 --warmup-init-lr 1e-6 --clip-norm 1.0
   --max-tokens 1024 --num-workers 0 --seed 1
 )
