@@ -9,7 +9,7 @@
 # Settings (environment): DATA, SRC, TGT (binarized data; default: the demo data, binarized on the
 # fly into $WORK/data-bin), COPY_TEXT (instead of DATA: a text file for a src = tgt copy task),
 # REFERENCE (raw reference of the test split), EVAL_UPDATES (default 100,300,1000), MAX_MINUTES,
-# LABEL, BERT (default: the MiniLM checkpoint). Writes $WORK/curve.csv, curve.json, curve.png.
+# LABEL, BLANK_PENALTY (decode with this --ctc-blank-penalty), BERT (default: the MiniLM checkpoint). Writes $WORK/curve.csv, curve.json, curve.png.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${WORK:-curves/default}
@@ -21,6 +21,7 @@ opts=(--work "$WORK" --eval-updates "$EVAL_UPDATES")
 [[ -n "${MAX_MINUTES:-}" ]] && opts+=(--max-minutes "$MAX_MINUTES")
 [[ -n "${LABEL:-}" ]] && opts+=(--label "$LABEL")
 [[ -n "${REFERENCE:-}" ]] && opts+=(--reference "$REFERENCE")
+[[ -n "${BLANK_PENALTY:-}" ]] && opts+=(--ctc-blank-penalty "$BLANK_PENALTY")
 if [[ -n "${COPY_TEXT:-}" ]]; then
   opts+=(--copy-text "$COPY_TEXT" --bert "$BERT")
 else

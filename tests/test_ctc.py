@@ -216,3 +216,35 @@ def test_generator_empty_collapse(gen_model, dominant):
     for h in hypos:
         assert h[0]["tokens"].tolist() == [SEP]
         assert h[0]["positional_scores"].shape == (1,)
+
+
+def test_generator_blank_penalty_lengthens(gen_model):
+    """--ctc-blank-penalty handicaps the blank in the argmax only: where the blank wins every slot,
+    a large enough penalty lets the runner-up through, and the printed scores stay the model's."""
+    model, task = gen_model
+    bias = model.decoder.lm_head.bias
+    saved = bias.detach().clone()
+    try:
+        with torch.no_grad():
+            bias[PAD] = 30.0  # the blank dominates every slot
+        sample = gen_sample()
+        plain = ParallelGenerator(task.target_dictionary).generate([model], sample)
+        assert all(h[0]["tokens"].tolist() == [SEP] for h in plain)
+        assert ParallelGenerator(task.target_dictionary, blank_penalty=0.0).generate([model], sample)[1][0][
+            "tokens"].tolist() == [SEP]
+        penalised = ParallelGenerator(task.target_dictionary, blank_penalty=100.0).generate([model], sample)
+        with torch.no_grad():
+            logits, extra = model(**sample["net_input"])
+        lp = F.log_softmax(logits, -1)
+        no_blank = lp.clone()
+        no_blank[..., PAD] = float("-inf")
+        for b, n in enumerate(extra["out_lengths"].tolist()):
+            best = no_blank[b, :n].argmax(-1).tolist()
+            expected = [k for k, _ in itertools.groupby(best) if k not in (CLS, SEP)]
+            assert penalised[b][0]["tokens"].tolist() == expected + [SEP]
+            first = lp[b, 0, best[0]].item()
+            if best[0] not in (CLS, SEP):
+                assert penalised[b][0]["positional_scores"][0].item() == pytest.approx(first, abs=1e-5)
+    finally:
+        with torch.no_grad():
+            bias.copy_(saved)

@@ -8,7 +8,8 @@ from bnb_fairseq.modules import ctc_collapse
 
 
 class ParallelGenerator:
-    def __init__(self, tgt_dict):
+    def __init__(self, tgt_dict, blank_penalty=0.0):
+        self.blank_penalty = blank_penalty
         self.bos = tgt_dict.bos()
         self.eos = tgt_dict.eos()
         self.pad = tgt_dict.pad()
@@ -39,8 +40,16 @@ class ParallelGenerator:
         net_input = sample["net_input"]
         lprobs, extra = self._log_probs(models, net_input["src_tokens"], net_input.get("src_lengths"))
         padding_mask = extra["padding_mask"]
-        scores, slots = lprobs.max(-1)
         decoder = models[0].decoder
+        if self.blank_penalty:
+            # a CTC model that under-generates puts too much mass on the blank: handicap it in the
+            # argmax only; the printed scores stay the model's own log-probabilities
+            handicapped = lprobs.clone()
+            handicapped[..., decoder.blank_slot] -= self.blank_penalty
+            slots = handicapped.argmax(-1)
+            scores = lprobs.gather(-1, slots.unsqueeze(-1)).squeeze(-1)
+        else:
+            scores, slots = lprobs.max(-1)
         tokens = decoder.output_tokens(slots)  # output slots -> vocabulary ids (trimmed output vocabulary)
         blank = decoder.blank_idx
         out_tokens, out_scores, lengths = ctc_collapse(tokens, scores, padding_mask, blank,

@@ -30,6 +30,9 @@ class BnbSeq2SeqConfig(TranslationConfig):
     overlong_source: ChoiceEnum(["truncate", "error"]) = field(default="truncate", metadata={
         "help": "sources longer than the model's positions (or --max-source-positions): truncate them "
                 "keeping [SEP], with a warning, or refuse them with an error; never skipped"})
+    ctc_blank_penalty: float = field(default=0.0, metadata={
+        "help": "decoding: subtract this from the blank's log-probability at every slot before the argmax; "
+                "> 0 lengthens outputs of a model that under-generates (choose it on the valid split)"})
 
 
 # TranslationConfig options this task does not implement: refused rather than silently ignored.
@@ -150,7 +153,7 @@ class BnbSeq2SeqTask(CoverAllBatchesMixin, TranslationTask):
         if getattr(args, "score_reference", False):
             raise ValueError("bnb_seq2seq: --score-reference is not supported: a CTC model gives no per-token "
                              "score of a given reference (its loss is in fairseq-validate)")
-        return ParallelGenerator(self.target_dictionary)
+        return ParallelGenerator(self.target_dictionary, blank_penalty=self.cfg.ctc_blank_penalty)
 
     def filter_indices_by_size(self, indices, dataset, max_positions=None, ignore_invalid_inputs=False):
         """Sources longer than the model's positions are truncated (or refused), never dropped.

@@ -93,7 +93,7 @@ def train(args, train_args, work):
     return save_dir, times, ctc
 
 
-def decode(checkpoint, data, subset, reference, cased, max_tokens):
+def decode(checkpoint, data, subset, reference, cased, max_tokens, blank_penalty=None):
     """Hypotheses for every sentence of ``subset`` in input order, scored with sacrebleu."""
     import torch
     from fairseq import checkpoint_utils
@@ -106,6 +106,8 @@ def decode(checkpoint, data, subset, reference, cased, max_tokens):
     task.load_dataset(subset)
     dataset = task.dataset(subset)
     generator = task.build_generator(models, cfg.generation)
+    if blank_penalty is not None:
+        generator.blank_penalty = blank_penalty
     detok = wordpiece_decoder()
     tgt = task.target_dictionary
     ignore = {tgt.bos(), tgt.eos(), tgt.pad()}
@@ -168,7 +170,8 @@ def run(args, train_args):
     for updates in sorted(set(points + ([final] if final else []))):
         found = glob.glob(os.path.join(save_dir, f"checkpoint_*_{updates}.pt"))
         path = found[0] if found else last
-        scores = decode(path, args.data, args.subset, reference, args.cased, args.max_tokens)
+        scores = decode(path, args.data, args.subset, reference, args.cased, args.max_tokens,
+                        args.ctc_blank_penalty)
         train_seconds = times.get(updates)
         rows.append({"label": args.label, "updates": updates,
                      "train_seconds": round(train_seconds, 1) if train_seconds else None,
@@ -180,6 +183,7 @@ def run(args, train_args):
         for path in glob.glob(os.path.join(save_dir, "checkpoint*.pt")):
             os.remove(path)
     meta = {"label": args.label, "data": args.data, "subset": args.subset, "reference": reference,
+            "ctc_blank_penalty": args.ctc_blank_penalty,
             "train_args": train_args, "threads": _threads(), "rows": rows}
     with open(os.path.join(work, "curve.json"), "w", encoding="utf-8") as f:
         json.dump(meta, f, indent=1)
@@ -253,6 +257,8 @@ def main(argv=None):
                    "binarized targets, detokenized)")
     r.add_argument("--cased", action="store_true", help="case-sensitive BLEU (cased target checkpoint)")
     r.add_argument("--max-tokens", type=int, default=4096, help="decoding batch size in tokens")
+    r.add_argument("--ctc-blank-penalty", type=float, default=None,
+                   help="decode with this --ctc-blank-penalty (default: the task's, 0)")
     r.add_argument("--copy-text", default=None, help="build a copy task (src = tgt) from this text file")
     r.add_argument("--bert", default=None, help="BERT checkpoint directory that binarizes --copy-text")
     r.add_argument("--valid-lines", type=int, default=200, help="copy mode: held-out valid lines")
