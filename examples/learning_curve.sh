@@ -9,7 +9,8 @@
 # Settings (environment): DATA, SRC, TGT (binarized data; default: the demo data, binarized on the
 # fly into $WORK/data-bin), COPY_TEXT (instead of DATA: a text file for a src = tgt copy task),
 # REFERENCE (raw reference of the test split), EVAL_UPDATES (default 100,300,1000), MAX_MINUTES,
-# LABEL, BLANK_PENALTY (decode with this --ctc-blank-penalty), BERT (default: the MiniLM checkpoint). Writes $WORK/curve.csv, curve.json, curve.png.
+# LABEL, BLANK_PENALTY (decode with this --ctc-blank-penalty), BERT (default: the MiniLM checkpoint).
+# Writes $WORK/curve.csv, curve.json, curve.png.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${WORK:-curves/default}

@@ -18,7 +18,7 @@ def test_copy_curve_end_to_end(tmp_path, tiny_bert_dir):
     proc = run_cli([
         sys.executable, "-m", "bnb_fairseq.tools.learning_curve", "run", "--copy-text", str(text),
         "--bert", tiny_bert_dir, "--work", str(work), "--eval-updates", "2,4", "--valid-lines", "6",
-        "--test-lines", "9", "--label", "tiny-copy", "--",
+        "--test-lines", "9", "--label", "tiny-copy", "--keep-checkpoints", "--",
         "--arch", "bnb_small", "--bert-checkpoint", tiny_bert_dir, "--output-vocab", "train",
         "--criterion", "bnb_ctc", "--optimizer", "adam", "--lr", "1e-3", "--batch-size", "8",
         "--num-workers", "0", "--seed", "1",
@@ -37,7 +37,17 @@ def test_copy_curve_end_to_end(tmp_path, tiny_bert_dir):
         curve = json.load(f)
     assert curve["rows"][1]["updates"] == 4 and "--output-vocab" in curve["train_args"]
     assert (work / "curve.png").stat().st_size > 10_000
-    assert not list((work / "checkpoints").glob("*.pt"))  # removed unless --keep-checkpoints
+    kept = sorted(p.name for p in (work / "checkpoints").glob("checkpoint_*_*.pt"))
+    assert [n.rsplit("_", 1)[1] for n in kept] == ["2.pt", "4.pt"]  # --keep-checkpoints
+
+    # the blank penalty is chosen on valid; the last stdout line is the value alone
+    tune = [sys.executable, "-m", "bnb_fairseq.tools.tune_blank_penalty", str(work / "checkpoints" / kept[-1]),
+            str(work / "data-bin"), "--reference", str(work / "raw" / "valid.tgt"), "--candidates", "0,3"]
+    proc = run_cli(tune)
+    assert proc.stdout.strip().splitlines()[-1] in ("0", "3")
+    assert "blank penalty 3: valid BLEU" in proc.stderr
+    refused = run_cli(tune + ["--subset", "test"], check=False)
+    assert refused.returncode != 0 and "choose decoding settings on a held-out split" in refused.stderr
     with open(work / "raw" / "test.src", encoding="utf-8") as f:
         assert f.read().splitlines() == lines[-9:]  # copy mode: last lines held out, src = tgt
 

@@ -7,7 +7,8 @@
 # Settings (environment): DATA (a folder with train/valid/test.SRC and .TGT, one sentence a line;
 # default the shipped sample), SRC, TGT (default es, en), WORK (default demo-work/: data, checkpoints,
 # $WORK/generate-test.txt), MAX_UPDATE (default 1000), STOP_MINUTES (default 10; training stops at
-# whichever comes first), BERT (default the MiniLM checkpoint).
+# whichever comes first), BLANK_PENALTY (--ctc-blank-penalty for the test decoding; default: the best of
+# 0,0.5,1,1.5,2 on the valid split), BERT (default the MiniLM checkpoint).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA=${DATA:-examples/demo/data}
@@ -27,12 +28,12 @@ start=$(date +%s)
 mkdir -p "$WORK"
 source examples/demo/recipe.sh
 
-echo "== [1/3] binarize $DATA with the WordPiece vocabulary of $BERT"
+echo "== [1/4] binarize $DATA with the WordPiece vocabulary of $BERT"
 python preprocess/binarize.py --bert "$BERT" -s "$SRC" -t "$TGT" \
   --trainpref "$DATA/train" --validpref "$DATA/valid" --testpref "$DATA/test" \
   --destdir "$WORK/data-bin" --max-len 128 --workers 2
 
-echo "== [2/3] train bnb_small (3+3 layers of $BERT, CTC) for at most $MAX_UPDATE updates / $STOP_MINUTES minutes"
+echo "== [2/4] train bnb_small (3+3 layers of $BERT, CTC) for at most $MAX_UPDATE updates / $STOP_MINUTES minutes"
 rm -rf "$WORK/checkpoints"
 fairseq-train "$WORK/data-bin" --user-dir bnb_fairseq --task bnb_seq2seq -s "$SRC" -t "$TGT" \
   "${RECIPE_ARGS[@]}" \
@@ -40,9 +41,15 @@ fairseq-train "$WORK/data-bin" --user-dir bnb_fairseq --task bnb_seq2seq -s "$SR
   --save-dir "$WORK/checkpoints" --no-epoch-checkpoints --save-interval-updates 100000 \
   --disable-validation --log-format simple --log-interval 10
 
-echo "== [3/3] fairseq-generate the test set"
+if [[ -z "${BLANK_PENALTY:-}" ]]; then
+  echo "== [3/4] choose --ctc-blank-penalty on the valid split"
+  BLANK_PENALTY=$(python -m bnb_fairseq.tools.tune_blank_penalty "$WORK/checkpoints/checkpoint_last.pt" \
+    "$WORK/data-bin" --subset valid --reference "$DATA/valid.$TGT" | tail -n 1)
+fi
+
+echo "== [4/4] fairseq-generate the test set (--ctc-blank-penalty $BLANK_PENALTY)"
 fairseq-generate "$WORK/data-bin" --user-dir bnb_fairseq --task bnb_seq2seq -s "$SRC" -t "$TGT" \
-  --path "$WORK/checkpoints/checkpoint_last.pt" --gen-subset test --batch-size 64 \
+  --path "$WORK/checkpoints/checkpoint_last.pt" --gen-subset test --batch-size 64 --ctc-blank-penalty "$BLANK_PENALTY" \
   --bpe bert_wordpiece --scoring sacrebleu --num-workers 0 > "$WORK/generate-test.txt" 2>&1
 grep -m 3 -A 3 '^S-' "$WORK/generate-test.txt" | grep -E '^(S|T|D)-' || true
 python examples/score_generate.py "$WORK/generate-test.txt" "$DATA/test.$TGT" --hyps-out "$WORK/test.hyp.$TGT"
