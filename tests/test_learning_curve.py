@@ -32,7 +32,7 @@ def test_copy_curve_end_to_end(tmp_path, tiny_bert_dir):
         assert int(r["sentences"]) == 9  # every test line decoded
         assert 0 <= float(r["bleu"]) <= 100 and float(r["length_ratio"]) >= 0
         assert int(r["ref_len"]) > 0 and float(r["train_seconds"]) > 0
-    assert float(rows[1]["train_seconds"]) > float(rows[0]["train_seconds"])
+    assert float(rows[1]["train_seconds"]) >= float(rows[0]["train_seconds"])  # tiny updates: equal once rounded
     with open(work / "curve.json", encoding="utf-8") as f:
         curve = json.load(f)
     assert curve["rows"][1]["updates"] == 4 and "--output-vocab" in curve["train_args"]
