@@ -1,4 +1,4 @@
-"""The BnB latent bottleneck and the resampling of source positions to the decoder length."""
+"""The BnB latent bottleneck and the source positions each decoder slot reads."""
 import torch
 import torch.nn as nn
 
@@ -45,12 +45,3 @@ def gather_rows(x, pos, last, mode="nearest"):
         return take(lo) * (1 - w) + take(hi) * w
     raise ValueError(f"unknown resampling mode {mode!r}")
 
-
-def resample_positions(x, src_lengths, out_lengths, mode="nearest"):
-    """Stretch each sentence's (S_b, C) rows of ``x`` (B, S, C) to out_lengths[b] rows.
-
-    Output slot j reads source position j * S_b / T_b. Returns (B, max T_b, C) and the
-    (B, max T_b) padding mask.
-    """
-    pos, padding_mask = source_positions(src_lengths, out_lengths)
-    return gather_rows(x, pos, (src_lengths - 1)[:, None], mode), padding_mask
