@@ -93,18 +93,28 @@ def train(args, train_args, work):
     return save_dir, times, ctc
 
 
-def decode(checkpoint, data, subset, reference, cased, max_tokens, blank_penalty=None):
-    """Hypotheses for every sentence of ``subset`` in input order, scored with sacrebleu."""
-    import torch
+def load_for_decoding(checkpoint, data, subset):
+    """(models, cfg, task, dataset) of a checkpoint and a split, to decode several times."""
     from fairseq import checkpoint_utils
-    from sacrebleu.metrics import BLEU
 
     import bnb_fairseq  # noqa: F401  (registers the plugin)
-    from bnb_fairseq.bert.tokenizer import wordpiece_decoder
 
     models, cfg, task = checkpoint_utils.load_model_ensemble_and_task([checkpoint], arg_overrides={"data": data})
     task.load_dataset(subset)
-    dataset = task.dataset(subset)
+    return models, cfg, task, task.dataset(subset)
+
+
+def decode(checkpoint, data, subset, reference, cased, max_tokens, blank_penalty=None, loaded=None):
+    """Hypotheses for every sentence of ``subset`` in input order, scored with sacrebleu.
+
+    ``loaded``: the result of ``load_for_decoding`` for this checkpoint and split, to skip reloading.
+    """
+    import torch
+    from sacrebleu.metrics import BLEU
+
+    from bnb_fairseq.bert.tokenizer import wordpiece_decoder
+
+    models, cfg, task, dataset = loaded or load_for_decoding(checkpoint, data, subset)
     generator = task.build_generator(models, cfg.generation)
     if blank_penalty is not None:
         generator.blank_penalty = blank_penalty

@@ -12,7 +12,7 @@ The last line of the output is the chosen value alone.
 import argparse
 import sys
 
-from bnb_fairseq.tools.learning_curve import decode
+from bnb_fairseq.tools.learning_curve import decode, load_for_decoding
 
 
 def main(argv=None):
@@ -32,8 +32,10 @@ def main(argv=None):
     except ValueError:
         p.error(f"--candidates {args.candidates!r}: give comma-separated numbers, e.g. 0,0.5,1")
     best = None
+    loaded = load_for_decoding(args.checkpoint, args.data, args.subset)  # once for all candidates
     for penalty in candidates:
-        scores = decode(args.checkpoint, args.data, args.subset, args.reference, args.cased, args.max_tokens, penalty)
+        scores = decode(args.checkpoint, args.data, args.subset, args.reference, args.cased, args.max_tokens, penalty,
+                        loaded=loaded)
         print(f"blank penalty {penalty:g}: {args.subset} BLEU {scores['bleu']}, length ratio "
               f"{scores['length_ratio']}", file=sys.stderr, flush=True)
         if best is None or scores["bleu"] > best[1]:
