@@ -1,1 +1,1 @@
-from bnb_fairseq.models import bnb  # noqa: F401
+from bnb_fairseq.models import bert2bert, bnb  # noqa: F401

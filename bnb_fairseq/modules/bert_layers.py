@@ -2,7 +2,8 @@
 
 Module names follow the Hugging Face BERT parameter layout (``attention.self.query`` ...),
 so checkpoint loading is a name lookup. Unlike HF's BertModel, a layer may take
-cross-attention without being causal, which the BnB decoder needs.
+cross-attention without being causal, which the BnB decoder needs; causal layers with a
+key/value cache serve the autoregressive BERT2BERT baseline.
 """
 import torch
 import torch.nn as nn
@@ -69,15 +70,26 @@ class BertAttention(nn.Module):
         b, t, d = x.shape
         return x.view(b, t, self.heads, d // self.heads).transpose(1, 2)
 
-    def forward(self, x, memory=None, key_padding_mask=None):
-        """``key_padding_mask``: (B, S) bool, True at padding keys."""
-        kv = x if memory is None else memory
+    def forward(self, x, memory=None, key_padding_mask=None, causal=False, cache=None):
+        """``key_padding_mask``: (B, S) bool, True at padding keys. ``causal``: each query sees only
+        itself and earlier positions (right-padded queries need no key mask then). ``cache``: a dict
+        for incremental decoding: self-attention appends this step's keys/values to it,
+        cross-attention computes the memory's keys/values once and reuses them."""
         q = self._split(self.self.query(x))
-        k = self._split(self.self.key(kv))
-        v = self._split(self.self.value(kv))
+        if memory is not None and cache is not None and "k" in cache:
+            k, v = cache["k"], cache["v"]
+        else:
+            kv = x if memory is None else memory
+            k = self._split(self.self.key(kv))
+            v = self._split(self.self.value(kv))
+            if cache is not None:
+                if memory is None and "k" in cache:
+                    k, v = torch.cat([cache["k"], k], 2), torch.cat([cache["v"], v], 2)
+                cache["k"], cache["v"] = k, v
         mask = None if key_padding_mask is None else ~key_padding_mask[:, None, None, :]
         out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, dropout_p=self.attention_dropout if self.training else 0.0
+            q, k, v, attn_mask=mask, dropout_p=self.attention_dropout if self.training else 0.0,
+            is_causal=causal and q.size(2) > 1,
         )
         b, h, t, dh = out.shape
         return self.output(out.transpose(1, 2).reshape(b, t, h * dh), x)
@@ -105,10 +117,14 @@ class BertLayer(nn.Module):
         self.intermediate = BertIntermediate(dim, ffn_dim, activation)
         self.output = DenseNorm(ffn_dim, dim, eps, dropout)
 
-    def forward(self, x, padding_mask=None, memory=None, memory_padding_mask=None):
-        x = self.attention(x, key_padding_mask=padding_mask)
+    def forward(self, x, padding_mask=None, memory=None, memory_padding_mask=None, causal=False, cache=None):
+        """``cache``: None, or a dict holding this layer's incremental state (see BertAttention)."""
+        self_cache = cross_cache = None
+        if cache is not None:
+            self_cache, cross_cache = cache.setdefault("self", {}), cache.setdefault("cross", {})
+        x = self.attention(x, key_padding_mask=None if causal else padding_mask, causal=causal, cache=self_cache)
         if self.crossattention is not None:
-            x = self.crossattention(x, memory=memory, key_padding_mask=memory_padding_mask)
+            x = self.crossattention(x, memory=memory, key_padding_mask=memory_padding_mask, cache=cross_cache)
         return self.output(self.intermediate(x), x)
 
 
@@ -140,9 +156,10 @@ class BertStack(nn.Module):
         super().__init__()
         self.layer = nn.ModuleList([BertLayer(**layer_kwargs) for _ in range(layers)])
 
-    def forward(self, x, padding_mask=None, memory=None, memory_padding_mask=None):
-        for layer in self.layer:
-            x = layer(x, padding_mask, memory, memory_padding_mask)
+    def forward(self, x, padding_mask=None, memory=None, memory_padding_mask=None, causal=False, caches=None):
+        """``caches``: None, or one dict per layer for incremental decoding."""
+        for i, layer in enumerate(self.layer):
+            x = layer(x, padding_mask, memory, memory_padding_mask, causal, None if caches is None else caches[i])
         return x
 
 

@@ -1,6 +1,7 @@
 """Sequence-to-sequence with BERT vocabularies on both sides, for NAR models."""
 import logging
 import os
+from argparse import Namespace
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -8,6 +9,8 @@ import torch
 from fairseq import metrics, utils
 from fairseq.data import BaseWrapperDataset, LanguagePairDataset
 from fairseq.dataclass import ChoiceEnum
+from fairseq.models import FairseqIncrementalDecoder
+from fairseq.sequence_generator import SequenceGenerator
 from fairseq.tasks import register_task
 from fairseq.tasks.translation import TranslationConfig, TranslationTask, load_langpair_dataset
 from omegaconf import open_dict
@@ -40,7 +43,8 @@ UNSUPPORTED = {
     "num_batch_buckets": (0, "--num-batch-buckets (bucketed padding) is not supported"),
     "load_alignments": (False, "--load-alignments is not supported (the model uses no alignments)"),
     "left_pad_target": (False, "targets are always right-padded: do not pass --left-pad-target"),
-    "eval_bleu_args": ("{}", "--eval-bleu-args is not used: validation decodes with the parallel generator"),
+    "eval_bleu_args": ("{}", "--eval-bleu-args is not used: validation decodes with the parallel generator (bnb) or greedy "
+                                 "search up to 1.2 x source + 10 tokens (bert2bert)"),
     "eval_bleu_detok": ("space", "--eval-bleu-detok is not used: --eval-bleu joins BERT word pieces itself"),
     "eval_bleu_detok_args": ("{}", "--eval-bleu-detok-args is not used: --eval-bleu joins BERT word pieces itself"),
     "eval_tokenized_bleu": (False, "--eval-tokenized-bleu is not supported: --eval-bleu is sacrebleu (13a) on "
@@ -72,6 +76,11 @@ class TruncatedSourceDataset(BaseWrapperDataset):
 
     def num_tokens(self, index):
         return self._sizes[index]
+
+
+def is_autoregressive(model):
+    """True for models that decode step by step with an incremental decoder (bert2bert)."""
+    return isinstance(getattr(model, "decoder", None), FairseqIncrementalDecoder)
 
 
 @register_task("bnb_seq2seq", dataclass=BnbSeq2SeqConfig)
@@ -150,10 +159,29 @@ class BnbSeq2SeqTask(CoverAllBatchesMixin, TranslationTask):
         return super().build_bpe(args)
 
     def build_generator(self, models, args, seq_gen_cls=None, extra_gen_cls_kwargs=None, prefix_allowed_tokens_fn=None):
+        """fairseq's SequenceGenerator for autoregressive models (bert2bert), the parallel generator for BnB."""
         if getattr(args, "score_reference", False):
             raise ValueError("bnb_seq2seq: --score-reference is not supported: a CTC model gives no per-token "
                              "score of a given reference (its loss is in fairseq-validate)")
+        autoregressive = [is_autoregressive(m) for m in models]
+        if any(autoregressive) and not all(autoregressive):
+            raise ValueError("bnb_seq2seq: an ensemble must be all autoregressive (bert2bert) or all "
+                             "non-autoregressive (bnb); got a mix")
+        if all(autoregressive):
+            if args is None:  # --eval-bleu during training: greedy, up to 1.2 x source + 10 tokens
+                args = Namespace(beam=1, max_len_a=1.2, max_len_b=10)
+            return super().build_generator(models, args, seq_gen_cls, extra_gen_cls_kwargs, prefix_allowed_tokens_fn)
         return ParallelGenerator(self.target_dictionary, blank_penalty=self.cfg.ctc_blank_penalty)
+
+    def inference_step(self, generator, models, sample, prefix_tokens=None, constraints=None):
+        """Autoregressive models start from [CLS] (they read ``[CLS] y``, see models/bert2bert.py)."""
+        if not isinstance(generator, SequenceGenerator):
+            return super().inference_step(generator, models, sample, prefix_tokens, constraints)
+        if prefix_tokens is not None and "target" in sample:  # --prefix-size: the words after [CLS]
+            prefix_tokens = sample["target"][:, 1 : 1 + prefix_tokens.size(1)]
+        with torch.no_grad():
+            return generator.generate(models, sample, prefix_tokens=prefix_tokens, constraints=constraints,
+                                      bos_token=self.tgt_dict.bos())
 
     def filter_indices_by_size(self, indices, dataset, max_positions=None, ignore_invalid_inputs=False):
         """Sources longer than the model's positions are truncated (or refused), never dropped.

@@ -1,0 +1,157 @@
+"""BERT2BERT: the autoregressive baseline, warm-started from the same BERT checkpoints as BnB.
+
+The encoder is BnB's. The decoder is a BERT whose self-attention is made causal, with a new
+cross-attention in every layer (as in Rothe et al., 2020) and the tied MLM head as output layer.
+It keeps a key/value cache, so fairseq's SequenceGenerator (``--beam``, ``--lenpen``,
+``--max-len-a/b``, ``--nbest``) runs it one step per token. A deep-encoder / shallow-decoder
+baseline is ``--decoder-layers 1``.
+
+Data convention (BERT2BERT's, as in Hugging Face's EncoderDecoderModel): the decoder reads
+``[CLS] y`` and predicts ``y [SEP]``. Binarized targets are ``[CLS] y [SEP]`` and fairseq's collater
+feeds ``[SEP] [CLS] y``; ``forward`` and ``get_targets`` drop that first column, and the
+``bnb_seq2seq`` task starts generation with ``[CLS]``.
+"""
+import logging
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from fairseq.models import (
+    FairseqEncoderDecoderModel,
+    FairseqIncrementalDecoder,
+    register_model,
+    register_model_architecture,
+)
+
+from bnb_fairseq.models.bert_seq2seq import (
+    SIZES,
+    BertEncoder,
+    BertSeq2SeqConfig,
+    apply_bert_sizes,
+    fill_defaults,
+    lm_head_hf_name,
+    load_bert_pair,
+)
+from bnb_fairseq.modules import BertEmbeddings, BertLMHead, BertStack, init_bert_weights
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Bert2BertConfig(BertSeq2SeqConfig):
+    pass
+
+
+class Bert2BertDecoder(FairseqIncrementalDecoder):
+    """A causal BERT decoder with cross-attention; parameter names follow HF BERT's."""
+
+    def __init__(self, cfg, dictionary):
+        super().__init__(dictionary)
+        dim = cfg.decoder_embed_dim
+        self.embeddings = BertEmbeddings(len(dictionary), dim, cfg.decoder_max_positions,
+                                         cfg.decoder_type_vocab_size, dictionary.pad(), cfg.decoder_layer_norm_eps, cfg.dropout)
+        self.encoder = BertStack(cfg.decoder_layers, dim=dim, heads=cfg.decoder_attention_heads,
+                                 ffn_dim=cfg.decoder_ffn_embed_dim, activation=cfg.decoder_activation,
+                                 eps=cfg.decoder_layer_norm_eps, dropout=cfg.dropout, attention_dropout=cfg.attention_dropout,
+                                 cross_attention=True)
+        self.lm_head = BertLMHead(dim, len(dictionary), cfg.decoder_activation, cfg.decoder_layer_norm_eps)
+        self.max_target_positions = cfg.decoder_max_positions
+
+    def forward(self, prev_output_tokens, encoder_out=None, incremental_state=None, features_only=False, **kwargs):
+        """``prev_output_tokens``: ``[CLS] y1 .. yt`` (right-padded in training). Incrementally,
+        only the last token is computed, against the cached keys and values of the earlier ones."""
+        memory = encoder_out["encoder_out"][0]
+        memory_mask = encoder_out["encoder_padding_mask"][0]
+        caches = None
+        if incremental_state is not None:
+            caches = self.get_incremental_state(incremental_state, "cache")
+            if caches is None:
+                caches = [{} for _ in self.encoder.layer]
+            step = prev_output_tokens.size(1) - 1
+            if step >= self.max_target_positions:
+                raise ValueError(f"output longer than the decoder's {self.max_target_positions} positions; "
+                                 "lower --max-len-b / --max-len-a")
+            position_embeds = self.embeddings.position_embeddings.weight[step : step + 1].unsqueeze(0)
+            x = self.embeddings(prev_output_tokens[:, -1:], position_embeds=position_embeds)
+        else:
+            x = self.embeddings(prev_output_tokens)
+        x = self.encoder(x, memory=memory, memory_padding_mask=memory_mask, causal=True, caches=caches)
+        if incremental_state is not None:
+            self.set_incremental_state(incremental_state, "cache", caches)
+        if features_only:
+            return x, {"attn": [None]}
+        return self.output_layer(x), {"attn": [None]}
+
+    def output_layer(self, features):
+        return self.lm_head(features, self.embeddings.word_embeddings.weight)
+
+    def reorder_incremental_state(self, incremental_state, new_order):
+        caches = self.get_incremental_state(incremental_state, "cache")
+        if caches is None:
+            return
+        for layer in caches:
+            for part in layer.values():
+                for key in part:
+                    part[key] = part[key].index_select(0, new_order)
+        self.set_incremental_state(incremental_state, "cache", caches)
+
+    def max_positions(self):
+        return self.max_target_positions
+
+
+@register_model("bert2bert", dataclass=Bert2BertConfig)
+class Bert2BertModel(FairseqEncoderDecoderModel):
+    @classmethod
+    def build_model(cls, cfg, task):
+        pretrained = bool(cfg.bert_checkpoint) and not cfg.bert_init_done
+        if pretrained:
+            apply_bert_sizes(cfg)
+        model = cls(BertEncoder(cfg, task.source_dictionary), Bert2BertDecoder(cfg, task.target_dictionary))
+        init_bert_weights(model)
+        if pretrained:
+            model.load_bert_checkpoints(cfg)
+        return model
+
+    def load_bert_checkpoints(self, cfg):
+        def decoder_hf_name(k):
+            if k.startswith(("embeddings.", "encoder.")) and ".crossattention." not in k:
+                return k
+            if k.startswith("lm_head."):
+                return lm_head_hf_name(k)
+            return None  # cross-attention: new
+
+        load_bert_pair(self.encoder, self.decoder, cfg, decoder_hf_name)
+
+    def forward(self, src_tokens, src_lengths=None, prev_output_tokens=None, **kwargs):
+        """``prev_output_tokens`` as fairseq's collater makes it from ``[CLS] y [SEP]``: ``[SEP] [CLS] y``."""
+        encoder_out = self.encoder(src_tokens, src_lengths=src_lengths)
+        return self.decoder(prev_output_tokens[:, 1:].contiguous(), encoder_out=encoder_out)
+
+    def get_targets(self, sample, net_output):
+        """``y [SEP]``: the target without its leading [CLS], which the decoder reads and never predicts."""
+        return sample["target"][:, 1:].contiguous()
+
+    def get_normalized_probs(self, net_output, log_probs, sample=None):
+        logits = net_output[0]
+        if log_probs:
+            return F.log_softmax(logits, dim=-1, dtype=torch.float32)
+        return F.softmax(logits, dim=-1, dtype=torch.float32)
+
+    def max_positions(self):
+        # the decoder reads [CLS] y: a target of n tokens ([CLS] y [SEP]) needs n - 1 positions
+        return (self.encoder.max_positions(), self.decoder.max_positions() + 1)
+
+
+@register_model_architecture("bert2bert", "bert2bert_base")
+def bert2bert_base(cfg):
+    fill_defaults(cfg, Bert2BertConfig, **SIZES["base"])
+
+
+@register_model_architecture("bert2bert", "bert2bert_large")
+def bert2bert_large(cfg):
+    fill_defaults(cfg, Bert2BertConfig, **SIZES["large"])
+
+
+@register_model_architecture("bert2bert", "bert2bert_small")
+def bert2bert_small(cfg):
+    fill_defaults(cfg, Bert2BertConfig, **SIZES["small"])

@@ -1,0 +1,167 @@
+"""What every encoder-decoder warm-started from BERT checkpoints shares: the sizes read from
+``config.json``, the BERT encoder, vocabulary checks and the weight mapping.
+
+Both the NAR ``bnb`` model and the autoregressive ``bert2bert`` baseline build on it, so the two
+read checkpoints, count layers and check vocabularies the same way.
+"""
+import logging
+import os
+from dataclasses import dataclass, field, fields
+from typing import Optional
+
+from fairseq.dataclass import FairseqDataclass
+from fairseq.models import FairseqEncoder
+
+from bnb_fairseq.bert.checkpoint import BertCheckpointError, load_bert_weights, load_into, read_bert_sizes
+from bnb_fairseq.bert.dictionary import BertDictionary
+from bnb_fairseq.modules import BertEmbeddings, BertStack
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class BertSeq2SeqConfig(FairseqDataclass):
+    bert_checkpoint: Optional[str] = field(
+        default=None, metadata={"help": "HF BERT checkpoint directory for the encoder (and the decoder, "
+                                "unless --decoder-bert-checkpoint); sizes come from its config.json"})
+    decoder_bert_checkpoint: Optional[str] = field(
+        default=None, metadata={"help": "HF BERT checkpoint directory for the decoder (target vocabulary)"})
+    encoder_layers: int = field(default=12, metadata={"help": "encoder layers (the first N of the checkpoint)"})
+    decoder_layers: int = field(default=12, metadata={"help": "decoder layers (the first N of the checkpoint)"})
+    encoder_embed_dim: int = field(default=768, metadata={"help": "set from the checkpoint when given"})
+    decoder_embed_dim: int = field(default=768, metadata={"help": "set from the checkpoint when given"})
+    encoder_attention_heads: int = field(default=12, metadata={"help": "set from the checkpoint when given"})
+    decoder_attention_heads: int = field(default=12, metadata={"help": "set from the checkpoint when given"})
+    encoder_ffn_embed_dim: int = field(default=3072, metadata={"help": "set from the checkpoint when given"})
+    decoder_ffn_embed_dim: int = field(default=3072, metadata={"help": "set from the checkpoint when given"})
+    encoder_max_positions: int = field(default=512, metadata={"help": "set from the checkpoint when given"})
+    decoder_max_positions: int = field(default=512, metadata={"help": "set from the checkpoint when given"})
+    encoder_activation: str = field(default="gelu", metadata={"help": "set from the checkpoint when given"})
+    decoder_activation: str = field(default="gelu", metadata={"help": "set from the checkpoint when given"})
+    encoder_type_vocab_size: int = field(default=2, metadata={"help": "set from the checkpoint when given"})
+    decoder_type_vocab_size: int = field(default=2, metadata={"help": "set from the checkpoint when given"})
+    encoder_layer_norm_eps: float = field(default=1e-12, metadata={"help": "set from the checkpoint when given"})
+    decoder_layer_norm_eps: float = field(default=1e-12, metadata={"help": "set from the checkpoint when given"})
+    dropout: float = field(default=0.1, metadata={"help": "hidden dropout"})
+    attention_dropout: float = field(default=0.1, metadata={"help": "attention probability dropout"})
+    bert_init_done: bool = field(default=False, metadata={
+        "help": "internal: set once sizes were read from --bert-checkpoint, so that a saved model is "
+                "rebuilt from its own config without the HF directory"})
+
+
+class BertEncoder(FairseqEncoder):
+    """A BERT encoder; parameter names equal HF BertModel's (``embeddings.*``, ``encoder.layer.N.*``)."""
+
+    def __init__(self, cfg, dictionary):
+        super().__init__(dictionary)
+        self.padding_idx = dictionary.pad()
+        dim = cfg.encoder_embed_dim
+        self.embeddings = BertEmbeddings(len(dictionary), dim, cfg.encoder_max_positions,
+                                         cfg.encoder_type_vocab_size, self.padding_idx, cfg.encoder_layer_norm_eps, cfg.dropout)
+        self.encoder = BertStack(cfg.encoder_layers, dim=dim, heads=cfg.encoder_attention_heads,
+                                 ffn_dim=cfg.encoder_ffn_embed_dim, activation=cfg.encoder_activation,
+                                 eps=cfg.encoder_layer_norm_eps, dropout=cfg.dropout, attention_dropout=cfg.attention_dropout)
+        self.max_source_positions = cfg.encoder_max_positions
+
+    def forward(self, src_tokens, src_lengths=None, **kwargs):
+        padding_mask = src_tokens.eq(self.padding_idx)
+        if padding_mask[:, 0].any():
+            raise ValueError("source batch is left-padded; BERT needs right padding: use task bnb_seq2seq, "
+                             "which right-pads, and do not pass --left-pad-source")
+        x = self.encoder(self.embeddings(src_tokens), padding_mask=padding_mask)
+        return {
+            "encoder_out": [x],
+            "encoder_padding_mask": [padding_mask],
+            "src_lengths": [(~padding_mask).sum(1)],
+        }
+
+    def reorder_encoder_out(self, encoder_out, new_order):
+        return {k: [t.index_select(0, new_order) for t in v] for k, v in encoder_out.items()}
+
+    def max_positions(self):
+        return self.max_source_positions
+
+
+def decoder_checkpoint_flag(cfg):
+    return "--decoder-bert-checkpoint" if cfg.decoder_bert_checkpoint else "--bert-checkpoint"
+
+
+def apply_bert_sizes(cfg):
+    """Copy widths, heads and limits from config.json; layers are the first N (at most all)."""
+    for side, path, flag in (("encoder", cfg.bert_checkpoint, "--bert-checkpoint"),
+                             ("decoder", cfg.decoder_bert_checkpoint or cfg.bert_checkpoint, decoder_checkpoint_flag(cfg))):
+        sizes = read_bert_sizes(path, flag)
+        layers = getattr(cfg, f"{side}_layers")
+        if layers > sizes.num_hidden_layers:
+            logger.info(f"{side}: {path} has {sizes.num_hidden_layers} layers; using all of them "
+                        f"(--{side}-layers asked for {layers})")
+            layers = sizes.num_hidden_layers
+        setattr(cfg, f"{side}_layers", layers)
+        setattr(cfg, f"{side}_embed_dim", sizes.hidden_size)
+        setattr(cfg, f"{side}_attention_heads", sizes.num_attention_heads)
+        setattr(cfg, f"{side}_ffn_embed_dim", sizes.intermediate_size)
+        setattr(cfg, f"{side}_max_positions", sizes.max_position_embeddings)
+        setattr(cfg, f"{side}_activation", sizes.hidden_act)
+        setattr(cfg, f"{side}_type_vocab_size", sizes.type_vocab_size)
+        setattr(cfg, f"{side}_layer_norm_eps", sizes.layer_norm_eps)
+    cfg.bert_init_done = True
+
+
+def check_vocabulary(dictionary, path, side, flag):
+    """The binarized data's dictionary must be the checkpoint's vocab.txt, id for id."""
+    ckpt_vocab = BertDictionary.load(os.path.join(path, "vocab.txt"))
+    diff = ckpt_vocab.first_difference(dictionary)
+    if diff is not None:
+        i, theirs, ours = diff
+        raise BertCheckpointError(
+            f"the {side} dictionary of the data ({getattr(dictionary, 'source', None) or 'data dictionary'}, "
+            f"{len(dictionary)} entries) does not match {flag} {path}/vocab.txt ({len(ckpt_vocab)} entries; first "
+            f"difference at id {i}: {ours!r} vs {theirs!r}); binarize the data with preprocess/binarize.py "
+            f"--bert {path}, or pass the checkpoint the data was made with"
+        )
+
+
+def load_bert_pair(encoder, decoder, cfg, decoder_mapping):
+    """Load the encoder from --bert-checkpoint and the decoder from --decoder-bert-checkpoint (or the same).
+
+    ``decoder_mapping(name)`` gives the HF name of a decoder parameter, None for one new to the
+    model, or False for a buffer that is not a weight.
+    """
+    enc_dir = cfg.bert_checkpoint
+    dec_dir = cfg.decoder_bert_checkpoint or cfg.bert_checkpoint
+    check_vocabulary(encoder.dictionary, enc_dir, "source", "--bert-checkpoint")
+    check_vocabulary(decoder.dictionary, dec_dir, "target", decoder_checkpoint_flag(cfg))
+    load_into(encoder, load_bert_weights(enc_dir), {k: k for k in encoder.state_dict()}, f"{enc_dir} (encoder)")
+    mapping = {}
+    for k in decoder.state_dict():
+        hf_name = decoder_mapping(k)
+        if hf_name is not False:
+            mapping[k] = hf_name
+    load_into(decoder, load_bert_weights(dec_dir, "--decoder-bert-checkpoint"), mapping, f"{dec_dir} (decoder)")
+
+
+def lm_head_hf_name(name):
+    """Our ``lm_head.*`` names -> HF's ``cls.predictions.*`` (the MLM head)."""
+    rest = name[len("lm_head."):]
+    return "cls.predictions." + (rest if rest == "bias" else "transform." + rest)
+
+
+def fill_defaults(cfg, config_class, **overrides):
+    """Architecture defaults: ``overrides`` where the user gave nothing, then the dataclass defaults."""
+    for name, value in overrides.items():
+        if getattr(cfg, name, None) is None:
+            setattr(cfg, name, value)
+    for f in fields(config_class):
+        if not hasattr(cfg, f.name):
+            setattr(cfg, f.name, f.default)
+
+
+SIZES = {
+    "small": dict(encoder_layers=3, decoder_layers=3, encoder_embed_dim=256, decoder_embed_dim=256,
+                  encoder_attention_heads=4, decoder_attention_heads=4,
+                  encoder_ffn_embed_dim=1024, decoder_ffn_embed_dim=1024),
+    "base": {},
+    "large": dict(encoder_layers=24, decoder_layers=24, encoder_embed_dim=1024, decoder_embed_dim=1024,
+                  encoder_attention_heads=16, decoder_attention_heads=16,
+                  encoder_ffn_embed_dim=4096, decoder_ffn_embed_dim=4096),
+}
