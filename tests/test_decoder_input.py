@@ -133,6 +133,26 @@ def test_trimmed_output_vocabulary(tiny_bert_dir):
     assert rebuilt.decoder.output_ids.tolist() == ids
 
 
+def test_inference_reuses_the_gathered_output_rows_until_the_weights_change(tiny_bert_dir):
+    model, _, _ = build(tiny_bert_dir)
+    model.decoder.set_output_vocab([2023, 2003, 1037, 3231, 2748])
+    src = right_pad(SRC)
+    with torch.no_grad():
+        first = model(src)[0]
+        weight, _ = model.decoder.output_weight()
+        assert model.decoder.output_weight()[0] is weight  # gathered once in inference
+        model.decoder.embeddings.word_embeddings.weight[2023] += 1.0  # in place: seen
+        assert not torch.allclose(model(src)[0], first)
+    other, _, _ = build(tiny_bert_dir, seed=1)
+    other.decoder.set_output_vocab([2023, 2003, 1037, 3231, 2748])
+    with torch.no_grad():
+        other(src)  # fills its cache, then loads the first model's weights
+        other.load_state_dict(model.state_dict())
+        assert torch.allclose(other(src)[0], model(src)[0], atol=1e-6)
+    model.train()
+    assert model.decoder.output_weight()[0] is not weight  # training gathers afresh (with grad)
+
+
 @pytest.mark.parametrize("token,ok", [("[PAD]", True), ("[MASK]", True), ("[unused5]", True),
                                       ("[CLS]", False), ("[SEP]", False), ("the", False), ("[UNK]", False)])
 def test_ctc_blank_choice(tiny_bert_dir, token, ok):

@@ -1,0 +1,390 @@
+"""NAR-vs-AR speed and quality on one machine, in one run: ``python -m bnb_fairseq.tools.benchmark``.
+
+Every setting decodes the same binarized test sentences in the same process, so the ratios are
+not disturbed by a machine that is faster at one time than another. Reported per setting:
+
+- batch-1 latency: each of the first ``--latency-sentences`` sentences alone, after warm-up runs,
+  p50/p90/mean milliseconds per sentence;
+- throughput: the whole split in batches of ``--batch-size`` sentences (fairseq's length-sorted
+  batching), sentences/s and hypothesis tokens/s;
+- BLEU (sacrebleu, on detokenized text) and mean hypothesis length beside the reference length,
+  from the throughput run; an AR model that never stops would show here.
+
+Settings: AR greedy and AR beam 4 (fairseq's SequenceGenerator on ``--ar`` checkpoints), BnB CTC
+greedy (and with ``--ctc-blank-penalty``), the model-only floor (encoder + decoder forward + argmax,
+no generator), and fairseq's own cmlm_transformer at the BnB checkpoint's dimensions and
+vocabulary with its IterativeRefinementGenerator in one pass. That cmlm model is untrained (a speed
+reference only: no BLEU) and its length prediction is computed but replaced by the reference
+length, so it emits as many tokens as a trained one would. Batches are collated before timing;
+GPU clocks are read after ``torch.cuda.synchronize()``.
+"""
+import argparse
+import json
+import logging
+import os
+import platform
+import statistics
+import sys
+import time
+from argparse import Namespace
+
+import torch
+
+logger = logging.getLogger("bnb_fairseq.benchmark")
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--data", required=True, help="binarized data directory (preprocess/binarize.py)")
+    p.add_argument("-s", "--source-lang", required=True)
+    p.add_argument("-t", "--target-lang", required=True)
+    p.add_argument("--subset", default="test", help="split to decode")
+    p.add_argument("--reference", help="raw reference text of the split (one line per sentence); "
+                                       "default: the detokenized binarized targets")
+    p.add_argument("--ar", action="append", default=[], metavar="[LABEL=]CKPT",
+                   help="autoregressive (bert2bert) checkpoint; repeatable; decoded greedy and with beam 4")
+    p.add_argument("--nar", action="append", default=[], metavar="[LABEL=]CKPT",
+                   help="BnB checkpoint; repeatable; decoded with every generator setting")
+    p.add_argument("--ar-beams", default="1,4", help="beam sizes for the AR rows")
+    p.add_argument("--max-len-a", type=float, default=1.2, help="AR output cap: a x source length + b")
+    p.add_argument("--max-len-b", type=int, default=10)
+    p.add_argument("--lenpen", type=float, default=1.0)
+    p.add_argument("--ctc-blank-penalty", type=float, action="append", default=[],
+                   help="extra BnB rows with this --ctc-blank-penalty (repeatable)")
+    p.add_argument("--no-cmlm", action="store_true", help="skip fairseq's cmlm_transformer reference row")
+    p.add_argument("--latency-sentences", type=int, default=100, help="sentences timed one at a time")
+    p.add_argument("--warmup", type=int, default=5, help="untimed runs before each timing")
+    p.add_argument("--batch-size", type=int, default=64, help="sentences per batch in the throughput run")
+    p.add_argument("--max-sentences", type=int, default=None, help="use only the first N sentences of the split")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--baseline", default=None, help="label of the row speed-ups are relative to "
+                                                    "(default: the first AR beam-4 row)")
+    p.add_argument("--out", required=True, help="directory for results.md, results.json, speedup.png")
+    p.add_argument("--fast", action="store_true", help="smoke test: 8 sentences, 3 timed one by one, 1 warm-up run, "
+                                                       "batches of 4 (numbers mean nothing)")
+    args = p.parse_args(argv)
+    if args.fast:
+        args.max_sentences, args.latency_sentences, args.warmup, args.batch_size = 8, 3, 1, 4
+    return args
+
+
+def labelled(spec):
+    label, _, path = spec.rpartition("=")
+    return (label or os.path.splitext(os.path.basename(path))[0]), path
+
+
+class Setting:
+    """One benchmark row: a callable decoding a collated batch into token-id hypotheses."""
+
+    def __init__(self, label, kind, decode, bleu=True, note=""):
+        self.label, self.kind, self.decode, self.bleu, self.note = label, kind, decode, bleu, note
+
+
+def load(path, data, device):
+    from fairseq import checkpoint_utils
+
+    if not os.path.isfile(path):
+        raise SystemExit(f"benchmark: checkpoint {path} not found")
+    models, cfg, task = checkpoint_utils.load_model_ensemble_and_task([path], arg_overrides={"data": data})
+    model = models[0].to(device).eval()
+    return model, cfg, task
+
+
+def move(sample, device):
+    from fairseq import utils
+
+    return utils.move_to_cuda(sample) if device.startswith("cuda") else sample
+
+
+def first_hypothesis_tokens(hypos):
+    return [h[0]["tokens"] for h in hypos]
+
+
+def ar_settings(label, model, task, args):
+    from bnb_fairseq.tasks.bnb_seq2seq import is_autoregressive
+
+    if not is_autoregressive(model):
+        raise SystemExit(f"benchmark: --ar {label}: not an autoregressive model ({type(model).__name__}); "
+                         "pass BnB checkpoints with --nar")
+    rows = []
+    for beam in [int(b) for b in args.ar_beams.split(",")]:
+        gen = task.build_generator([model], Namespace(beam=beam, max_len_a=args.max_len_a, max_len_b=args.max_len_b,
+                                                      lenpen=args.lenpen))
+        name = "greedy" if beam == 1 else f"beam {beam}"
+        rows.append(Setting(f"{label} AR {name}", f"ar-beam{beam}",
+                            lambda s, g=gen: first_hypothesis_tokens(task.inference_step(g, [model], s)),
+                            note=f"max len {args.max_len_a:g} x src + {args.max_len_b}"))
+    return rows
+
+
+def nar_settings(label, model, task, args):
+    from bnb_fairseq.generation import ParallelGenerator
+    from bnb_fairseq.tasks.bnb_seq2seq import is_autoregressive
+
+    if is_autoregressive(model):
+        raise SystemExit(f"benchmark: --nar {label}: an autoregressive model; pass it with --ar")
+    rows = []
+    for penalty in [0.0] + [p for p in args.ctc_blank_penalty if p]:
+        gen = ParallelGenerator(task.target_dictionary, blank_penalty=penalty)
+        name = "CTC greedy" + (f", blank penalty {penalty:g}" if penalty else "")
+        rows.append(Setting(f"{label} BnB {name}", "bnb-ctc-greedy" if not penalty else "bnb-ctc-greedy-penalty",
+                            lambda s, g=gen: first_hypothesis_tokens(g.generate([model], s))))
+
+    def floor(sample):
+        net_input = sample["net_input"]
+        encoder_out = model.encoder(net_input["src_tokens"], src_lengths=net_input["src_lengths"])
+        logits, _ = model.decoder(None, encoder_out=encoder_out)
+        logits.argmax(-1)
+        return None
+
+    rows.append(Setting(f"{label} model-only floor", "floor", floor, bleu=False,
+                        note="encoder + decoder forward + argmax, no generator"))
+    return rows
+
+
+def cmlm_setting(nar_model, task, device):
+    """fairseq's cmlm_transformer at the BnB model's sizes and vocabulary, untrained, reference lengths."""
+    from fairseq.iterative_refinement_generator import IterativeRefinementGenerator
+    from fairseq.models.nat.cmlm_transformer import CMLMNATransformerModel, cmlm_base_architecture
+
+    c = nar_model.decoder.cfg
+    args = Namespace(
+        encoder_layers=c.encoder_layers, decoder_layers=c.decoder_layers,
+        encoder_embed_dim=c.encoder_embed_dim, decoder_embed_dim=c.decoder_embed_dim,
+        encoder_attention_heads=c.encoder_attention_heads, decoder_attention_heads=c.decoder_attention_heads,
+        encoder_ffn_embed_dim=c.encoder_ffn_embed_dim, decoder_ffn_embed_dim=c.decoder_ffn_embed_dim,
+        encoder_learned_pos=True, decoder_learned_pos=True, activation_fn="gelu",
+        max_source_positions=c.encoder_max_positions, max_target_positions=c.decoder_max_positions,
+        share_all_embeddings=task.source_dictionary.symbols == task.target_dictionary.symbols,
+        share_decoder_input_output_embed=True,
+    )
+    cmlm_base_architecture(args)
+    model = CMLMNATransformerModel.build_model(args, task).to(device).eval()
+    reference_lengths = {}
+    predict_length = model.decoder.forward_length_prediction
+
+    def reference_length(length_out, encoder_out, tgt_tokens=None):
+        predict_length(length_out, encoder_out)  # computed, so its cost is in the timing
+        return reference_lengths["current"]
+
+    model.decoder.forward_length_prediction = reference_length  # this instance only
+    gen = IterativeRefinementGenerator(task.target_dictionary, models=[model], max_iter=0, beam_size=1)
+
+    def decode(sample):
+        reference_lengths["current"] = sample["target"].ne(task.target_dictionary.pad()).sum(1)
+        return first_hypothesis_tokens(gen.generate([model], sample))
+
+    dims = f"{c.encoder_layers}+{c.decoder_layers} x {c.encoder_embed_dim}"
+    return Setting(f"fairseq cmlm_transformer ({dims}), one pass", "cmlm", decode, bleu=False,
+                   note="untrained (speed only), reference lengths")
+
+
+def batches(task, dataset, max_sentences, device):
+    itr = task.get_batch_iterator(dataset=dataset, max_sentences=max_sentences, max_positions=None,
+                                  ignore_invalid_inputs=False, seed=1, num_workers=0).next_epoch_itr(shuffle=False)
+    return [move(s, device) for s in itr]
+
+
+def one_by_one(dataset, ids, device):
+    return [move(dataset.collater([dataset[i]]), device) for i in ids]
+
+
+def timed(fn, sample, device):
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    out = fn(sample)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return time.perf_counter() - t0, out
+
+
+def strip(tokens, d):
+    return [int(t) for t in tokens.tolist() if t not in (d.bos(), d.eos(), d.pad())]
+
+
+def run_setting(setting, warm, single, batched, device, tgt_dict):
+    with torch.no_grad():
+        for s in warm:
+            setting.decode(s)
+        latency = [timed(setting.decode, s, device)[0] * 1000 for s in single]
+        total, hyps = 0.0, {}
+        for s in batched[:1]:  # warm the batched shapes too
+            setting.decode(s)
+        for s in batched:
+            seconds, out = timed(setting.decode, s, device)
+            total += seconds
+            if out is not None:
+                for i, toks in zip(s["id"].tolist(), out):
+                    hyps[i] = strip(toks, tgt_dict)
+    n = sum(len(s["id"]) for s in batched)
+    q = statistics.quantiles(latency, n=10) if len(latency) >= 2 else latency * 9
+    row = {
+        "setting": setting.label, "kind": setting.kind, "note": setting.note,
+        "latency_ms_p50": statistics.median(latency), "latency_ms_p90": q[8], "latency_ms_mean": statistics.fmean(latency),
+        "latency_sentences": len(latency), "sentences": n, "batch_seconds": total, "sentences_per_s": n / total,
+    }
+    if hyps:
+        row["tokens_per_s"] = sum(len(h) for h in hyps.values()) / total
+    return row, hyps
+
+
+def score(rows_hyps, dataset, tgt_dict, reference_file):
+    from bnb_fairseq.bert.tokenizer import wordpiece_decoder
+    import sacrebleu
+
+    detok = wordpiece_decoder()
+    if reference_file:
+        with open(reference_file, encoding="utf-8") as f:
+            refs = [line.rstrip("\n") for line in f]
+        if len(refs) < len(dataset):
+            raise SystemExit(f"benchmark: --reference {reference_file} has {len(refs)} lines, the split has "
+                             f"{len(dataset)} sentences")
+    else:
+        refs = [detok.decode(tgt_dict.string(dataset.tgt[i]).split()) for i in range(len(dataset))]
+    for row, hyps in rows_hyps:
+        if not hyps:
+            continue
+        ids = sorted(hyps)
+        text = [detok.decode([tgt_dict[t] for t in hyps[i]]) for i in ids]
+        ref = [refs[i] for i in ids]
+        row["bleu"] = round(sacrebleu.corpus_bleu(text, [ref]).score, 2)
+        row["hyp_words"] = statistics.fmean(len(t.split()) for t in text)
+        row["ref_words"] = statistics.fmean(len(r.split()) for r in ref)
+
+
+def machine(device):
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    info = {"device": device, "cpu": cpu, "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+            "python": platform.python_version()}
+    if device.startswith("cuda"):
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def add_speedups(rows, baseline):
+    base = next((r for r in rows if r["setting"] == baseline), None) if baseline else None
+    base = base or next((r for r in rows if r["kind"] == "ar-beam4"), None)
+    if base is None:
+        return None
+    for r in rows:
+        r["speedup_batch1"] = base["latency_ms_mean"] / r["latency_ms_mean"]
+        r["speedup_batched"] = r["sentences_per_s"] / base["sentences_per_s"]
+    return base["setting"]
+
+
+def markdown(rows, info, args, baseline):
+    head = (f"| setting | batch 1 p50 ms | p90 ms | speed-up b1 | batch {args.batch_size} sent/s | tokens/s | "
+            f"speed-up b{args.batch_size} | BLEU | hyp / ref words |")
+    lines = [head, "|" + "---|" * 9]
+    for r in rows:
+        bleu = f"{r['bleu']:.2f}" if "bleu" in r else "n/a"
+        length = f"{r['hyp_words']:.1f} / {r['ref_words']:.1f}" if "hyp_words" in r else "n/a"
+        tok = f"{r['tokens_per_s']:.0f}" if "tokens_per_s" in r else "n/a"
+        sp1 = f"{r['speedup_batch1']:.1f}x" if "speedup_batch1" in r else ""
+        spb = f"{r['speedup_batched']:.1f}x" if "speedup_batched" in r else ""
+        lines.append(f"| {r['setting']} | {r['latency_ms_p50']:.1f} | {r['latency_ms_p90']:.1f} | {sp1} | "
+                     f"{r['sentences_per_s']:.1f} | {tok} | {spb} | {bleu} | {length} |")
+    notes = [f"- {r['setting']}: {r['note']}" for r in rows if r["note"]]
+    floor = next((r for r in rows if r["kind"] == "floor"), None)
+    greedy = next((r for r in rows if r["kind"] == "bnb-ctc-greedy"), None)
+    if floor and greedy:
+        notes.append(f"- generator overhead (BnB CTC greedy / model-only floor, batch-1 mean): "
+                     f"{greedy['latency_ms_mean'] / floor['latency_ms_mean']:.2f}x")
+    where = info.get("gpu") or info["cpu"]
+    lines += ["", f"Machine: {where} ({info['device']}), torch {info['torch']}, {info['torch_threads']} threads. "
+              f"Split `{args.subset}`: {rows[0]['sentences']} sentences, batch-1 latency over the first "
+              f"{rows[0]['latency_sentences']} after {args.warmup} warm-up runs; speed-ups against {baseline} "
+              "(batch 1: ratio of mean latencies; batched: ratio of sentences/s).", ""]
+    return "\n".join(lines + notes) + "\n"
+
+
+def plot(rows, path, baseline):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for r in rows:
+        if "bleu" not in r or "speedup_batch1" not in r:
+            continue
+        for key, marker in (("speedup_batch1", "o"), ("speedup_batched", "s")):
+            ax.scatter(r[key], r["bleu"], marker=marker, color="C0" if r["kind"].startswith("ar") else "C1")
+        ax.annotate(r["setting"], (r["speedup_batch1"], r["bleu"]), fontsize=7, xytext=(4, 4), textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_xlabel(f"speed-up against {baseline} (o: batch 1, s: large batch)")
+    ax.set_ylabel("BLEU")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s | %(message)s", stream=sys.stderr)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if not args.ar and not args.nar:
+        raise SystemExit("benchmark: give at least one --ar or --nar checkpoint")
+    import bnb_fairseq  # noqa: F401  (registers the task and models)
+
+    settings, task = [], None
+    for spec in args.ar:
+        label, path = labelled(spec)
+        model, _, task = load(path, args.data, args.device)
+        settings += ar_settings(label, model, task, args)
+    nar_models = []
+    for spec in args.nar:
+        label, path = labelled(spec)
+        model, _, task = load(path, args.data, args.device)
+        nar_models.append(model)
+        settings += nar_settings(label, model, task, args)
+    if nar_models and not args.no_cmlm:
+        settings.append(cmlm_setting(nar_models[0], task, args.device))
+
+    task.load_dataset(args.subset)
+    dataset = task.dataset(args.subset)
+    n = min(len(dataset), args.max_sentences or len(dataset))
+    ids = list(range(n))
+    batched = [b for b in batches(task, dataset, args.batch_size, args.device)]
+    if n < len(dataset):
+        keep = set(ids)
+        batched = [move(dataset.collater([dataset[i] for i in b["id"].tolist() if i in keep]), args.device)
+                   for b in batched if any(i in keep for i in b["id"].tolist())]
+    # warm-up runs decode the last sentences (up to --warmup), timing the first --latency-sentences
+    warm = one_by_one(dataset, ids[::-1][: args.warmup], args.device)
+    single = one_by_one(dataset, ids[: args.latency_sentences], args.device)
+
+    info = machine(args.device)
+    logger.info(f"{len(settings)} settings, {n} sentences, device {args.device}, {info['torch_threads']} threads")
+    rows_hyps = []
+    for setting in settings:
+        logger.info(f"timing {setting.label}")
+        row, hyps = run_setting(setting, warm, single, batched, args.device, task.target_dictionary)
+        rows_hyps.append((row, hyps if setting.bleu else {}))
+        logger.info(f"  batch 1: {row['latency_ms_mean']:.1f} ms mean; batch {args.batch_size}: "
+                    f"{row['sentences_per_s']:.1f} sentences/s")
+    score(rows_hyps, dataset, task.target_dictionary, args.reference)
+    rows = [r for r, _ in rows_hyps]
+    baseline = add_speedups(rows, args.baseline)
+    os.makedirs(args.out, exist_ok=True)
+    table = markdown(rows, info, args, baseline)
+    with open(os.path.join(args.out, "results.md"), "w") as f:
+        f.write(table)
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump({"machine": info, "settings": vars(args), "baseline": baseline, "rows": rows}, f, indent=2)
+    plot(rows, os.path.join(args.out, "speedup.png"), baseline)
+    print(table)
+    return rows
+
+
+if __name__ == "__main__":
+    main()
