@@ -45,6 +45,8 @@ def parse_args(argv=None):
                    help="autoregressive (bert2bert) checkpoint; repeatable; decoded greedy and with beam 4")
     p.add_argument("--nar", action="append", default=[], metavar="[LABEL=]CKPT",
                    help="BnB checkpoint; repeatable; decoded with every generator setting")
+    p.add_argument("--cased", action="store_true", help="case-sensitive BLEU (cased target checkpoints); by "
+                                                        "default lowercased, as examples/score_generate.py")
     p.add_argument("--ar-beams", default="1,4", help="beam sizes for the AR rows")
     p.add_argument("--max-len-a", type=float, default=1.2, help="AR output cap: a x source length + b")
     p.add_argument("--max-len-b", type=int, default=10)
@@ -230,9 +232,10 @@ def run_setting(setting, warm, single, batched, device, tgt_dict):
     return row, hyps
 
 
-def score(rows_hyps, dataset, tgt_dict, reference_file):
+def score(rows_hyps, dataset, tgt_dict, reference_file, cased=False):
+    from sacrebleu.metrics import BLEU
+
     from bnb_fairseq.bert.tokenizer import wordpiece_decoder
-    import sacrebleu
 
     detok = wordpiece_decoder()
     if reference_file:
@@ -249,7 +252,9 @@ def score(rows_hyps, dataset, tgt_dict, reference_file):
         ids = sorted(hyps)
         text = [detok.decode([tgt_dict[t] for t in hyps[i]]) for i in ids]
         ref = [refs[i] for i in ids]
-        row["bleu"] = round(sacrebleu.corpus_bleu(text, [ref]).score, 2)
+        metric = BLEU(lowercase=not cased)
+        row["bleu"] = round(metric.corpus_score(text, [ref]).score, 2)
+        row["bleu_signature"] = str(metric.get_signature())
         row["hyp_words"] = statistics.fmean(len(t.split()) for t in text)
         row["ref_words"] = statistics.fmean(len(r.split()) for r in ref)
 
@@ -372,7 +377,7 @@ def main(argv=None):
         rows_hyps.append((row, hyps if setting.bleu else {}))
         logger.info(f"  batch 1: {row['latency_ms_mean']:.1f} ms mean; batch {args.batch_size}: "
                     f"{row['sentences_per_s']:.1f} sentences/s")
-    score(rows_hyps, dataset, task.target_dictionary, args.reference)
+    score(rows_hyps, dataset, task.target_dictionary, args.reference, args.cased)
     rows = [r for r, _ in rows_hyps]
     baseline = add_speedups(rows, args.baseline)
     os.makedirs(args.out, exist_ok=True)
