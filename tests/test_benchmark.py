@@ -35,10 +35,10 @@ def test_fast_benchmark_writes_table_json_and_plot(tiny_pair):
     proc = run_cli(["bash", "examples/benchmark.sh", "--fast"], env_extra={
         "DATA": str(work / "bin"), "SRC": "es", "TGT": "en", "REFERENCE": f"{raw}/test.en", "OUT": str(out),
         "AR": f"b2b={work}/ar/checkpoint_last.pt", "NAR": f"bnb={work}/nar/checkpoint_last.pt",
-        "BLANK_PENALTY": "1", "THREADS": "1"})
+        "BLANK_PENALTY": "1", "CTC_BEAM": "3", "THREADS": "1"})
     result = json.loads((out / "results.json").read_text())
     kinds = [r["kind"] for r in result["rows"]]
-    assert kinds == ["ar-beam1", "ar-beam4", "bnb-ctc-greedy", "bnb-ctc-greedy-penalty", "floor", "cmlm"]
+    assert kinds == ["ar-beam1", "ar-beam4", "bnb-ctc-greedy", "bnb-ctc-greedy-penalty", "bnb-ctc-beam", "floor", "cmlm"]
     assert result["baseline"] == "b2b AR beam 4"
     for r in result["rows"]:
         assert r["sentences"] == 8 and r["latency_sentences"] == 3

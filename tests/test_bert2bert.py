@@ -140,3 +140,21 @@ def test_train_and_generate_with_beam(trained):
     ids = sorted(int(line.split("\t")[0][2:]) for line in out.splitlines() if line.startswith("D-"))
     assert ids == sorted(list(range(11)) * 2)  # every sentence, two hypotheses each
     assert "[CLS]" not in out.split("Generate test")[0]
+
+
+def test_from_pretrained_translates_raw_text(trained):
+    """fairseq's hub interface finds the tokenizer beside the data; beam search answers every line."""
+    from bnb_fairseq.models.bert2bert import Bert2BertModel
+
+    work, raw, _ = trained
+    model = Bert2BertModel.from_pretrained(str(work / "ckpt"), checkpoint_file="checkpoint_last.pt",
+                                           data_name_or_path=str(work / "bin"))
+    with open(f"{raw}/test.es", encoding="utf-8") as f:
+        lines = [next(f).rstrip("\n") for _ in range(3)]
+    out = model.translate(lines + [""], beam=2, max_len_a=1, max_len_b=5)
+    assert len(out) == 4 and all(isinstance(t, str) for t in out)
+    nbest = model.generate([model.encode(lines[0])], beam=3,
+                           nbest=3, max_len_a=1, max_len_b=5)
+    assert len(nbest) == 1 and len(nbest[0]) == 3
+    scores = [float(h["score"]) for h in nbest[0]]
+    assert scores == sorted(scores, reverse=True)

@@ -1,15 +1,25 @@
-"""One-pass parallel decoding for BnB: argmax every decoder position, then collapse (CTC).
+"""One-pass parallel decoding for BnB: argmax every decoder position, then collapse (CTC), or a
+CTC prefix beam search over the same single pass (``--ctc-beam``).
 
 Returns fairseq's hypothesis format, so fairseq-generate/-interactive print H-/D-/P- lines.
 """
 import torch
 
 from bnb_fairseq.modules import ctc_collapse
+from bnb_fairseq.modules.ctc_beam_search import ctc_prefix_beam_search
 
 
 class ParallelGenerator:
-    def __init__(self, tgt_dict, blank_penalty=0.0):
+    def __init__(self, tgt_dict, blank_penalty=0.0, ctc_beam=1, ctc_beam_length_normalize=False, nbest=1):
+        if ctc_beam < 1:
+            raise ValueError(f"--ctc-beam {ctc_beam}: must be at least 1")
+        if nbest > ctc_beam:
+            raise ValueError(f"--nbest {nbest} needs a CTC beam at least as wide: pass --ctc-beam {nbest} or more "
+                             "(greedy CTC decoding gives one hypothesis)")
         self.blank_penalty = blank_penalty
+        self.ctc_beam = ctc_beam
+        self.length_normalize = ctc_beam_length_normalize
+        self.nbest = nbest
         self.bos = tgt_dict.bos()
         self.eos = tgt_dict.eos()
         self.pad = tgt_dict.pad()
@@ -41,6 +51,8 @@ class ParallelGenerator:
         lprobs, extra = self._log_probs(models, net_input["src_tokens"], net_input.get("src_lengths"))
         padding_mask = extra["padding_mask"]
         decoder = models[0].decoder
+        if self.ctc_beam > 1:
+            return self._beam_search(lprobs, padding_mask, decoder)
         if self.blank_penalty:
             # a CTC model that under-generates puts too much mass on the blank: handicap it in the
             # argmax only; the printed scores stay the model's own log-probabilities
@@ -71,4 +83,33 @@ class ParallelGenerator:
                 "alignment": None,
                 "steps": 0,
             }])
+        return hypos
+
+    def _beam_search(self, lprobs, padding_mask, decoder):
+        """Prefix beam search; a hypothesis' positional scores are its total log-probability spread evenly
+        over its tokens (CTC sums over alignments, so no single token owns a share of it)."""
+        search = lprobs
+        if self.blank_penalty:
+            search = lprobs.clone()
+            search[..., decoder.blank_slot] -= self.blank_penalty
+        beams = ctc_prefix_beam_search(search, (~padding_mask).sum(1), decoder.blank_slot, self.ctc_beam,
+                                       length_normalize=self.length_normalize)
+        drop = torch.tensor([self.bos, self.eos, self.pad])
+        hypos = []
+        for beam in beams:
+            nbest, seen = [], set()
+            for h in beam:
+                toks = decoder.output_tokens(h["tokens"])  # on the CPU
+                toks = toks[~torch.isin(toks, drop)]
+                key = tuple(toks.tolist())
+                if key in seen:  # [CLS] a and a are the same output once the specials are dropped
+                    continue
+                seen.add(key)
+                toks = torch.cat([toks, toks.new_full((1,), self.eos)]).to(lprobs.device)
+                pos_scores = torch.full((len(toks),), h["log_prob"] / len(toks), device=lprobs.device)
+                nbest.append({"tokens": toks, "positional_scores": pos_scores, "score": pos_scores[0].clone(),
+                              "alignment": None, "steps": 0})
+                if len(nbest) == self.nbest:
+                    break
+            hypos.append(nbest)
         return hypos

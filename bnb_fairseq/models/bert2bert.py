@@ -26,6 +26,7 @@ from fairseq.models import (
 from bnb_fairseq.models.bert_seq2seq import (
     SIZES,
     BertEncoder,
+    BertHubMixin,
     BertSeq2SeqConfig,
     apply_bert_sizes,
     fill_defaults,
@@ -100,7 +101,7 @@ class Bert2BertDecoder(FairseqIncrementalDecoder):
 
 
 @register_model("bert2bert", dataclass=Bert2BertConfig)
-class Bert2BertModel(FairseqEncoderDecoderModel):
+class Bert2BertModel(BertHubMixin, FairseqEncoderDecoderModel):
     @classmethod
     def build_model(cls, cfg, task):
         pretrained = bool(cfg.bert_checkpoint) and not cfg.bert_init_done
@@ -114,11 +115,13 @@ class Bert2BertModel(FairseqEncoderDecoderModel):
 
     def load_bert_checkpoints(self, cfg):
         def decoder_hf_name(k):
-            if k.startswith(("embeddings.", "encoder.")) and ".crossattention." not in k:
+            if ".crossattention." in k:
+                return k.replace(".crossattention.", ".attention.") if cfg.cross_attention_init == "self" else None
+            if k.startswith(("embeddings.", "encoder.")):
                 return k
             if k.startswith("lm_head."):
                 return lm_head_hf_name(k)
-            return None  # cross-attention: new
+            return None
 
         load_bert_pair(self.encoder, self.decoder, cfg, decoder_hf_name)
 

@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass, field, fields
 from typing import Optional
 
-from fairseq.dataclass import FairseqDataclass
+from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 from fairseq.models import FairseqEncoder
 
 from bnb_fairseq.bert.checkpoint import BertCheckpointError, load_bert_weights, load_into, read_bert_sizes
@@ -44,6 +44,10 @@ class BertSeq2SeqConfig(FairseqDataclass):
     decoder_layer_norm_eps: float = field(default=1e-12, metadata={"help": "set from the checkpoint when given"})
     dropout: float = field(default=0.1, metadata={"help": "hidden dropout"})
     attention_dropout: float = field(default=0.1, metadata={"help": "attention probability dropout"})
+    cross_attention_init: ChoiceEnum(["random", "self"]) = field(
+        default="random", metadata={
+            "help": "initialise each decoder layer's new cross-attention randomly, N(0, 0.02) (the "
+                    "original BnB), or as a copy of that layer's pre-trained self-attention"})
     bert_init_done: bool = field(default=False, metadata={
         "help": "internal: set once sizes were read from --bert-checkpoint, so that a saved model is "
                 "rebuilt from its own config without the HF directory"})
@@ -80,6 +84,30 @@ class BertEncoder(FairseqEncoder):
 
     def max_positions(self):
         return self.max_source_positions
+
+
+class BertHubMixin:
+    """``Model.from_pretrained(dir, checkpoint_file=..., data_name_or_path=...)`` as fairseq's hub loading,
+    returning its GeneratorHubInterface (``translate``, ``sample``, ``generate``), with raw text encoded
+    by the BERT tokenizer that binarize.py saved beside the data: no tokenizer argument needed."""
+
+    @classmethod
+    def from_pretrained(cls, model_name_or_path, checkpoint_file="model.pt", data_name_or_path=".", **kwargs):
+        from fairseq import hub_utils, utils
+        from omegaconf import open_dict
+
+        kwargs.setdefault("bpe", "bert_wordpiece")
+        loaded = hub_utils.from_pretrained(model_name_or_path, checkpoint_file, data_name_or_path, **kwargs)
+        cfg, task = loaded["args"], loaded["task"]
+        if cfg.bpe is not None and cfg.bpe.get("_name") == "bert_wordpiece" and not cfg.bpe.get("bert_tokenizer"):
+            tokenizer = os.path.join(utils.split_paths(task.cfg.data)[0], f"tokenizer.{task.cfg.source_lang}")
+            if not os.path.isdir(tokenizer):
+                raise FileNotFoundError(f"{tokenizer} not found: give data_name_or_path= the data directory that "
+                                        "preprocess/binarize.py wrote (or a packaged model directory), or "
+                                        "bert_tokenizer= a BERT checkpoint directory")
+            with open_dict(cfg):
+                cfg.bpe.bert_tokenizer = tokenizer
+        return hub_utils.GeneratorHubInterface(cfg, task, loaded["models"])
 
 
 def decoder_checkpoint_flag(cfg):

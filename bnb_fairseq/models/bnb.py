@@ -19,6 +19,7 @@ from fairseq.models import (
 from bnb_fairseq.models.bert_seq2seq import (
     SIZES,
     BertEncoder,
+    BertHubMixin,
     BertSeq2SeqConfig,
     apply_bert_sizes,
     fill_defaults,
@@ -60,10 +61,6 @@ class BnbConfig(BertSeq2SeqConfig):
         default="slot", metadata={
             "help": "decoder position embedding of slot j: position j (the original BnB) or BERT's "
                     "embedding at the source position the slot reads, j x S/T, interpolated"})
-    cross_attention_init: ChoiceEnum(["random", "self"]) = field(
-        default="random", metadata={
-            "help": "initialise each decoder layer's new cross-attention randomly, N(0, 0.02) (the "
-                    "original BnB), or as a copy of that layer's pre-trained self-attention"})
     output_vocab: ChoiceEnum(["full", "train"]) = field(
         default="train", metadata={
             "help": "output softmax only over the pieces that occur in the training targets (read from the "
@@ -201,7 +198,7 @@ class BnbDecoder(FairseqDecoder):
 
 
 @register_model("bnb", dataclass=BnbConfig)
-class BnbModel(FairseqEncoderDecoderModel):
+class BnbModel(BertHubMixin, FairseqEncoderDecoderModel):
     @classmethod
     def build_model(cls, cfg, task):
         pretrained = bool(cfg.bert_checkpoint) and not cfg.bert_init_done

@@ -36,6 +36,11 @@ class BnbSeq2SeqConfig(TranslationConfig):
     ctc_blank_penalty: float = field(default=0.0, metadata={
         "help": "decoding: subtract this from the blank's log-probability at every slot before the argmax; "
                 "> 0 lengthens outputs of a model that under-generates (choose it on the valid split)"})
+    ctc_beam: int = field(default=1, metadata={
+        "help": "decoding: CTC prefix beam search with this many prefixes (1: greedy argmax and collapse); "
+                "--nbest N returns the N best"})
+    ctc_beam_length_normalize: bool = field(default=False, metadata={
+        "help": "decoding: rank CTC beam hypotheses by log-probability per token instead of in total"})
 
 
 # TranslationConfig options this task does not implement: refused rather than silently ignored.
@@ -171,7 +176,9 @@ class BnbSeq2SeqTask(CoverAllBatchesMixin, TranslationTask):
             if args is None:  # --eval-bleu during training: greedy, up to 1.2 x source + 10 tokens
                 args = Namespace(beam=1, max_len_a=1.2, max_len_b=10)
             return super().build_generator(models, args, seq_gen_cls, extra_gen_cls_kwargs, prefix_allowed_tokens_fn)
-        return ParallelGenerator(self.target_dictionary, blank_penalty=self.cfg.ctc_blank_penalty)
+        return ParallelGenerator(self.target_dictionary, blank_penalty=self.cfg.ctc_blank_penalty,
+                                 ctc_beam=self.cfg.ctc_beam, ctc_beam_length_normalize=self.cfg.ctc_beam_length_normalize,
+                                 nbest=getattr(args, "nbest", 1) if args is not None else 1)
 
     def inference_step(self, generator, models, sample, prefix_tokens=None, constraints=None):
         """Autoregressive models start from [CLS] (they read ``[CLS] y``, see models/bert2bert.py)."""

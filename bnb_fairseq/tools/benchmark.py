@@ -11,7 +11,7 @@ not disturbed by a machine that is faster at one time than another. Reported per
   from the throughput run; an AR model that never stops would show here.
 
 Settings: AR greedy and AR beam 4 (fairseq's SequenceGenerator on ``--ar`` checkpoints), BnB CTC
-greedy (and with ``--ctc-blank-penalty``), the model-only floor (encoder + decoder forward + argmax,
+greedy (and with ``--ctc-blank-penalty``, and the CTC prefix beam search with ``--ctc-beam``), the model-only floor (encoder + decoder forward + argmax,
 no generator), and fairseq's own cmlm_transformer at the BnB checkpoint's dimensions and
 vocabulary with its IterativeRefinementGenerator in one pass. That cmlm model is untrained (a speed
 reference only: no BLEU) and its length prediction is computed but replaced by the reference
@@ -53,6 +53,8 @@ def parse_args(argv=None):
     p.add_argument("--lenpen", type=float, default=1.0)
     p.add_argument("--ctc-blank-penalty", type=float, action="append", default=[],
                    help="extra BnB rows with this --ctc-blank-penalty (repeatable)")
+    p.add_argument("--ctc-beam", type=int, action="append", default=[],
+                   help="extra BnB rows with a CTC prefix beam search of this width (repeatable)")
     p.add_argument("--no-cmlm", action="store_true", help="skip fairseq's cmlm_transformer reference row")
     p.add_argument("--latency-sentences", type=int, default=100, help="sentences timed one at a time")
     p.add_argument("--warmup", type=int, default=5, help="untimed runs before each timing")
@@ -131,6 +133,11 @@ def nar_settings(label, model, task, args):
         gen = ParallelGenerator(task.target_dictionary, blank_penalty=penalty)
         name = "CTC greedy" + (f", blank penalty {penalty:g}" if penalty else "")
         rows.append(Setting(f"{label} BnB {name}", "bnb-ctc-greedy" if not penalty else "bnb-ctc-greedy-penalty",
+                            lambda s, g=gen: first_hypothesis_tokens(g.generate([model], s))))
+
+    for beam in args.ctc_beam:
+        gen = ParallelGenerator(task.target_dictionary, ctc_beam=beam)
+        rows.append(Setting(f"{label} BnB CTC beam {beam}", "bnb-ctc-beam",
                             lambda s, g=gen: first_hypothesis_tokens(g.generate([model], s))))
 
     def floor(sample):
