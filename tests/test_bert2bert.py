@@ -30,21 +30,25 @@ def tiny(tiny_bert_dir):
     return build(tiny_bert_dir)
 
 
-def test_weights_come_from_bert_and_only_cross_attention_is_new(tiny_bert_dir, caplog):
+@pytest.mark.parametrize("init", ["self", "random"])
+def test_weights_come_from_bert(tiny_bert_dir, caplog, init):
+    """Everything but the MLM head (absent from the tiny checkpoint) comes from BERT; cross-attention
+    starts as a copy of self-attention (the default) or fresh."""
     from transformers import BertModel
 
     with caplog.at_level(logging.INFO):
-        model, _ = build(tiny_bert_dir, decoder_layers=1)
+        model, _ = build(tiny_bert_dir, decoder_layers=1, cross_attention_init=init)
     hf = BertModel.from_pretrained(tiny_bert_dir)
-    ours = model.decoder.encoder.layer[0].attention.self.query.weight
-    assert torch.equal(ours, hf.encoder.layer[0].attention.self.query.weight)
+    layer = model.decoder.encoder.layer[0]
+    assert torch.equal(layer.attention.self.query.weight, hf.encoder.layer[0].attention.self.query.weight)
     assert torch.equal(model.decoder.embeddings.word_embeddings.weight, hf.embeddings.word_embeddings.weight)
+    copied = torch.equal(layer.crossattention.self.key.weight, hf.encoder.layer[0].attention.self.key.weight)
+    assert copied == (init == "self")
     fresh = [r.getMessage() for r in caplog.records if "(decoder), freshly initialised" in r.getMessage()]
     assert len(fresh) == 1
     names = fresh[0].split(": ", 1)[1].split(", ")
-    # the tiny checkpoint has no MLM head, so lm_head starts fresh too; nothing else may
-    assert all(".crossattention." in n or n.startswith("lm_head.") for n in names), names
-    assert any(".crossattention." in n for n in names)
+    assert any(n.startswith("lm_head.") for n in names)
+    assert all(n.startswith("lm_head.") or (init == "random" and ".crossattention." in n) for n in names), names
     assert len(model.decoder.encoder.layer) == 1
 
 

@@ -3,7 +3,7 @@
 # it defines AR_RECIPE_ARGS (fairseq-train options, no data or languages). The same checkpoint
 # sizes as BnB's recipe (examples/demo/recipe.sh): 3 encoder + 3 decoder layers.
 AR_RECIPE_ARGS=(
-  --arch bert2bert_small --bert-checkpoint "$BERT"
+  --arch bert2bert_small --bert-checkpoint "$BERT"  # cross-attention starts as a copy of self-attention
   --criterion label_smoothed_cross_entropy --label-smoothing 0.1
   --optimizer adam --adam-betas '(0.9, 0.98)' --lr 5e-4 --lr-scheduler inverse_sqrt
   --warmup-updates 100 --warmup-init-lr 1e-6 --clip-norm 1.0
