@@ -44,6 +44,9 @@ class BnbCtcCriterion(FairseqCriterion):
         self.zero_infinity = not cfg.no_zero_infinity
 
     def forward(self, model, sample, reduce=True):
+        if getattr(model.decoder, "classify", False):
+            raise ValueError("--criterion bnb_ctc needs --length-control ctc (this model predicts its output "
+                             "length with a classifier: train it with --criterion bnb_nat)")
         net_output = model(**sample["net_input"])
         lprobs = model.get_normalized_probs(net_output, log_probs=True)
         padding_mask = net_output[1]["padding_mask"]

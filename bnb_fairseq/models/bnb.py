@@ -30,10 +30,13 @@ from bnb_fairseq.modules import (
     BertEmbeddings,
     BertLMHead,
     BertStack,
+    GaussianLengthConverter,
     LatentBottleneck,
+    LengthClassifier,
     ctc_output_lengths,
     gather_rows,
     init_bert_weights,
+    length_candidates,
     source_positions,
 )
 
@@ -46,7 +49,19 @@ class BnbConfig(BertSeq2SeqConfig):
     latent_dropout: float = field(default=0.5, metadata={"help": "dropout on z (the paper's 0.5)"})
     memory_dropout: float = field(default=0.5, metadata={"help": "dropout on the encoder states fed to "
                                                           "cross-attention (the paper's 0.5)"})
-    length_control: ChoiceEnum(["ctc"]) = field(default="ctc", metadata={"help": "how the output length is set"})
+    length_control: ChoiceEnum(["ctc", "classify"]) = field(default="ctc", metadata={
+        "help": "how the output length is set: CTC over ceil(--ctc-ratio x source) slots (the paper's default), "
+                "or a classifier of target - source length (train with --criterion bnb_nat)"})
+    length_classes: int = field(default=256, metadata={
+        "help": "classify: number K of length classes; class c means target_len = source_len + c - K//2 "
+                "(offsets beyond are clamped)"})
+    sg_length_pred: bool = field(default=False, metadata={
+        "help": "classify: stop the length loss's gradient into the encoder"})
+    length_converter: ChoiceEnum(["gaussian", "nearest", "linear"]) = field(
+        default="gaussian", metadata={
+            "help": "classify: how source rows are mapped to the predicted length: a Gaussian over source "
+                    "positions with a learnt width (the paper's), or nearest/linear resampling "
+                    "(CTC uses --latent-upsample)"})
     ctc_ratio: float = field(default=2.0, metadata={"help": "decoder length = ceil(ratio x source length)"})
     ctc_min_len: int = field(default=4, metadata={"help": "shortest decoder length"})
     ctc_max_len: Optional[int] = field(default=None, metadata={"help": "longest decoder length "
@@ -102,6 +117,12 @@ class BnbDecoder(FairseqDecoder):
                                  cross_attention=True)
         self.lm_head = BertLMHead(dim, len(dictionary), cfg.decoder_activation, cfg.decoder_layer_norm_eps)
         self.max_len = min(cfg.ctc_max_len or cfg.decoder_max_positions, cfg.decoder_max_positions)
+        self.classify = getattr(cfg, "length_control", "ctc") == "classify"
+        self.length_classifier = self.length_converter = None
+        if self.classify:  # CTC models keep their parameter set (and checkpoints) unchanged
+            self.length_classifier = LengthClassifier(encoder_dim, cfg.length_classes, cfg.sg_length_pred)
+            if cfg.length_converter == "gaussian":
+                self.length_converter = GaussianLengthConverter()
         self.blank_idx = check_ctc_blank(dictionary, cfg.ctc_blank, getattr(cfg, "ctc_blank_force", False))
         # None (full vocabulary) or the kept ids; sized from the config so that a saved model reloads
         self.register_buffer("output_ids", torch.zeros(cfg.output_vocab_size, dtype=torch.long)
@@ -168,22 +189,48 @@ class BnbDecoder(FairseqDecoder):
     def output_lengths(self, src_lengths):
         return ctc_output_lengths(src_lengths, self.cfg.ctc_ratio, self.cfg.ctc_min_len, self.max_len)
 
+    def length_logits(self, encoder_out):
+        """(B, K) logits of the length offset classes (classify models only)."""
+        return self.length_classifier(encoder_out["encoder_out"][0], encoder_out["encoder_padding_mask"][0])
+
+    def predicted_lengths(self, length_logits, src_lengths, k=1):
+        """(B, k) most probable decoder lengths (see length_candidates) and their log-probabilities."""
+        lprobs = F.log_softmax(length_logits, dim=-1, dtype=torch.float32)
+        return length_candidates(lprobs, src_lengths, k, self.max_len)
+
     def forward(self, prev_output_tokens=None, encoder_out=None, out_lengths=None, **kwargs):
-        """Logits (B, T, V) for T = max output length; extra: padding mask and lengths."""
+        """Logits (B, T, V) for T = max output length; extra: padding mask and lengths (and, for a
+        classify model, the length logits).
+
+        ``out_lengths`` (B,) sets each sentence's number of slots: the gold target length in training
+        a classify model, candidate lengths in a length beam. Without it a CTC model uses
+        ceil(ratio x source length) and a classify model its most probable length.
+        """
         h = encoder_out["encoder_out"][0]
         src_mask = encoder_out["encoder_padding_mask"][0]
         src_lengths = encoder_out["src_lengths"][0]
-        if out_lengths is None:
+        length_logits = None
+        if self.classify:
+            length_logits = self.length_logits(encoder_out)
+            if out_lengths is None:
+                out_lengths = self.predicted_lengths(length_logits, src_lengths)[0][:, 0]
+        elif out_lengths is None:
             out_lengths = self.output_lengths(src_lengths)
         mode = self.cfg.decoder_input
         memory = self.memory_proj(h) if self.memory_proj is not None else h
         memory = self.memory_dropout(memory)
         pos, padding_mask = source_positions(src_lengths, out_lengths)
         last = (src_lengths - 1)[:, None]
-        z = gather_rows(self.latent(h), pos, last, self.cfg.latent_upsample)
+        if self.length_converter is not None:
+            weights = self.length_converter.weights(pos, src_lengths, h.size(1))
+            convert = lambda rows: self.length_converter(rows, weights)  # noqa: E731
+        else:
+            resample = self.cfg.length_converter if self.classify else self.cfg.latent_upsample
+            convert = lambda rows: gather_rows(rows, pos, last, resample)  # noqa: E731
+        z = convert(self.latent(h))
         x = F.gelu(self.latent_in(z)) if mode in ("latent", "latent+encoder") else 0
         if mode in ("encoder", "latent+encoder"):
-            x = x + gather_rows(memory, pos, last, self.cfg.latent_upsample)
+            x = x + convert(memory)
         position_embeds = None
         if self.cfg.decoder_positions == "source":
             table = self.embeddings.position_embeddings.weight
@@ -191,7 +238,10 @@ class BnbDecoder(FairseqDecoder):
         x = self.embeddings(inputs_embeds=x, position_embeds=position_embeds)
         x = self.encoder(x, padding_mask=padding_mask, memory=memory, memory_padding_mask=src_mask)
         logits = self.lm_head(x, *self.output_weight())
-        return logits, {"padding_mask": padding_mask, "out_lengths": out_lengths, "latent": z}
+        extra = {"padding_mask": padding_mask, "out_lengths": out_lengths, "latent": z}
+        if length_logits is not None:
+            extra["length_logits"] = length_logits
+        return logits, extra
 
     def max_positions(self):
         return self.max_len
@@ -219,9 +269,9 @@ class BnbModel(BertHubMixin, FairseqEncoderDecoderModel):
                         "pieces (those in the training targets, the specials and the blank)")
         return model
 
-    def forward(self, src_tokens, src_lengths=None, prev_output_tokens=None, **kwargs):
+    def forward(self, src_tokens, src_lengths=None, prev_output_tokens=None, out_lengths=None, **kwargs):
         encoder_out = self.encoder(src_tokens, src_lengths=src_lengths)
-        return self.decoder(prev_output_tokens, encoder_out=encoder_out)
+        return self.decoder(prev_output_tokens, encoder_out=encoder_out, out_lengths=out_lengths)
 
     def get_normalized_probs(self, net_output, log_probs, sample=None):
         logits = net_output[0]
@@ -239,7 +289,7 @@ class BnbModel(BertHubMixin, FairseqEncoderDecoderModel):
                 return lm_head_hf_name(k)
             if k == "output_ids":
                 return False  # not a weight: set from the training data
-            return None  # latent, latent_in, memory_proj: new in BnB
+            return None  # latent, latent_in, memory_proj, length_*: new in BnB
 
         load_bert_pair(self.encoder, self.decoder, cfg, decoder_hf_name)
 

@@ -1,3 +1,10 @@
 from bnb_fairseq.modules.bert_layers import BertEmbeddings, BertLMHead, BertStack, init_bert_weights  # noqa: F401
 from bnb_fairseq.modules.ctc import ctc_collapse, ctc_output_lengths  # noqa: F401
 from bnb_fairseq.modules.latent import LatentBottleneck, gather_rows, source_positions  # noqa: F401
+from bnb_fairseq.modules.length import (  # noqa: F401
+    GaussianLengthConverter,
+    LengthClassifier,
+    class_lengths,
+    length_candidates,
+    length_offset_classes,
+)

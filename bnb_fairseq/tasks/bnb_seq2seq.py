@@ -41,6 +41,10 @@ class BnbSeq2SeqConfig(TranslationConfig):
                 "--nbest N returns the N best"})
     ctc_beam_length_normalize: bool = field(default=False, metadata={
         "help": "decoding: rank CTC beam hypotheses by log-probability per token instead of in total"})
+    iter_decode_with_beam: int = field(default=1, metadata={
+        "help": "decoding, --length-control classify models: decode the k most probable lengths of each "
+                "sentence in one batched pass and keep the best by mean log-probability per slot; --nbest N "
+                "returns the N best (fairseq's own option of the same name sets it in fairseq-generate)"})
 
 
 # TranslationConfig options this task does not implement: refused rather than silently ignored.
@@ -176,9 +180,17 @@ class BnbSeq2SeqTask(CoverAllBatchesMixin, TranslationTask):
             if args is None:  # --eval-bleu during training: greedy, up to 1.2 x source + 10 tokens
                 args = Namespace(beam=1, max_len_a=1.2, max_len_b=10)
             return super().build_generator(models, args, seq_gen_cls, extra_gen_cls_kwargs, prefix_allowed_tokens_fn)
-        return ParallelGenerator(self.target_dictionary, blank_penalty=self.cfg.ctc_blank_penalty,
-                                 ctc_beam=self.cfg.ctc_beam, ctc_beam_length_normalize=self.cfg.ctc_beam_length_normalize,
-                                 nbest=getattr(args, "nbest", 1) if args is not None else 1)
+        def option(name):  # hub calls (model.translate(..., ctc_beam=4)) pass decoding options with args
+            value = getattr(args, name, None) if args is not None else None
+            return getattr(self.cfg, name) if value is None else value
+
+        generator = ParallelGenerator(self.target_dictionary, blank_penalty=option("ctc_blank_penalty"),
+                                      ctc_beam=option("ctc_beam"),
+                                      ctc_beam_length_normalize=option("ctc_beam_length_normalize"),
+                                      nbest=getattr(args, "nbest", 1) if args is not None else 1,
+                                      length_beam=option("iter_decode_with_beam"))
+        generator.check_models(models)  # refuse decoding options the models cannot use before any batch
+        return generator
 
     def inference_step(self, generator, models, sample, prefix_tokens=None, constraints=None):
         """Autoregressive models start from [CLS] (they read ``[CLS] y``, see models/bert2bert.py)."""
