@@ -200,9 +200,13 @@ def test_nonzero_blank_index_and_float64():
         assert all(got[t] == pytest.approx(v, abs=1e-9) for t, v in ref.items())
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA")
-def test_cuda_matches_cpu():
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])  # every device this machine has
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_device_and_precision_agree(device):
+    """float32 on each available device gives the float64 CPU result (same prefixes, same order)."""
     lp, lens = random_batch(6, 3, 7, 5, [7, 3, 6])
-    a = ctc_prefix_beam_search(lp, lens, BLANK, beam_size=4)
-    c = ctc_prefix_beam_search(lp.cuda(), lens.cuda(), BLANK, beam_size=4)
-    assert [[h[0] for h in as_list(x)] for x in a] == [[h[0] for h in as_list(x)] for x in c]
+    reference = ctc_prefix_beam_search(lp.double(), lens, BLANK, beam_size=4)
+    got = ctc_prefix_beam_search(lp.float().to(device), lens.to(device), BLANK, beam_size=4)
+    assert [[h[0] for h in as_list(x)] for x in got] == [[h[0] for h in as_list(x)] for x in reference]
