@@ -1,24 +1,43 @@
-"""One-pass parallel decoding for BnB: argmax every decoder position, then collapse (CTC), or a
-CTC prefix beam search over the same single pass (``--ctc-beam``). A model with
-``--length-control classify`` decodes its k most probable lengths in one batched pass and keeps the
-best (``--iter-decode-with-beam k``).
+"""Parallel decoding for BnB: argmax every decoder position, then collapse (CTC), or a CTC prefix beam
+search over the same single pass (``--ctc-beam``). A model with ``--length-control classify`` decodes
+its k most probable lengths in one batched pass and keeps the best (``--iter-decode-with-beam k``),
+optionally refined by mask-predict (``--iter-decode-max-iter N``). An autoregressive model given last
+(``--iter-decode-with-external-reranker``) rescores every candidate by teacher forcing.
 
-Returns fairseq's hypothesis format, so fairseq-generate/-interactive print H-/D-/P- lines.
+Returns fairseq's hypothesis format, so fairseq-generate/-interactive print H-/D-/P- (and E-) lines.
 """
 import torch
 import torch.nn.functional as F
+from fairseq.models import FairseqIncrementalDecoder
+from torch.nn.utils.rnn import pad_sequence
 
 from bnb_fairseq.modules import ctc_collapse, length_candidates
 from bnb_fairseq.modules.ctc_beam_search import ctc_prefix_beam_search
 
 
+def is_autoregressive(model):
+    """True for models that decode step by step with an incremental decoder (bert2bert)."""
+    return isinstance(getattr(model, "decoder", None), FairseqIncrementalDecoder)
+
+
+def masked_count(lengths, step, max_iter):
+    """Slots re-masked at refinement pass ``step`` (1..N) of N: floor(T (N - step + 1) / (N + 1)),
+    mask-predict's linear schedule over N + 1 passes, whose pass 0 (all [MASK] there) reads no words here."""
+    return (lengths * (max_iter - step + 1)).div(max_iter + 1, rounding_mode="floor").clamp(min=0)
+
+
 class ParallelGenerator:
     def __init__(self, tgt_dict, blank_penalty=0.0, ctc_beam=1, ctc_beam_length_normalize=False, nbest=1,
-                 length_beam=1):
+                 length_beam=1, max_iter=0, force_max_iter=False, retain_history=False, reranking=False):
         if ctc_beam < 1:
             raise ValueError(f"--ctc-beam {ctc_beam}: must be at least 1")
         if length_beam < 1:
             raise ValueError(f"--iter-decode-with-beam {length_beam}: must be at least 1")
+        if max_iter < 0:
+            raise ValueError(f"--iter-decode-max-iter {max_iter}: must be at least 0")
+        if force_max_iter and not max_iter:
+            raise ValueError("--iter-decode-force-max-iter needs refinement passes: pass --iter-decode-max-iter N "
+                             "with N > 0")
         if nbest > max(ctc_beam, length_beam):
             raise ValueError(f"--nbest {nbest} needs a CTC beam at least as wide: pass --ctc-beam {nbest} or more "
                              "(greedy CTC decoding gives one hypothesis); a --length-control classify model needs "
@@ -28,11 +47,32 @@ class ParallelGenerator:
         self.length_beam = length_beam
         self.length_normalize = ctc_beam_length_normalize
         self.nbest = nbest
+        self.max_iter = max_iter
+        self.force_max_iter = force_max_iter
+        self.retain_history = retain_history
+        self.reranking = reranking
         self.bos = tgt_dict.bos()
         self.eos = tgt_dict.eos()
         self.pad = tgt_dict.pad()
+        self.mask = None
+        if max_iter:
+            if not hasattr(tgt_dict, "mask"):
+                raise ValueError("--iter-decode-max-iter: refinement needs a [MASK] token in the target dictionary")
+            self.mask = tgt_dict.mask()
         # fairseq-generate strips these from printed hypotheses and references
         self.symbols_to_strip_from_output = {self.bos, self.eos}
+
+    def split_models(self, models):
+        """(the parallel models, the reranker or None): with reranking the last model is the reranker."""
+        if not self.reranking:
+            if any(is_autoregressive(m) for m in models):
+                raise ValueError("an autoregressive model among parallel ones: to rerank with it, give it last and "
+                                 "pass --iter-decode-with-external-reranker")
+            return models, None
+        if len(models) < 2 or not is_autoregressive(models[-1]) or any(is_autoregressive(m) for m in models[:-1]):
+            raise ValueError("--iter-decode-with-external-reranker needs the BnB model(s) first and one "
+                             "autoregressive model (bert2bert) last: --path bnb.pt:ar.pt")
+        return models[:-1], models[-1]
 
     def _log_probs(self, models, src_tokens, src_lengths):
         """Average the models' log-probabilities (an ensemble must share the length rule)."""
@@ -51,6 +91,7 @@ class ParallelGenerator:
 
     def check_models(self, models):
         """Refuse options that the models' length control cannot use; True for classify models."""
+        models, _ = self.split_models(models)
         kinds = {bool(getattr(m.decoder, "classify", False)) for m in models}
         if len(kinds) > 1:
             raise ValueError("an ensemble must share its --length-control (all ctc or all classify)")
@@ -72,6 +113,11 @@ class ParallelGenerator:
             if self.nbest > self.ctc_beam:
                 raise ValueError(f"--nbest {self.nbest} needs a CTC beam at least as wide: pass --ctc-beam "
                                  f"{self.nbest} or more (greedy CTC decoding gives one hypothesis)")
+            if self.max_iter:
+                raise ValueError(f"--iter-decode-max-iter {self.max_iter}: mask-predict refinement needs a "
+                                 "--length-control classify model; a CTC model has no fixed slot for each output "
+                                 "token (blanks and repeats collapse after the argmax), so there is no token to "
+                                 "re-mask in place")
         return classify
 
     @torch.no_grad()
@@ -81,13 +127,32 @@ class ParallelGenerator:
         for m in models:
             m.eval()
         net_input = sample["net_input"]
-        if self.check_models(models):
-            return self._length_beam(models, net_input["src_tokens"], net_input.get("src_lengths"))
-        lprobs, extra = self._log_probs(models, net_input["src_tokens"], net_input.get("src_lengths"))
-        padding_mask = extra["padding_mask"]
-        decoder = models[0].decoder
-        if self.ctc_beam > 1:
-            return self._beam_search(lprobs, padding_mask, decoder)
+        src_tokens, src_lengths = net_input["src_tokens"], net_input.get("src_lengths")
+        classify = self.check_models(models)
+        models, reranker = self.split_models(models)
+        keep = None if reranker is not None else self.nbest  # the reranker sees every candidate
+        if classify:
+            hypos = self._length_beam(models, src_tokens, src_lengths, keep)
+        else:
+            lprobs, extra = self._log_probs(models, src_tokens, src_lengths)
+            if self.ctc_beam > 1:
+                hypos = self._beam_search(lprobs, extra["padding_mask"], models[0].decoder, keep)
+            else:
+                hypos = self._greedy(lprobs, extra["padding_mask"], models[0].decoder)
+        if self.retain_history:  # one pass: its history is itself (refinement records its passes)
+            for h in (h for nbest in hypos for h in nbest if "history" not in h):
+                h["history"] = [{key: h[key] for key in ("tokens", "positional_scores", "score", "alignment")}]
+        if reranker is not None:
+            hypos = self._rerank(reranker, src_tokens, src_lengths, hypos)
+        return hypos
+
+    def _hypothesis(self, tokens, scores, eos_score, score=None, steps=0):
+        """fairseq's hypothesis dict; ``tokens`` without specials, closed here by [SEP] scored ``eos_score``."""
+        pos_scores = torch.cat([scores, eos_score.reshape(1).to(scores)])
+        return {"tokens": torch.cat([tokens, tokens.new_full((1,), self.eos)]), "positional_scores": pos_scores,
+                "score": pos_scores.mean() if score is None else score, "alignment": None, "steps": steps}
+
+    def _greedy(self, lprobs, padding_mask, decoder):
         if self.blank_penalty:
             # a CTC model that under-generates puts too much mass on the blank: handicap it in the
             # argmax only; the printed scores stay the model's own log-probabilities
@@ -98,31 +163,19 @@ class ParallelGenerator:
         else:
             scores, slots = lprobs.max(-1)
         tokens = decoder.output_tokens(slots)  # output slots -> vocabulary ids (trimmed output vocabulary)
-        blank = decoder.blank_idx
-        out_tokens, out_scores, lengths = ctc_collapse(tokens, scores, padding_mask, blank,
+        out_tokens, out_scores, lengths = ctc_collapse(tokens, scores, padding_mask, decoder.blank_idx,
                                                        drop=(self.bos, self.eos, self.pad))
         # [SEP] closes every hypothesis (fairseq's convention); its score is that of the last real frame
         last = (~padding_mask).sum(1) - 1
         eos_slot = decoder.output_index(torch.tensor([self.eos]))[0]
         eos_scores = lprobs[torch.arange(lprobs.size(0), device=lprobs.device), last, eos_slot]
-        eos = out_tokens.new_full((1,), self.eos)
-        lengths = lengths.tolist()
-        hypos = []
-        for b, n in enumerate(lengths):
-            toks = torch.cat([out_tokens[b, :n], eos])
-            pos_scores = torch.cat([out_scores[b, :n], eos_scores[b : b + 1]])
-            hypos.append([{
-                "tokens": toks,
-                "positional_scores": pos_scores,
-                "score": pos_scores.mean(),
-                "alignment": None,
-                "steps": 0,
-            }])
-        return hypos
+        return [[self._hypothesis(out_tokens[b, :n], out_scores[b, :n], eos_scores[b])]
+                for b, n in enumerate(lengths.tolist())]
 
-    def _beam_search(self, lprobs, padding_mask, decoder):
+    def _beam_search(self, lprobs, padding_mask, decoder, keep):
         """Prefix beam search; a hypothesis' positional scores are its total log-probability spread evenly
-        over its tokens (CTC sums over alignments, so no single token owns a share of it)."""
+        over its tokens (CTC sums over alignments, so no single token owns a share of it). ``keep``: how
+        many distinct outputs to return per sentence (None: all)."""
         search = lprobs
         if self.blank_penalty:
             search = lprobs.clone()
@@ -140,18 +193,29 @@ class ParallelGenerator:
                 if key in seen:  # [CLS] a and a are the same output once the specials are dropped
                     continue
                 seen.add(key)
-                toks = torch.cat([toks, toks.new_full((1,), self.eos)]).to(lprobs.device)
-                pos_scores = torch.full((len(toks),), h["log_prob"] / len(toks), device=lprobs.device)
-                nbest.append({"tokens": toks, "positional_scores": pos_scores, "score": pos_scores[0].clone(),
-                              "alignment": None, "steps": 0})
-                if len(nbest) == self.nbest:
+                share = torch.full((len(toks) + 1,), h["log_prob"] / (len(toks) + 1), device=lprobs.device)
+                nbest.append(self._hypothesis(toks.to(lprobs.device), share[:-1], share[-1], score=share[0].clone()))
+                if len(nbest) == keep:
                     break
             hypos.append(nbest)
         return hypos
 
-    def _length_beam(self, models, src_tokens, src_lengths):
+    def _slot_log_probs(self, models, encoder_outs, lengths, prev_tokens=None):
+        """Averaged (rows, T, V) log-probabilities of the models' slots, and the padding mask."""
+        lprobs = None
+        for m, enc in zip(models, encoder_outs):
+            net_output = m.decoder(None, encoder_out=enc, out_lengths=lengths, prev_tokens=prev_tokens)
+            lp = m.get_normalized_probs(net_output, log_probs=True)
+            if lprobs is not None and lp.shape != lprobs.shape:
+                raise ValueError("ensemble members give different output vocabularies; use models trained "
+                                 "with the same --output-vocab on the same data")
+            lprobs = lp if lprobs is None else lprobs + lp
+        return lprobs / len(models), net_output[1]["padding_mask"]
+
+    def _length_beam(self, models, src_tokens, src_lengths, keep):
         """Decode the k most probable lengths of every sentence in one batched pass (B x k rows), take the
-        argmax token of every slot, and rank each sentence's candidates by their mean slot log-probability.
+        argmax token of every slot, refine (``--iter-decode-max-iter``), and rank each sentence's candidates
+        by their mean slot log-probability; return the ``keep`` best (None: all).
 
         Candidates are distinct lengths (see length_candidates). A hypothesis' tokens are the slot outputs
         without [CLS]/[PAD]/[SEP], closed by one [SEP]; its positional scores are those tokens'
@@ -168,40 +232,116 @@ class ParallelGenerator:
         bsz, k = lengths.shape
         order = torch.arange(bsz, device=lengths.device).repeat_interleave(k)
         flat = lengths.reshape(-1)
-        lprobs = None
-        for m, enc in zip(models, encoder_outs):
-            net_output = m.decoder(None, encoder_out=m.encoder.reorder_encoder_out(enc, order), out_lengths=flat)
-            lp = m.get_normalized_probs(net_output, log_probs=True)
-            if lprobs is not None and lp.shape != lprobs.shape:
-                raise ValueError("ensemble members give different output vocabularies; use models trained "
-                                 "with the same --output-vocab on the same data")
-            lprobs = lp if lprobs is None else lprobs + lp
-        lprobs = lprobs / len(models)
-        padding_mask = net_output[1]["padding_mask"]
+        encoder_outs = [m.encoder.reorder_encoder_out(enc, order) for m, enc in zip(models, encoder_outs)]
+        lprobs, padding_mask = self._slot_log_probs(models, encoder_outs, flat)
         scores, slots = lprobs.max(-1)
-        ranking = scores.masked_fill(padding_mask, 0.0).sum(1) / flat.to(scores.dtype)
-        tokens = decoder.output_tokens(slots)
-        specials = torch.tensor([self.bos, self.eos, self.pad], device=tokens.device)
-        keep = ~padding_mask & ~torch.isin(tokens, specials)
-        order = torch.argsort((~keep).to(torch.int8), dim=1, stable=True)
-        tokens, scores, n_kept = tokens.gather(1, order), scores.gather(1, order), keep.sum(1)
+        tokens = decoder.output_tokens(slots).masked_fill(padding_mask, self.pad)
         eos_slot = int(decoder.output_index(torch.tensor([self.eos]))[0])
-        eos_scores = lprobs[torch.arange(lprobs.size(0), device=lprobs.device), flat - 1, eos_slot]
-        best = ranking.view(bsz, k).argsort(dim=1, descending=True)[:, : self.nbest]
-        rows = (best + torch.arange(bsz, device=best.device)[:, None] * k).tolist()
-        n_kept = n_kept.tolist()
-        eos = tokens.new_full((1,), self.eos)
+        rows = torch.arange(len(flat), device=flat.device)
+        eos_scores = lprobs[rows, flat - 1, eos_slot]
+        steps = torch.zeros_like(flat)
+        passes = [(tokens.clone(), scores.clone(), eos_scores.clone())] if self.retain_history else None
+        if self.max_iter:
+            steps = self._refine(models, encoder_outs, flat, tokens, scores, eos_scores, padding_mask, eos_slot,
+                                 passes)
+        ranking = scores.masked_fill(padding_mask, 0.0).sum(1) / flat.to(scores.dtype)
+        best = ranking.view(bsz, k).argsort(dim=1, descending=True)[:, :keep]
+        chosen = (best + torch.arange(bsz, device=best.device)[:, None] * k).tolist()
+        steps = steps.tolist()
+        toks, scs, n = self._real_tokens_first(tokens, scores, flat)
+        history = [self._real_tokens_first(*p[:2], flat) + (p[2],) for p in passes] if passes is not None else None
         hypos = []
-        for sentence in rows:
+        for sentence in chosen:
             nbest = []
             for r in sentence:
-                n = n_kept[r]
-                nbest.append({
-                    "tokens": torch.cat([tokens[r, :n], eos]),
-                    "positional_scores": torch.cat([scores[r, :n], eos_scores[r : r + 1]]),
-                    "score": ranking[r],
-                    "alignment": None,
-                    "steps": 0,
-                })
+                hypo = self._hypothesis(toks[r, : n[r]], scs[r, : n[r]], eos_scores[r], score=ranking[r],
+                                        steps=steps[r])
+                if history is not None:  # the candidate after each pass it took part in
+                    hypo["history"] = [self._hypothesis(pass_toks[r, : pass_n[r]], pass_scs[r, : pass_n[r]], eos[r])
+                                       for pass_toks, pass_scs, pass_n, eos in history[: steps[r] + 1]]
+                nbest.append(hypo)
             hypos.append(nbest)
         return hypos
+
+    def _real_tokens_first(self, tokens, scores, lengths):
+        """Each row's tokens other than [CLS]/[SEP]/[PAD] among its first ``lengths`` slots moved to its
+        front in order, with their scores, and their counts (a list: one device sync for all rows)."""
+        specials = torch.tensor([self.bos, self.eos, self.pad], device=tokens.device)
+        slots = torch.arange(tokens.size(1), device=tokens.device)
+        keep = (slots < lengths[:, None]) & ~torch.isin(tokens, specials)
+        order = torch.argsort((~keep).to(torch.int8), dim=1, stable=True)
+        return tokens.gather(1, order), scores.gather(1, order), keep.sum(1).tolist()
+
+    def _refine(self, models, encoder_outs, lengths, tokens, scores, eos_scores, padding_mask, eos_slot, passes):
+        """Mask-predict on the candidates, in place: at pass t of N, feed each candidate's tokens back with
+        its n = floor(T (N - t + 1) / (N + 1)) least probable slots replaced by [MASK], re-predict those
+        slots and keep the others (tokens and log-probabilities). A candidate whose tokens did not change
+        stops (unless --iter-decode-force-max-iter), and the batch stops when all have. Returns the passes
+        each candidate ran; appends the state after each pass to ``passes`` (None: no history).
+
+        The decoder reads the tokens as word embeddings added to its slot inputs (BnbDecoder's
+        ``prev_tokens``). A model trained without such inputs never learnt to use them.
+        """
+        n_rows, width = tokens.shape
+        steps = torch.zeros_like(lengths)
+        active = torch.arange(n_rows, device=tokens.device)
+        ranks = torch.arange(width, device=tokens.device).expand(n_rows, width)
+        for t in range(1, self.max_iter + 1):
+            sub = lengths[active]
+            w = int(sub.max())  # the active rows' slots: the decoder returns no more
+            n_mask = masked_count(sub, t, self.max_iter)
+            # each slot's rank by probability, lowest first; padding (+inf) ranks last
+            old, old_scores = tokens[active, :w], scores[active, :w]
+            by_prob = old_scores.masked_fill(padding_mask[active, :w], float("inf")).argsort(dim=1, stable=True)
+            rank = torch.empty_like(by_prob).scatter_(1, by_prob, ranks[: len(active), :w])
+            masked = rank < n_mask[:, None]
+            encs = [m.encoder.reorder_encoder_out(enc, active) for m, enc in zip(models, encoder_outs)]
+            lprobs, _ = self._slot_log_probs(models, encs, sub, prev_tokens=old.masked_fill(masked, self.mask))
+            new_scores, new_slots = lprobs.max(-1)
+            new = torch.where(masked, models[0].decoder.output_tokens(new_slots), old)
+            tokens[active, :w] = new
+            scores[active, :w] = torch.where(masked, new_scores, old_scores)
+            rows, last = torch.arange(len(active), device=active.device), sub - 1
+            eos_scores[active] = torch.where(masked[rows, last], lprobs[rows, last, eos_slot], eos_scores[active])
+            steps[active] += 1
+            if passes is not None:
+                passes.append((tokens.clone(), scores.clone(), eos_scores.clone()))
+            if not self.force_max_iter:
+                active = active[(new != old).any(1)]
+                if not len(active):
+                    break
+        return steps
+
+    def _rerank(self, reranker, src_tokens, src_lengths, hypos):
+        """Score every candidate of every sentence with the autoregressive model by teacher forcing, in one
+        batched pass (its encoder runs once per batch and is expanded per candidate): the decoder reads
+        ``[CLS] y`` and the score is the mean log-probability of ``y [SEP]`` (length-normalised, so short
+        candidates get no advantage). Candidates are reordered by it; it becomes each hypothesis' score and
+        its token log-probabilities the positional scores.
+
+        A candidate longer than the reranker's decoder positions is scored on the part that fits; its
+        remaining positional scores stay the parallel model's.
+        """
+        owner = [b for b, cands in enumerate(hypos) for _ in cands]
+        cands = [h for c in hypos for h in c]
+        if not cands:
+            return hypos
+        limit = reranker.decoder.max_positions()
+        device = src_tokens.device
+        targets = pad_sequence([h["tokens"][:limit].to(device) for h in cands], batch_first=True,
+                               padding_value=self.pad)  # y [SEP]
+        inputs = torch.cat([targets.new_full((len(cands), 1), self.bos), targets[:, :-1]], dim=1)  # [CLS] y
+        enc = reranker.encoder(src_tokens, src_lengths=src_lengths)
+        enc = reranker.encoder.reorder_encoder_out(enc, torch.tensor(owner, device=device))
+        lprobs = reranker.get_normalized_probs(reranker.decoder(inputs, encoder_out=enc), log_probs=True)
+        token_lprobs = lprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+        real = targets.ne(self.pad)
+        scores = token_lprobs.masked_fill(~real, 0.0).sum(1) / real.sum(1).to(token_lprobs.dtype)
+        for i, (h, n, value) in enumerate(zip(cands, real.sum(1).tolist(), scores.tolist())):
+            h["positional_scores"] = torch.cat([token_lprobs[i, :n].to(h["positional_scores"]),
+                                                h["positional_scores"][n:]])
+            h["score"], h["_rerank"] = scores[i], value
+        ranked = [sorted(c, key=lambda h: -h["_rerank"])[: self.nbest] for c in hypos]
+        for h in cands:
+            del h["_rerank"]
+        return ranked

@@ -198,13 +198,17 @@ class BnbDecoder(FairseqDecoder):
         lprobs = F.log_softmax(length_logits, dim=-1, dtype=torch.float32)
         return length_candidates(lprobs, src_lengths, k, self.max_len)
 
-    def forward(self, prev_output_tokens=None, encoder_out=None, out_lengths=None, **kwargs):
+    def forward(self, prev_output_tokens=None, encoder_out=None, out_lengths=None, prev_tokens=None, **kwargs):
         """Logits (B, T, V) for T = max output length; extra: padding mask and lengths (and, for a
         classify model, the length logits).
 
         ``out_lengths`` (B,) sets each sentence's number of slots: the gold target length in training
         a classify model, candidate lengths in a length beam. Without it a CTC model uses
         ceil(ratio x source length) and a classify model its most probable length.
+
+        ``prev_tokens`` (B, T) vocabulary ids, for mask-predict refinement: their word embeddings are
+        added to the slots' inputs ([MASK] at the slots to re-predict). ``prev_output_tokens`` cannot
+        serve: fairseq's collater fills it with the shifted target, which the decoder must not read.
         """
         h = encoder_out["encoder_out"][0]
         src_mask = encoder_out["encoder_padding_mask"][0]
@@ -231,6 +235,11 @@ class BnbDecoder(FairseqDecoder):
         x = F.gelu(self.latent_in(z)) if mode in ("latent", "latent+encoder") else 0
         if mode in ("encoder", "latent+encoder"):
             x = x + convert(memory)
+        if prev_tokens is not None:
+            if prev_tokens.shape != padding_mask.shape:
+                raise ValueError(f"prev_tokens {tuple(prev_tokens.shape)}: need one token per slot, "
+                                 f"{tuple(padding_mask.shape)}")
+            x = x + self.embeddings.word_embeddings(prev_tokens)
         position_embeds = None
         if self.cfg.decoder_positions == "source":
             table = self.embeddings.position_embeddings.weight
