@@ -141,6 +141,8 @@ def test_inference_reuses_the_gathered_output_rows_until_the_weights_change(tiny
         first = model(src)[0]
         weight, _ = model.decoder.output_weight()
         assert model.decoder.output_weight()[0] is weight  # gathered once in inference
+        model.eval()  # the generator calls eval() before every batch: that keeps them
+        assert model.decoder.output_weight()[0] is weight
         model.decoder.embeddings.word_embeddings.weight[2023] += 1.0  # in place: seen
         assert not torch.allclose(model(src)[0], first)
     other, _, _ = build(tiny_bert_dir, seed=1)

@@ -142,7 +142,8 @@ class BnbDecoder(FairseqDecoder):
         super()._load_from_state_dict(*args, **kwargs)
 
     def train(self, mode=True):
-        self._trimmed = None  # weights change in training: gather them afresh
+        if mode:  # weights change in training: gather them afresh (eval(), called by every generate, keeps them)
+            self._trimmed = None
         return super().train(mode)
 
     def output_weight(self):
