@@ -13,6 +13,8 @@
 #   SUBSET   split to decode [test]     BATCH_SIZE [64]     LATENCY_SENTENCES [100]
 #   BLANK_PENALTY  extra BnB rows with this --ctc-blank-penalty (space-separated values)
 #   CTC_BEAM       extra BnB rows with a CTC prefix beam search of this width (space-separated values)
+#   LENGTH_BEAM, REFINE  for --length-control classify models: extra rows with these length beams /
+#                  mask-predict refinement passes (space-separated values)
 #   THREADS  torch threads (default torch's)       OUT  output directory [benchmark]
 # Extra arguments go to the module, e.g. --fast (8 sentences: a smoke test), --device cuda, --no-cmlm.
 #
@@ -30,6 +32,8 @@ for c in ${AR:-}; do args+=(--ar "$c"); done
 for c in ${NAR:-}; do args+=(--nar "$c"); done
 for p in ${BLANK_PENALTY:-}; do args+=(--ctc-blank-penalty "$p"); done
 for b in ${CTC_BEAM:-}; do args+=(--ctc-beam "$b"); done
+for b in ${LENGTH_BEAM:-}; do args+=(--length-beam "$b"); done
+for n in ${REFINE:-}; do args+=(--refine "$n"); done
 [[ -n "${REFERENCE:-}" ]] && args+=(--reference "$REFERENCE")
 [[ -n "${THREADS:-}" ]] && args+=(--threads "$THREADS")
 export TOKENIZERS_PARALLELISM=false

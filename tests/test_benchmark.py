@@ -26,6 +26,8 @@ def tiny_pair(tmp_path_factory, tiny_bert_dir):
     run_cli(common + ["--arch", "bert2bert_small", "--criterion", "label_smoothed_cross_entropy",
                       "--save-dir", str(work / "ar")])
     run_cli(common + ["--arch", "bnb_small", "--criterion", "bnb_ctc", "--save-dir", str(work / "nar")])
+    run_cli(common + ["--arch", "bnb_small", "--length-control", "classify", "--criterion", "bnb_nat",
+                      "--save-dir", str(work / "classify")])
     return work, raw
 
 
@@ -63,3 +65,18 @@ def test_wrong_kind_of_checkpoint_is_refused(tiny_pair, tmp_path):
                    check=False)
     assert proc.returncode != 0
     assert "not an autoregressive model" in proc.stderr
+
+
+def test_classify_model_rows(tiny_pair):
+    """A --length-control classify model gets length-beam and refinement rows instead of CTC ones."""
+    work, raw = tiny_pair
+    out = work / "result-classify"
+    run_cli(["bash", "examples/benchmark.sh", "--fast", "--no-cmlm"], env_extra={
+        "DATA": str(work / "bin"), "SRC": "es", "TGT": "en", "REFERENCE": f"{raw}/test.en", "OUT": str(out),
+        "AR": f"b2b={work}/ar/checkpoint_last.pt", "NAR": f"cls={work}/classify/checkpoint_last.pt",
+        "LENGTH_BEAM": "3", "REFINE": "2", "THREADS": "1"})
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    assert [r["setting"] for r in rows] == [
+        "b2b AR greedy", "b2b AR beam 4", "cls BnB length beam 1", "cls BnB length beam 1, 2 refinement passes",
+        "cls BnB length beam 3", "cls model-only floor"]
+    assert all(0 <= r["bleu"] <= 100 for r in rows if r["kind"] != "floor")

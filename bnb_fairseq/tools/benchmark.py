@@ -11,7 +11,9 @@ not disturbed by a machine that is faster at one time than another. Reported per
   from the throughput run; an AR model that never stops would show here.
 
 Settings: AR greedy and AR beam 4 (fairseq's SequenceGenerator on ``--ar`` checkpoints), BnB CTC
-greedy (and with ``--ctc-blank-penalty``, and the CTC prefix beam search with ``--ctc-beam``), the model-only floor (encoder + decoder forward + argmax,
+greedy (and with ``--ctc-blank-penalty``, and the CTC prefix beam search with ``--ctc-beam``), for
+``--length-control classify`` models the length beam (``--length-beam``) and refinement passes
+(``--refine``), the model-only floor (encoder + decoder forward + argmax,
 no generator), and fairseq's own cmlm_transformer at the BnB checkpoint's dimensions and
 vocabulary with its IterativeRefinementGenerator in one pass. That cmlm model is untrained (a speed
 reference only: no BLEU) and its length prediction is computed but replaced by the reference
@@ -55,6 +57,10 @@ def parse_args(argv=None):
                    help="extra BnB rows with this --ctc-blank-penalty (repeatable)")
     p.add_argument("--ctc-beam", type=int, action="append", default=[],
                    help="extra BnB rows with a CTC prefix beam search of this width (repeatable)")
+    p.add_argument("--length-beam", type=int, action="append", default=[],
+                   help="classify models: extra rows with a length beam of this width (repeatable)")
+    p.add_argument("--refine", type=int, action="append", default=[],
+                   help="classify models: extra rows with this many mask-predict refinement passes (repeatable)")
     p.add_argument("--no-cmlm", action="store_true", help="skip fairseq's cmlm_transformer reference row")
     p.add_argument("--latency-sentences", type=int, default=100, help="sentences timed one at a time")
     p.add_argument("--warmup", type=int, default=5, help="untimed runs before each timing")
@@ -129,6 +135,8 @@ def nar_settings(label, model, task, args):
     if is_autoregressive(model):
         raise SystemExit(f"benchmark: --nar {label}: an autoregressive model; pass it with --ar")
     rows = []
+    if getattr(model.decoder, "classify", False):
+        return classify_settings(label, model, task, args) + [floor_setting(label, model)]
     for penalty in [0.0] + [p for p in args.ctc_blank_penalty if p]:
         gen = ParallelGenerator(task.target_dictionary, blank_penalty=penalty)
         name = "CTC greedy" + (f", blank penalty {penalty:g}" if penalty else "")
@@ -140,6 +148,26 @@ def nar_settings(label, model, task, args):
         rows.append(Setting(f"{label} BnB CTC beam {beam}", "bnb-ctc-beam",
                             lambda s, g=gen: first_hypothesis_tokens(g.generate([model], s))))
 
+    rows.append(floor_setting(label, model))
+    return rows
+
+
+def classify_settings(label, model, task, args):
+    """A --length-control classify model: length beams and mask-predict refinement passes."""
+    from bnb_fairseq.generation import ParallelGenerator
+
+    rows = []
+    for beam in sorted(set([1] + args.length_beam)):
+        for passes in sorted(set([0] + args.refine)) if beam == 1 else [0]:
+            gen = ParallelGenerator(task.target_dictionary, length_beam=beam, max_iter=passes)
+            name = f"length beam {beam}" + (f", {passes} refinement passes" if passes else "")
+            kind = "bnb-classify" if beam == 1 and not passes else "bnb-classify-beam" if not passes else "bnb-refine"
+            rows.append(Setting(f"{label} BnB {name}", kind,
+                                lambda s, g=gen: first_hypothesis_tokens(g.generate([model], s))))
+    return rows
+
+
+def floor_setting(label, model):
     def floor(sample):
         net_input = sample["net_input"]
         encoder_out = model.encoder(net_input["src_tokens"], src_lengths=net_input["src_lengths"])
@@ -147,9 +175,8 @@ def nar_settings(label, model, task, args):
         logits.argmax(-1)
         return None
 
-    rows.append(Setting(f"{label} model-only floor", "floor", floor, bleu=False,
-                        note="encoder + decoder forward + argmax, no generator"))
-    return rows
+    return Setting(f"{label} model-only floor", "floor", floor, bleu=False,
+                   note="encoder + decoder forward + argmax, no generator")
 
 
 def cmlm_setting(nar_model, task, device):
