@@ -15,8 +15,6 @@ feeds ``[SEP] [CLS] y``; ``forward`` and ``get_targets`` drop that first column,
 import logging
 from dataclasses import dataclass, field
 
-import torch
-import torch.nn.functional as F
 from fairseq.dataclass import ChoiceEnum
 from fairseq.models import (
     FairseqEncoderDecoderModel,
@@ -28,7 +26,7 @@ from fairseq.models import (
 from bnb_fairseq.models.bert_seq2seq import (
     SIZES,
     BertEncoder,
-    BertHubMixin,
+    BertSeq2SeqMixin,
     BertSeq2SeqConfig,
     apply_bert_sizes,
     fill_defaults,
@@ -107,7 +105,7 @@ class Bert2BertDecoder(FairseqIncrementalDecoder):
 
 
 @register_model("bert2bert", dataclass=Bert2BertConfig)
-class Bert2BertModel(BertHubMixin, FairseqEncoderDecoderModel):
+class Bert2BertModel(BertSeq2SeqMixin, FairseqEncoderDecoderModel):
     @classmethod
     def build_model(cls, cfg, task):
         pretrained = bool(cfg.bert_checkpoint) and not cfg.bert_init_done
@@ -139,12 +137,6 @@ class Bert2BertModel(BertHubMixin, FairseqEncoderDecoderModel):
     def get_targets(self, sample, net_output):
         """``y [SEP]``: the target without its leading [CLS], which the decoder reads and never predicts."""
         return sample["target"][:, 1:].contiguous()
-
-    def get_normalized_probs(self, net_output, log_probs, sample=None):
-        logits = net_output[0]
-        if log_probs:
-            return F.log_softmax(logits, dim=-1, dtype=torch.float32)
-        return F.softmax(logits, dim=-1, dtype=torch.float32)
 
     def max_positions(self):
         # the decoder reads [CLS] y: a target of n tokens ([CLS] y [SEP]) needs n - 1 positions

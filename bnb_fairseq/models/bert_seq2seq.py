@@ -9,6 +9,8 @@ import os
 from dataclasses import dataclass, field, fields
 from typing import Optional
 
+import torch
+import torch.nn.functional as F
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 from fairseq.models import FairseqEncoder
 
@@ -86,8 +88,10 @@ class BertEncoder(FairseqEncoder):
         return self.max_source_positions
 
 
-class BertHubMixin:
-    """``Model.from_pretrained(dir, checkpoint_file=..., data_name_or_path=...)`` as fairseq's hub loading,
+class BertSeq2SeqMixin:
+    """Shared by the bnb and bert2bert models.
+
+    ``Model.from_pretrained(dir, checkpoint_file=..., data_name_or_path=...)`` as fairseq's hub loading,
     returning its GeneratorHubInterface (``translate``, ``sample``, ``generate``), with raw text encoded
     by the BERT tokenizer that binarize.py saved beside the data: no tokenizer argument needed."""
 
@@ -108,6 +112,13 @@ class BertHubMixin:
             with open_dict(cfg):
                 cfg.bpe.bert_tokenizer = tokenizer
         return hub_utils.GeneratorHubInterface(cfg, task, loaded["models"])
+
+    def get_normalized_probs(self, net_output, log_probs, sample=None):
+        """(Log-)softmax in fp32 whatever the logits' dtype (fp16/bf16 training and decoding)."""
+        logits = net_output[0]
+        if log_probs:
+            return F.log_softmax(logits, dim=-1, dtype=torch.float32)
+        return F.softmax(logits, dim=-1, dtype=torch.float32)
 
 
 def decoder_checkpoint_flag(cfg):

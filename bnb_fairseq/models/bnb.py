@@ -19,7 +19,7 @@ from fairseq.models import (
 from bnb_fairseq.models.bert_seq2seq import (
     SIZES,
     BertEncoder,
-    BertHubMixin,
+    BertSeq2SeqMixin,
     BertSeq2SeqConfig,
     apply_bert_sizes,
     fill_defaults,
@@ -258,7 +258,7 @@ class BnbDecoder(FairseqDecoder):
 
 
 @register_model("bnb", dataclass=BnbConfig)
-class BnbModel(BertHubMixin, FairseqEncoderDecoderModel):
+class BnbModel(BertSeq2SeqMixin, FairseqEncoderDecoderModel):
     @classmethod
     def build_model(cls, cfg, task):
         pretrained = bool(cfg.bert_checkpoint) and not cfg.bert_init_done
@@ -282,12 +282,6 @@ class BnbModel(BertHubMixin, FairseqEncoderDecoderModel):
     def forward(self, src_tokens, src_lengths=None, prev_output_tokens=None, out_lengths=None, **kwargs):
         encoder_out = self.encoder(src_tokens, src_lengths=src_lengths)
         return self.decoder(prev_output_tokens, encoder_out=encoder_out, out_lengths=out_lengths)
-
-    def get_normalized_probs(self, net_output, log_probs, sample=None):
-        logits = net_output[0]
-        if log_probs:
-            return F.log_softmax(logits, dim=-1, dtype=torch.float32)
-        return F.softmax(logits, dim=-1, dtype=torch.float32)
 
     def load_bert_checkpoints(self, cfg):
         def decoder_hf_name(k):

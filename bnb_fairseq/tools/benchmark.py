@@ -394,7 +394,7 @@ def main(argv=None):
     dataset = task.dataset(args.subset)
     n = min(len(dataset), args.max_sentences or len(dataset))
     ids = list(range(n))
-    batched = [b for b in batches(task, dataset, args.batch_size, args.device)]
+    batched = batches(task, dataset, args.batch_size, args.device)
     if n < len(dataset):
         keep = set(ids)
         batched = [move(dataset.collater([dataset[i] for i in b["id"].tolist() if i in keep]), args.device)
