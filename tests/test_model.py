@@ -98,6 +98,25 @@ def test_encoder_matches_hf_bert(tiny_bert_dir, tiny_model):
         assert (alone - x[i, : len(r)]).abs().max() < 1e-5
 
 
+def test_two_part_source_gets_bert_segment_ids(tiny_bert_dir, tiny_model):
+    """``A [SEP] B`` sources (question generation, sentence pairs) are encoded as BERT encodes pairs."""
+    from transformers import BertModel
+
+    model, _ = tiny_model
+    hf = BertModel.from_pretrained(tiny_bert_dir).eval()
+    pair = [CLS, 2040, 2626, 2009, SEP, 2703, 2626, 1996, SEP]
+    single = [CLS, 2703, 2626, 1996, SEP]
+    src = right_pad([pair, single])
+    types = torch.tensor([[0, 0, 0, 0, 0, 1, 1, 1, 1], [0] * 9])
+    assert model.encoder.segment_ids(src, src.eq(PAD)).equal(types)
+    with torch.no_grad():
+        ours = model.encoder(src)["encoder_out"][0]
+        theirs = hf(input_ids=src, attention_mask=src.ne(PAD).long(), token_type_ids=types).last_hidden_state
+        all_zero = hf(input_ids=src[:1], token_type_ids=torch.zeros_like(src[:1])).last_hidden_state
+    assert (ours - theirs).abs()[src.ne(PAD)].max() < 1e-4
+    assert (ours[0] - all_zero[0]).abs().max() > 1e-3  # the segment ids changed the states
+
+
 def test_left_padded_source_is_refused(tiny_model):
     model, _ = tiny_model
     rows = sentences([6, 4])

@@ -68,13 +68,23 @@ class BertEncoder(FairseqEncoder):
                                  ffn_dim=cfg.encoder_ffn_embed_dim, activation=cfg.encoder_activation,
                                  eps=cfg.encoder_layer_norm_eps, dropout=cfg.dropout, attention_dropout=cfg.attention_dropout)
         self.max_source_positions = cfg.encoder_max_positions
+        self.segments = cfg.encoder_type_vocab_size > 1
+
+    def segment_ids(self, src_tokens, padding_mask):
+        """BERT's segment ids for two-part inputs written ``A [SEP] B``: 0 up to and including the
+        first [SEP], 1 after it (question generation's answer and context, GLUE sentence pairs).
+        A one-part source is all 0, as before; padding stays 0."""
+        sep = src_tokens.eq(self.dictionary.eos())
+        after_first_sep = (sep.cumsum(1) - sep.long()) > 0
+        return (after_first_sep & ~padding_mask).long()
 
     def forward(self, src_tokens, src_lengths=None, **kwargs):
         padding_mask = src_tokens.eq(self.padding_idx)
         if padding_mask[:, 0].any():
             raise ValueError("source batch is left-padded; BERT needs right padding: use task bnb_seq2seq, "
                              "which right-pads, and do not pass --left-pad-source")
-        x = self.encoder(self.embeddings(src_tokens), padding_mask=padding_mask)
+        types = self.segment_ids(src_tokens, padding_mask) if self.segments else None
+        x = self.encoder(self.embeddings(src_tokens, token_types=types), padding_mask=padding_mask)
         return {
             "encoder_out": [x],
             "encoder_padding_mask": [padding_mask],

@@ -139,15 +139,17 @@ class BertEmbeddings(nn.Module):
         self.LayerNorm = nn.LayerNorm(dim, eps=eps)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, tokens=None, inputs_embeds=None, position_embeds=None):
-        """``position_embeds`` (B, T, dim) replaces the embeddings of positions 0..T-1 when given."""
+    def forward(self, tokens=None, inputs_embeds=None, position_embeds=None, token_types=None):
+        """``position_embeds`` (B, T, dim) replaces the embeddings of positions 0..T-1 when given;
+        ``token_types`` (B, T) are segment ids (None: all segment 0)."""
         x = self.word_embeddings(tokens) if inputs_embeds is None else inputs_embeds
         if position_embeds is None:
             t = x.size(1)
             if t > self.position_embeddings.num_embeddings:
                 raise ValueError(f"sequence of {t} positions exceeds the model's {self.position_embeddings.num_embeddings}")
             position_embeds = self.position_embeddings.weight[:t].unsqueeze(0)
-        x = x + position_embeds + self.token_type_embeddings.weight[0]
+        types = self.token_type_embeddings.weight[0] if token_types is None else self.token_type_embeddings(token_types)
+        x = x + position_embeds + types
         return self.dropout(self.LayerNorm(x))
 
 
