@@ -179,6 +179,52 @@ def test_criterion(classify, tiny_bert_dir):
         BnbCtcCriterion(BnbCtcConfig(), task)(model, sample)
 
 
+def test_refinement_training_inputs(classify):
+    """CMLM-style training: a refinement sentence sees gold words at unmasked slots and is scored only at
+    its 1..T masked ones; a first-pass sentence gets [PAD] everywhere, which adds no word input."""
+    model, task = classify
+    crit = BnbNatCriterion(BnbNatConfig(refinement_training=0.5), task)
+    mask_idx = task.target_dictionary.mask()
+    target = right_pad([[CLS] + list(range(2000, 2000 + n)) + [SEP] for n in (9, 3, 14, 1)] * 50)
+    real = target.ne(PAD)
+    lengths = real.sum(1)
+    torch.manual_seed(0)
+    prev, scored = crit.refinement_inputs(target, real, lengths)
+    refine = prev.ne(PAD).any(1)
+    assert 0.35 < refine.float().mean() < 0.65  # about the fraction asked for
+    masked = prev.eq(mask_idx)
+    assert masked[refine].any(1).all() and not masked[~refine].any()
+    n = masked.sum(1)[refine]
+    assert (n >= 1).all() and (n <= lengths[refine]).all()
+    assert len(set(n.tolist())) > 5  # n is drawn per sentence, not fixed
+    assert prev[refine].eq(torch.where(masked, mask_idx, target)[refine].masked_fill(~real[refine], PAD)).all()
+    assert scored[refine].equal(masked[refine]) and scored[~refine].equal(real[~refine])
+    torch.manual_seed(0)
+    again = crit.refinement_inputs(target, real, lengths)
+    assert again[0].equal(prev) and again[1].equal(scored)
+
+    # a [PAD] row is exactly a first pass (no prev_tokens)
+    sample = make_sample()
+    enc = model.encoder(**sample["net_input"])
+    lengths = torch.tensor([7, 4])
+    with torch.no_grad():
+        none, _ = model.decoder(None, encoder_out=enc, out_lengths=lengths)
+        pads, _ = model.decoder(None, encoder_out=enc, out_lengths=lengths, prev_tokens=torch.full((2, 7), PAD))
+        words, _ = model.decoder(None, encoder_out=enc, out_lengths=lengths, prev_tokens=right_pad(TGT))
+    assert torch.equal(none, pads) and not torch.allclose(none, words)
+
+    # in training, the loss is over the scored slots only
+    model.train()
+    try:
+        torch.manual_seed(1)
+        loss, sample_size, log = BnbNatCriterion(BnbNatConfig(refinement_training=1.0), task)(model, sample)
+    finally:
+        model.eval()
+    assert torch.isfinite(loss) and 2 <= sample_size < sample["ntokens"] and log["ntokens"] == sample_size
+    with pytest.raises(ValueError, match="--refinement-training 1.5"):
+        BnbNatCriterion(BnbNatConfig(refinement_training=1.5), task)
+
+
 def forced_length_head(model, offsets):
     """Length logits that rank the classes of ``offsets`` first, in that order, for every sentence."""
     head = model.decoder.length_classifier.proj
@@ -283,8 +329,8 @@ def test_train_and_generate_with_length_beam(tmp_path, tiny_bert_dir):
     train = run_cli([
         "fairseq-train", str(work / "bin"), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq", "-s", "es", "-t", "en",
         "--arch", "bnb_small", "--bert-checkpoint", tiny_bert_dir, "--length-control", "classify",
-        "--criterion", "bnb_nat", "--optimizer", "adam", "--lr", "1e-3", "--batch-size", "8", "--max-update", "10",
-        "--save-dir", str(work / "ckpt"), "--no-epoch-checkpoints", "--eval-bleu", "--iter-decode-with-beam", "2",
+        "--criterion", "bnb_nat", "--refinement-training", "0.5", "--optimizer", "adam", "--lr", "1e-3",
+        "--batch-size", "8", "--max-update", "10", "--save-dir", str(work / "ckpt"), "--no-epoch-checkpoints", "--eval-bleu", "--iter-decode-with-beam", "2",
         "--num-workers", "0", "--seed", "1", "--log-format", "simple", "--log-interval", "5",
     ], env_extra=env)
     log = train.stdout + train.stderr

@@ -3,6 +3,7 @@
 import math
 from dataclasses import dataclass, field
 
+import torch
 import torch.nn.functional as F
 from fairseq import metrics, utils
 from fairseq.criterions import FairseqCriterion, register_criterion
@@ -19,6 +20,11 @@ class BnbNatConfig(FairseqDataclass):
     length_loss_factor: float = field(default=0.1, metadata={
         "help": "weight of the length classifier's cross-entropy (per sentence) against the token "
                 "cross-entropy (per token)"})
+    refinement_training: float = field(default=0.0, metadata={
+        "help": "fraction of sentences trained as a mask-predict refinement pass (CMLM): a uniform 1..T of "
+                "their T slots get [MASK], the others the gold token, and only the masked slots are "
+                "scored; the rest are trained as the first, word-free pass. Without it, "
+                "--iter-decode-max-iter has nothing to read"})
 
 
 @register_criterion("bnb_nat", dataclass=BnbNatConfig)
@@ -37,6 +43,12 @@ class BnbNatCriterion(FairseqCriterion):
         super().__init__(task)
         self.eps = cfg.label_smoothing
         self.length_loss_factor = cfg.length_loss_factor
+        self.refinement_training = cfg.refinement_training
+        if not 0.0 <= self.refinement_training <= 1.0:
+            raise ValueError(f"--refinement-training {self.refinement_training}: give a fraction in [0, 1]")
+        self.mask_idx = task.target_dictionary.mask() if hasattr(task.target_dictionary, "mask") else None
+        if self.refinement_training and self.mask_idx is None:
+            raise ValueError("--refinement-training needs a target dictionary with a [MASK] token (a BERT vocabulary)")
 
     def forward(self, model, sample, reduce=True):
         decoder = model.decoder
@@ -48,10 +60,13 @@ class BnbNatCriterion(FairseqCriterion):
         # a target longer than the decoder's positions (only outside the training set, which is
         # filtered) is scored on its first max_len tokens
         out_lengths = target_lengths.clamp(max=decoder.max_len)
-        logits, extra = model(**sample["net_input"], out_lengths=out_lengths)
-        lprobs = model.get_normalized_probs((logits, extra), log_probs=True)  # (B, T, V) fp32
-        target = target[:, : lprobs.size(1)]
+        target = target[:, : int(out_lengths.max())] if decoder.max_len < target.size(1) else target
         mask = target.ne(self.padding_idx)
+        prev_tokens = None
+        if model.training and self.refinement_training > 0:
+            prev_tokens, mask = self.refinement_inputs(target, mask, out_lengths)
+        logits, extra = model(**sample["net_input"], out_lengths=out_lengths, prev_tokens=prev_tokens)
+        lprobs = model.get_normalized_probs((logits, extra), log_probs=True)  # (B, T, V) fp32
         # a trimmed output vocabulary (--output-vocab train) indexes logits by output slot, not by id
         nll = -lprobs.gather(-1, decoder.output_index(target).unsqueeze(-1)).squeeze(-1)
         nll = nll.masked_fill(~mask, 0.0).sum(1)
@@ -65,8 +80,11 @@ class BnbNatCriterion(FairseqCriterion):
         length_correct = (length_logits.argmax(-1) == gold).sum()
 
         nsentences = target.size(0)
-        # the collater counted the target tokens on the host: no device synchronisation per step
-        ntokens = sample["ntokens"] if "ntokens" in sample else int(target_lengths.sum())
+        if prev_tokens is not None:
+            ntokens = int(mask.sum())  # the scored slots
+        else:
+            # the collater counted the target tokens on the host: no device synchronisation per step
+            ntokens = sample["ntokens"] if "ntokens" in sample else int(target_lengths.sum())
         loss = token_loss + self.length_loss_factor * length_loss * (ntokens / max(nsentences, 1))
         logging_output = {
             "loss": loss.sum().data,
@@ -78,6 +96,21 @@ class BnbNatCriterion(FairseqCriterion):
             "sample_size": ntokens,
         }
         return (loss.sum() if reduce else loss), ntokens, logging_output
+
+    def refinement_inputs(self, target, real, lengths):
+        """Decoder word inputs and the slots to score: a refinement sentence gets n ~ U{1..T} of its T
+        slots as [MASK] (scored) and the rest as gold (not scored); a first-pass sentence gets [PAD]
+        everywhere (no word input) and all its slots scored."""
+        refine = torch.rand(target.size(0), device=target.device) < self.refinement_training
+        n_masked = (torch.rand(target.size(0), device=target.device) * lengths).long() + 1
+        # a random order of the real slots: rank < n_masked picks n_masked of them
+        noise = torch.rand(target.shape, device=target.device).masked_fill(~real, 2.0)
+        rank = noise.argsort(1).argsort(1)
+        masked = (rank < n_masked[:, None]) & real & refine[:, None]
+        prev_tokens = torch.where(masked, torch.full_like(target, self.mask_idx), target)
+        prev_tokens = prev_tokens.masked_fill(~refine[:, None] | ~real, self.padding_idx)
+        scored = torch.where(refine[:, None], masked, real)
+        return prev_tokens, scored
 
     @staticmethod
     def reduce_metrics(logging_outputs) -> None:

@@ -208,7 +208,8 @@ class BnbDecoder(FairseqDecoder):
         ceil(ratio x source length) and a classify model its most probable length.
 
         ``prev_tokens`` (B, T) vocabulary ids, for mask-predict refinement: their word embeddings are
-        added to the slots' inputs ([MASK] at the slots to re-predict). ``prev_output_tokens`` cannot
+        added to the slots' inputs ([MASK] at the slots to re-predict; [PAD] adds nothing, so a row of
+        [PAD] is a first pass, as in ``bnb_nat --refinement-training``). ``prev_output_tokens`` cannot
         serve: fairseq's collater fills it with the shifted target, which the decoder must not read.
         """
         h = encoder_out["encoder_out"][0]
@@ -240,7 +241,8 @@ class BnbDecoder(FairseqDecoder):
             if prev_tokens.shape != padding_mask.shape:
                 raise ValueError(f"prev_tokens {tuple(prev_tokens.shape)}: need one token per slot, "
                                  f"{tuple(padding_mask.shape)}")
-            x = x + self.embeddings.word_embeddings(prev_tokens)
+            given = prev_tokens.ne(self.embeddings.word_embeddings.padding_idx).unsqueeze(-1)
+            x = x + self.embeddings.word_embeddings(prev_tokens) * given
         position_embeds = None
         if self.cfg.decoder_positions == "source":
             table = self.embeddings.position_embeddings.weight
@@ -279,9 +281,11 @@ class BnbModel(BertSeq2SeqMixin, FairseqEncoderDecoderModel):
                         "pieces (those in the training targets, the specials and the blank)")
         return model
 
-    def forward(self, src_tokens, src_lengths=None, prev_output_tokens=None, out_lengths=None, **kwargs):
+    def forward(self, src_tokens, src_lengths=None, prev_output_tokens=None, out_lengths=None, prev_tokens=None,
+                **kwargs):
         encoder_out = self.encoder(src_tokens, src_lengths=src_lengths)
-        return self.decoder(prev_output_tokens, encoder_out=encoder_out, out_lengths=out_lengths)
+        return self.decoder(prev_output_tokens, encoder_out=encoder_out, out_lengths=out_lengths,
+                            prev_tokens=prev_tokens)
 
     def load_bert_checkpoints(self, cfg):
         def decoder_hf_name(k):
