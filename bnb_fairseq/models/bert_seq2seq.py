@@ -15,7 +15,7 @@ from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 from fairseq.models import FairseqEncoder
 
 from bnb_fairseq.bert.checkpoint import BertCheckpointError, load_bert_weights, load_into, read_bert_sizes
-from bnb_fairseq.bert.dictionary import BertDictionary
+from bnb_fairseq.bert.tokenizer import checkpoint_dictionary
 from bnb_fairseq.modules import BertEmbeddings, BertStack
 
 logger = logging.getLogger(__name__)
@@ -40,8 +40,15 @@ class BertSeq2SeqConfig(FairseqDataclass):
     decoder_max_positions: int = field(default=512, metadata={"help": "set from the checkpoint when given"})
     encoder_activation: str = field(default="gelu", metadata={"help": "set from the checkpoint when given"})
     decoder_activation: str = field(default="gelu", metadata={"help": "set from the checkpoint when given"})
-    encoder_type_vocab_size: int = field(default=2, metadata={"help": "set from the checkpoint when given"})
-    decoder_type_vocab_size: int = field(default=2, metadata={"help": "set from the checkpoint when given"})
+    encoder_type_vocab_size: int = field(default=2, metadata={"help": "set from the checkpoint when given "
+                                                              "(0: no token-type embeddings, as DistilBERT)"})
+    decoder_type_vocab_size: int = field(default=2, metadata={"help": "set from the checkpoint when given "
+                                                              "(0: no token-type embeddings, as DistilBERT)"})
+    encoder_embedding_size: int = field(default=0, metadata={"help": "set from the checkpoint when given: "
+                                                             "width of the embeddings, projected to the hidden size "
+                                                             "when narrower (ELECTRA); 0: the hidden size"})
+    decoder_embedding_size: int = field(default=0, metadata={"help": "set from the checkpoint when given "
+                                                             "(see --encoder-embedding-size)"})
     encoder_layer_norm_eps: float = field(default=1e-12, metadata={"help": "set from the checkpoint when given"})
     decoder_layer_norm_eps: float = field(default=1e-12, metadata={"help": "set from the checkpoint when given"})
     dropout: float = field(default=0.1, metadata={"help": "hidden dropout"})
@@ -63,12 +70,13 @@ class BertEncoder(FairseqEncoder):
         self.padding_idx = dictionary.pad()
         dim = cfg.encoder_embed_dim
         self.embeddings = BertEmbeddings(len(dictionary), dim, cfg.encoder_max_positions,
-                                         cfg.encoder_type_vocab_size, self.padding_idx, cfg.encoder_layer_norm_eps, cfg.dropout)
+                                         cfg.encoder_type_vocab_size, self.padding_idx, cfg.encoder_layer_norm_eps, cfg.dropout,
+                                         embedding_size=getattr(cfg, "encoder_embedding_size", 0))
         self.encoder = BertStack(cfg.encoder_layers, dim=dim, heads=cfg.encoder_attention_heads,
                                  ffn_dim=cfg.encoder_ffn_embed_dim, activation=cfg.encoder_activation,
                                  eps=cfg.encoder_layer_norm_eps, dropout=cfg.dropout, attention_dropout=cfg.attention_dropout)
         self.max_source_positions = cfg.encoder_max_positions
-        self.segments = cfg.encoder_type_vocab_size > 1
+        self.segments = cfg.encoder_type_vocab_size > 1  # RoBERTa (1) and DistilBERT (0) have no segments
 
     def segment_ids(self, src_tokens, padding_mask):
         """BERT's segment ids for two-part inputs written ``A [SEP] B``: 0 up to and including the
@@ -119,9 +127,26 @@ class BertSeq2SeqMixin:
                 raise FileNotFoundError(f"{tokenizer} not found: give data_name_or_path= the data directory that "
                                         "preprocess/binarize.py wrote (or a packaged model directory), or "
                                         "bert_tokenizer= a BERT checkpoint directory")
+            target = os.path.join(utils.split_paths(task.cfg.data)[0], f"tokenizer.{task.cfg.target_lang}")
             with open_dict(cfg):
                 cfg.bpe.bert_tokenizer = tokenizer
+                if os.path.isdir(target) and not cfg.bpe.get("bert_target_tokenizer"):
+                    cfg.bpe.bert_target_tokenizer = target  # outputs decode with the target's own tokenizer
         return hub_utils.GeneratorHubInterface(cfg, task, loaded["models"])
+
+    def upgrade_state_dict_named(self, state_dict, name):
+        """A checkpoint of another run (``--finetune-from-model``) must have this model's vocabularies."""
+        prefix = f"{name}." if name else ""
+        for side, part, module in (("source", "encoder", self.encoder), ("target", "decoder", self.decoder)):
+            theirs = state_dict.get(f"{prefix}{part}.embeddings.word_embeddings.weight")
+            if theirs is not None and theirs.size(0) != len(module.dictionary):
+                where = getattr(module.dictionary, "source", None) or "the data"
+                raise ValueError(
+                    f"the checkpoint's {side} vocabulary has {theirs.size(0)} pieces but this run's {side} dictionary "
+                    f"({where}) has {len(module.dictionary)}: a checkpoint to fine-tune from must use the vocabulary "
+                    "of the data; binarize the data with preprocess/binarize.py --bert <the BERT checkpoint the "
+                    "pre-training data was made with>")
+        return super().upgrade_state_dict_named(state_dict, name)
 
     def get_normalized_probs(self, net_output, log_probs, sample=None):
         """(Log-)softmax in fp32 whatever the logits' dtype (fp16/bf16 training and decoding)."""
@@ -153,18 +178,25 @@ def apply_bert_sizes(cfg):
         setattr(cfg, f"{side}_activation", sizes.hidden_act)
         setattr(cfg, f"{side}_type_vocab_size", sizes.type_vocab_size)
         setattr(cfg, f"{side}_layer_norm_eps", sizes.layer_norm_eps)
+        setattr(cfg, f"{side}_embedding_size", sizes.embedding_size if sizes.embedding_size != sizes.hidden_size else 0)
     cfg.bert_init_done = True
 
 
 def check_vocabulary(dictionary, path, side, flag):
-    """The binarized data's dictionary must be the checkpoint's vocab.txt, id for id."""
-    ckpt_vocab = BertDictionary.load(os.path.join(path, "vocab.txt"))
+    """The binarized data's dictionary must be the checkpoint's vocabulary (vocab.txt or its tokenizer's), id
+    for id, with the same special tokens."""
+    ckpt_vocab = checkpoint_dictionary(path, flag)
     diff = ckpt_vocab.first_difference(dictionary)
+    specials = getattr(dictionary, "specials", ckpt_vocab.specials)
+    if diff is None and specials != ckpt_vocab.specials:
+        raise BertCheckpointError(f"the {side} dictionary of the data takes {specials} as its special tokens, "
+                                  f"{flag} {path} {ckpt_vocab.specials}; binarize the data with "
+                                  f"preprocess/binarize.py --bert {path}")
     if diff is not None:
         i, theirs, ours = diff
         raise BertCheckpointError(
             f"the {side} dictionary of the data ({getattr(dictionary, 'source', None) or 'data dictionary'}, "
-            f"{len(dictionary)} entries) does not match {flag} {path}/vocab.txt ({len(ckpt_vocab)} entries; first "
+            f"{len(dictionary)} entries) does not match {flag} {ckpt_vocab.source} ({len(ckpt_vocab)} entries; first "
             f"difference at id {i}: {ours!r} vs {theirs!r}); binarize the data with preprocess/binarize.py "
             f"--bert {path}, or pass the checkpoint the data was made with"
         )

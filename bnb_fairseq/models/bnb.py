@@ -109,13 +109,17 @@ class BnbDecoder(FairseqDecoder):
         self.latent_in = nn.Linear(cfg.latent_dim, dim)
         self.memory_proj = nn.Linear(encoder_dim, dim) if encoder_dim != dim else None
         self.memory_dropout = nn.Dropout(cfg.memory_dropout)
+        width = getattr(cfg, "decoder_embedding_size", 0) or dim
         self.embeddings = BertEmbeddings(len(dictionary), dim, cfg.decoder_max_positions,
-                                         cfg.decoder_type_vocab_size, dictionary.pad(), cfg.decoder_layer_norm_eps, cfg.dropout)
+                                         cfg.decoder_type_vocab_size, dictionary.pad(), cfg.decoder_layer_norm_eps, cfg.dropout,
+                                         embedding_size=width)
+        # the slots' inputs enter the embeddings in their width: narrower than the hidden states for ELECTRA
+        self.slot_to_embedding = nn.Linear(dim, width) if width != dim else None
         self.encoder = BertStack(cfg.decoder_layers, dim=dim, heads=cfg.decoder_attention_heads,
                                  ffn_dim=cfg.decoder_ffn_embed_dim, activation=cfg.decoder_activation,
                                  eps=cfg.decoder_layer_norm_eps, dropout=cfg.dropout, attention_dropout=cfg.attention_dropout,
                                  cross_attention=True)
-        self.lm_head = BertLMHead(dim, len(dictionary), cfg.decoder_activation, cfg.decoder_layer_norm_eps)
+        self.lm_head = BertLMHead(dim, len(dictionary), cfg.decoder_activation, cfg.decoder_layer_norm_eps, width)
         self.max_len = min(cfg.ctc_max_len or cfg.decoder_max_positions, cfg.decoder_max_positions)
         self.classify = getattr(cfg, "length_control", "ctc") == "classify"
         self.length_classifier = self.length_converter = None
@@ -136,6 +140,23 @@ class BnbDecoder(FairseqDecoder):
         self.register_buffer("output_ids", ids.to(self.lm_head.bias.device))
         self.cfg.output_vocab_size = len(ids)
         self._slots = self._trimmed = None
+        self.output_vocab_chosen = True  # chosen for this model (from its training data), not a placeholder
+
+    def upgrade_state_dict_named(self, state_dict, name):
+        """Fine-tuning from another run's checkpoint (``--finetune-from-model``, e.g. bnb_pretrain's): a
+        model whose output vocabulary was chosen from this run's training targets keeps it, and a
+        full-vocabulary model needs none; the weights cover the whole vocabulary either way."""
+        key = f"{name}.output_ids" if name else "output_ids"
+        theirs = state_dict.get(key)
+        if self.output_ids is None and theirs is not None:
+            logger.info(f"output vocabulary: the full {len(self.dictionary)} pieces (the checkpoint kept {len(theirs)})")
+            del state_dict[key]
+        elif getattr(self, "output_vocab_chosen", False) and (
+                theirs is None or not torch.equal(theirs.cpu(), self.output_ids.cpu())):
+            logger.info(f"output vocabulary: this run's {len(self.output_ids)} pieces, not the checkpoint's "
+                        f"{len(theirs) if theirs is not None else len(self.dictionary)}")
+            state_dict[key] = self.output_ids.detach().clone()
+        return super().upgrade_state_dict_named(state_dict, name)
 
     def _load_from_state_dict(self, *args, **kwargs):
         self._slots = self._trimmed = None  # output_ids and weights may change
@@ -237,6 +258,8 @@ class BnbDecoder(FairseqDecoder):
         x = F.gelu(self.latent_in(z)) if mode in ("latent", "latent+encoder") else 0
         if mode in ("encoder", "latent+encoder"):
             x = x + convert(memory)
+        if self.slot_to_embedding is not None:
+            x = self.slot_to_embedding(x)
         if prev_tokens is not None:
             if prev_tokens.shape != padding_mask.shape:
                 raise ValueError(f"prev_tokens {tuple(prev_tokens.shape)}: need one token per slot, "
@@ -303,14 +326,18 @@ class BnbModel(BertSeq2SeqMixin, FairseqEncoderDecoderModel):
 
 
 def check_ctc_blank(dictionary, token, force=False):
-    """The blank's id: never a token every target holds; an ordinary piece only when forced."""
+    """The blank's id: never a token every target holds; an ordinary piece only when forced. [PAD] and
+    [MASK] name the vocabulary's own pad and mask tokens (<pad> and <mask> for RoBERTa and XLM-R)."""
+    if hasattr(dictionary, "special_token"):
+        token = dictionary.special_token(token)
     if token not in dictionary.indices:
         raise ValueError(f"--ctc-blank {token!r} is not in the target vocabulary; use [PAD] (the default) or [MASK]")
     idx = dictionary.index(token)
     if idx in (dictionary.bos(), dictionary.eos()):
         raise ValueError(f"--ctc-blank {token}: every target holds it ([CLS] y [SEP]), so CTC could never emit "
                          "it; use [PAD] (the default) or [MASK]")
-    reserved = idx == dictionary.pad() or token == "[MASK]" or re.fullmatch(r"\[unused\d+\]", token)
+    reserved = (idx == dictionary.pad() or token == "[MASK]" or idx == getattr(dictionary, "mask_index", None)
+                or re.fullmatch(r"\[unused\d+\]", token))
     if not reserved and not force:
         raise ValueError(f"--ctc-blank {token}: an ordinary token of the target vocabulary, which the model could "
                          "then never output; use [PAD] (the default), [MASK] or an [unusedN] entry, or pass "

@@ -129,18 +129,25 @@ class BertLayer(nn.Module):
 
 
 class BertEmbeddings(nn.Module):
-    """word/position/type embeddings -> LayerNorm -> dropout; also accepts ready input vectors."""
+    """word/position/type embeddings -> LayerNorm -> dropout; also accepts ready input vectors.
 
-    def __init__(self, vocab_size, dim, max_positions, type_vocab_size, pad_idx, eps, dropout):
+    ``embedding_size`` below ``dim`` (ELECTRA) embeds in that width and projects to ``dim`` after the
+    LayerNorm (``embeddings_project``, as ELECTRA does); ``type_vocab_size`` 0 leaves token types out
+    (DistilBERT). Inputs given as vectors (``inputs_embeds``, ``position_embeds``) are in the embedding
+    width."""
+
+    def __init__(self, vocab_size, dim, max_positions, type_vocab_size, pad_idx, eps, dropout, embedding_size=None):
         super().__init__()
-        self.word_embeddings = nn.Embedding(vocab_size, dim, padding_idx=pad_idx)
-        self.position_embeddings = nn.Embedding(max_positions, dim)
-        self.token_type_embeddings = nn.Embedding(type_vocab_size, dim)
-        self.LayerNorm = nn.LayerNorm(dim, eps=eps)
+        width = embedding_size or dim
+        self.word_embeddings = nn.Embedding(vocab_size, width, padding_idx=pad_idx)
+        self.position_embeddings = nn.Embedding(max_positions, width)
+        self.token_type_embeddings = nn.Embedding(type_vocab_size, width) if type_vocab_size > 0 else None
+        self.LayerNorm = nn.LayerNorm(width, eps=eps)
         self.dropout = nn.Dropout(dropout)
+        self.embeddings_project = nn.Linear(width, dim) if width != dim else None
 
     def forward(self, tokens=None, inputs_embeds=None, position_embeds=None, token_types=None):
-        """``position_embeds`` (B, T, dim) replaces the embeddings of positions 0..T-1 when given;
+        """``position_embeds`` (B, T, width) replaces the embeddings of positions 0..T-1 when given;
         ``token_types`` (B, T) are segment ids (None: all segment 0)."""
         x = self.word_embeddings(tokens) if inputs_embeds is None else inputs_embeds
         if position_embeds is None:
@@ -148,9 +155,11 @@ class BertEmbeddings(nn.Module):
             if t > self.position_embeddings.num_embeddings:
                 raise ValueError(f"sequence of {t} positions exceeds the model's {self.position_embeddings.num_embeddings}")
             position_embeds = self.position_embeddings.weight[:t].unsqueeze(0)
-        types = self.token_type_embeddings.weight[0] if token_types is None else self.token_type_embeddings(token_types)
-        x = x + position_embeds + types
-        return self.dropout(self.LayerNorm(x))
+        x = x + position_embeds
+        if self.token_type_embeddings is not None:
+            x = x + (self.token_type_embeddings.weight[0] if token_types is None else self.token_type_embeddings(token_types))
+        x = self.dropout(self.LayerNorm(x))
+        return x if self.embeddings_project is None else self.embeddings_project(x)
 
 
 class BertStack(nn.Module):
@@ -166,13 +175,15 @@ class BertStack(nn.Module):
 
 
 class BertLMHead(nn.Module):
-    """BERT's MLM head: dense -> act -> LayerNorm -> tied word embeddings + bias."""
+    """BERT's MLM head: dense -> act -> LayerNorm -> tied word embeddings + bias. With word embeddings
+    narrower than the hidden states (ELECTRA) the dense layer maps down to their width."""
 
-    def __init__(self, dim, vocab_size, activation, eps):
+    def __init__(self, dim, vocab_size, activation, eps, embedding_size=None):
         super().__init__()
-        self.dense = nn.Linear(dim, dim)
+        width = embedding_size or dim
+        self.dense = nn.Linear(dim, width)
         self.act = ACTIVATIONS[activation]
-        self.LayerNorm = nn.LayerNorm(dim, eps=eps)
+        self.LayerNorm = nn.LayerNorm(width, eps=eps)
         self.bias = nn.Parameter(torch.zeros(vocab_size))
 
     def forward(self, x, embedding_weight, bias=None):

@@ -15,11 +15,14 @@ from fairseq.tasks import register_task
 from fairseq.tasks.translation import TranslationConfig, TranslationTask, load_langpair_dataset
 from omegaconf import open_dict
 
+from bnb_fairseq import checkpoint_compat
 from bnb_fairseq.bert.dictionary import BertDictionary
-from bnb_fairseq.bert.tokenizer import wordpiece_decoder
+from bnb_fairseq.bert.tokenizer import TextDecoder
 from bnb_fairseq.generation import ParallelGenerator
+from bnb_fairseq.generation.heap import HeapTrimmer
 from bnb_fairseq.generation.parallel_generator import is_autoregressive  # noqa: F401  (importable here)
 from bnb_fairseq.tasks.batching import CoverAllBatchesMixin
+from bnb_fairseq.tasks.pair_dataset import TwoVocabularyPairDataset, same_special_ids
 
 logger = logging.getLogger(__name__)
 BLEU_ORDER = 4
@@ -32,8 +35,10 @@ FAIRSEQ_MAX_ITER = GenerationConfig.__dataclass_fields__["iter_decode_max_iter"]
 class BnbSeq2SeqConfig(TranslationConfig):
     left_pad_source: bool = field(default=False, metadata={"help": "must stay False: BERT's absolute "
                                                             "positions need right-padded sources"})
-    eval_bleu_cased: bool = field(default=False, metadata={"help": "case-sensitive BLEU in --eval-bleu; by "
-                                                            "default it is lowercased (right for uncased checkpoints)"})
+    eval_bleu_cased: bool = field(default=False, metadata={"help": "case-sensitive BLEU in --eval-bleu whatever "
+                                                            "the target tokenizer; by default BLEU is lowercased when the "
+                                                            "target checkpoint's tokenizer lowercases (uncased), "
+                                                            "case-sensitive otherwise"})
     overlong_source: ChoiceEnum(["truncate", "error"]) = field(default="truncate", metadata={
         "help": "sources longer than the model's positions (or --max-source-positions): truncate them "
                 "keeping [SEP], with a warning, or refuse them with an error; never skipped"})
@@ -135,20 +140,55 @@ class BnbSeq2SeqTask(CoverAllBatchesMixin, TranslationTask):
                 raise FileNotFoundError(
                     f"{paths[0]}/dict.{lang}.txt not found: make the data directory with preprocess/binarize.py"
                 )
-        return super().setup_task(cfg, **kwargs)
+        # before fairseq reads any checkpoint: a damaged one is named, with the intact one to use instead
+        checkpoint_compat.check_launch(cfg, kwargs.get("from_checkpoint", False))
+        checkpoint_compat.check_checkpoints_to_load(cfg, kwargs.get("from_checkpoint", False))
+        if cfg.source_lang is None or cfg.target_lang is None:
+            return super().setup_task(cfg, **kwargs)  # fairseq infers the pair from the file names
+        # not fairseq's setup: it asserts that both dictionaries share pad/eos/unk ids, which an encoder and a
+        # decoder from different checkpoint families (BERT's [PAD] 0, RoBERTa's <pad> 1) do not
+        src_dict, tgt_dict = (cls.load_dictionary(os.path.join(paths[0], f"dict.{lang}.txt"))
+                              for lang in (cfg.source_lang, cfg.target_lang))
+        for lang, d in ((cfg.source_lang, src_dict), (cfg.target_lang, tgt_dict)):
+            logger.info(f"[{lang}] dictionary: {len(d)} types")
+        return cls(cfg, src_dict, tgt_dict)
+
+    def state_dict(self):
+        """The task state saved in checkpoints, with fingerprints of both dictionaries."""
+        return dict(super().state_dict(), **{checkpoint_compat.VOCABULARY_KEY:
+                                             checkpoint_compat.vocabulary_fingerprints(self)})
+
+    def load_state_dict(self, state_dict):
+        """Called with a checkpoint's task state before its model is built (fairseq-generate, the hub):
+        a data directory with other dictionaries is one clear error, not a tensor size mismatch."""
+        state_dict = dict(state_dict)
+        saved = state_dict.pop(checkpoint_compat.VOCABULARY_KEY, None)
+        if saved is not None:
+            root = checkpoint_compat.root_config(self.cfg)
+            paths = checkpoint_compat.eval_paths(root) if root is not None else None
+            problem = checkpoint_compat.vocabulary_mismatch(saved, self, paths)
+            if problem:
+                raise ValueError("bnb_seq2seq: " + problem)
+        super().load_state_dict(state_dict)
 
     def load_dataset(self, split, epoch=1, combine=False, **kwargs):
         paths = utils.split_paths(self.cfg.data)
         if split != self.cfg.train_subset:
             paths = paths[:1]
+        # e.g. a BERT encoder with a RoBERTa decoder: fairseq's pair dataset asserts equal special ids, so it is
+        # built with the source dictionary on both sides (binarized data is read without it) and then given the
+        # target's, which pads the targets
+        two_vocabularies = not same_special_ids(self.src_dict, self.tgt_dict)
         self.datasets[split] = load_langpair_dataset(
-            paths[(epoch - 1) % len(paths)], split, self.cfg.source_lang, self.src_dict,
-            self.cfg.target_lang, self.tgt_dict, combine=combine, dataset_impl=self.cfg.dataset_impl,
+            paths[(epoch - 1) % len(paths)], split, self.cfg.source_lang, self.src_dict, self.cfg.target_lang,
+            self.src_dict if two_vocabularies else self.tgt_dict, combine=combine, dataset_impl=self.cfg.dataset_impl,
             upsample_primary=self.cfg.upsample_primary, left_pad_source=False, left_pad_target=False,
             max_source_positions=self.cfg.max_source_positions, max_target_positions=self.cfg.max_target_positions,
             truncate_source=self.cfg.truncate_source, shuffle=(split != "test"),
             pad_to_multiple=self.cfg.required_seq_len_multiple,
         )
+        if two_vocabularies:
+            self.datasets[split] = TwoVocabularyPairDataset.of(self.datasets[split], self.tgt_dict)
 
     def target_ids_in_training_data(self):
         """Sorted ids of every piece in the binarized training targets (for --output-vocab train)."""
@@ -174,8 +214,19 @@ class BnbSeq2SeqTask(CoverAllBatchesMixin, TranslationTask):
         """Raw-text lines (fairseq-interactive) arrive as ``pieces [SEP]``: add BERT's [CLS]."""
         bos = self.src_dict.bos()
         src_tokens = [t if len(t) and t[0] == bos else torch.cat([t.new_tensor([bos]), t]) for t in src_tokens]
-        return LanguagePairDataset(src_tokens, [len(t) for t in src_tokens], self.source_dictionary,
-                                   tgt_dict=self.target_dictionary, left_pad_source=False, constraints=constraints)
+        self.warn_unknown_pieces(src_tokens)
+        return TwoVocabularyPairDataset(src_tokens, [len(t) for t in src_tokens], self.source_dictionary,
+                                        tgt_dict=self.target_dictionary, left_pad_source=False, constraints=constraints)
+
+    def warn_unknown_pieces(self, src_tokens):
+        """Words the source tokenizer cannot spell become [UNK]: still translated, but their meaning is lost."""
+        unk = self.src_dict.unk()
+        rows = [t for t in src_tokens if t.eq(unk).any()]
+        if rows:
+            shown = "; ".join(repr(self.src_dict.string(t)[:80]) for t in rows[:3]) + (" ..." if len(rows) > 3 else "")
+            logger.warning(f"{len(rows)} of {len(src_tokens)} input line(s) hold words unknown to the source "
+                           f"vocabulary (characters outside the BERT checkpoint's vocab.txt), read as "
+                           f"{self.src_dict.unk_word}: {shown}")
 
     def build_bpe(self, args):
         """``--bpe bert_wordpiece`` defaults to the source tokenizer saved beside the data."""
@@ -184,6 +235,11 @@ class BnbSeq2SeqTask(CoverAllBatchesMixin, TranslationTask):
             with open_dict(args):
                 args.bert_tokenizer = os.path.join(utils.split_paths(self.cfg.data)[0],
                                                    f"tokenizer.{self.cfg.source_lang}")
+        if name == "bert_wordpiece" and getattr(args, "bert_target_tokenizer", None) is None:
+            target = os.path.join(utils.split_paths(self.cfg.data)[0], f"tokenizer.{self.cfg.target_lang}")
+            if os.path.isdir(target):  # outputs are decoded by the target checkpoint's own tokenizer
+                with open_dict(args):
+                    args.bert_target_tokenizer = target
         return super().build_bpe(args)
 
     def build_generator(self, models, args, seq_gen_cls=None, extra_gen_cls_kwargs=None, prefix_allowed_tokens_fn=None):
@@ -240,14 +296,20 @@ class BnbSeq2SeqTask(CoverAllBatchesMixin, TranslationTask):
         return value
 
     def inference_step(self, generator, models, sample, prefix_tokens=None, constraints=None):
-        """Autoregressive models start from [CLS] (they read ``[CLS] y``, see models/bert2bert.py)."""
+        """Autoregressive models start from [CLS] (they read ``[CLS] y``, see models/bert2bert.py). Every few
+        batches the heap's free pages go back to the system, so long runs keep a flat peak (generation/heap.py)."""
+        if not hasattr(self, "heap_trimmer"):
+            self.heap_trimmer = HeapTrimmer()
         if not isinstance(generator, SequenceGenerator):
-            return super().inference_step(generator, models, sample, prefix_tokens, constraints)
-        if prefix_tokens is not None and "target" in sample:  # --prefix-size: the words after [CLS]
-            prefix_tokens = sample["target"][:, 1 : 1 + prefix_tokens.size(1)]
-        with torch.no_grad():
-            return generator.generate(models, sample, prefix_tokens=prefix_tokens, constraints=constraints,
-                                      bos_token=self.tgt_dict.bos())
+            hypos = super().inference_step(generator, models, sample, prefix_tokens, constraints)
+        else:
+            if prefix_tokens is not None and "target" in sample:  # --prefix-size: the words after [CLS]
+                prefix_tokens = sample["target"][:, 1 : 1 + prefix_tokens.size(1)]
+            with torch.no_grad():
+                hypos = generator.generate(models, sample, prefix_tokens=prefix_tokens, constraints=constraints,
+                                           bos_token=self.tgt_dict.bos())
+        self.heap_trimmer.after_batch()
+        return hypos
 
     def filter_indices_by_size(self, indices, dataset, max_positions=None, ignore_invalid_inputs=False):
         """Sources longer than the model's positions are truncated (or refused), never dropped.
@@ -288,8 +350,17 @@ class BnbSeq2SeqTask(CoverAllBatchesMixin, TranslationTask):
         model = super(TranslationTask, self).build_model(cfg, from_checkpoint)
         if self.cfg.eval_bleu:
             self.sequence_generator = self.build_generator([model], None)
-            self.detokenizer = wordpiece_decoder()
+            self.detokenizer = self.target_text_decoder()
         return model
+
+    def target_text_decoder(self):
+        """The decoder of the target tokenizer saved beside the data (DATA/tokenizer.<tgt>); its casing decides
+        whether --eval-bleu lowercases. Data directories without one get the WordPiece decoder, uncased."""
+        path = os.path.join(utils.split_paths(self.cfg.data)[0], f"tokenizer.{self.cfg.target_lang}")
+        if os.path.isdir(path):
+            return TextDecoder.from_directory(path)
+        logger.warning(f"{path} not found: --eval-bleu joins WordPiece pieces and scores lowercased BLEU")
+        return TextDecoder.wordpiece(lowercase=True)
 
     # --- validation BLEU, logged as plain numbers (checkpoints then load with weights_only) ---
     def detokenize(self, tokens, escape_unk=False):
@@ -308,7 +379,7 @@ class BnbSeq2SeqTask(CoverAllBatchesMixin, TranslationTask):
             if self.cfg.eval_bleu_print_samples:
                 logger.info("example hypothesis: " + hyps[0])
                 logger.info("example reference: " + refs[0])
-            bleu = sacrebleu.corpus_bleu(hyps, [refs], lowercase=not self.cfg.eval_bleu_cased)
+            bleu = sacrebleu.corpus_bleu(hyps, [refs], lowercase=self.detokenizer.lowercase and not self.cfg.eval_bleu_cased)
             logging_output["_bleu_sys_len"] = int(bleu.sys_len)
             logging_output["_bleu_ref_len"] = int(bleu.ref_len)
             for i in range(BLEU_ORDER):

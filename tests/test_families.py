@@ -1,0 +1,362 @@
+"""Checkpoint families (issue 15): BERT cased, ELECTRA (narrow embeddings), DistilBERT, RoBERTa and XLM-R.
+
+Each test checkpoint is a tiny random model written by transformers' ``save_pretrained`` together with a
+tokenizer trained here with the ``tokenizers`` library on the demo sentences, so its directory looks as
+transformers 5 writes it: tokenizer.json + tokenizer_config.json, no vocab.txt.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import sys
+
+import pytest
+import torch
+
+from bnb_fairseq.bert.checkpoint import BertCheckpointError, read_bert_sizes
+from bnb_fairseq.bert.dictionary import BertDictionary
+from bnb_fairseq.bert.families import SUPPORTED_MODEL_TYPES
+from bnb_fairseq.bert.tokenizer import TextDecoder, load_tokenizer
+from conftest import DEMO_DATA, NO_DROPOUT, ROOT, run_cli, train_cfg, write_lines
+
+N_TRAIN, N_VALID, N_TEST = 24, 4, 7  # 7: not a multiple of fairseq's batch multiple
+MAX_CHARS = 110  # short verses: no sentence is truncated, so references come back whole
+WORDPIECE_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+ROBERTA_SPECIALS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+TINY = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+            max_position_embeddings=130)
+
+
+def short_pairs():
+    """The first short es-en verse pairs of each demo split."""
+    out = {}
+    for split, n in (("train", N_TRAIN), ("valid", N_VALID), ("test", N_TEST)):
+        with open(os.path.join(DEMO_DATA, f"{split}.es"), encoding="utf-8") as f_es, \
+                open(os.path.join(DEMO_DATA, f"{split}.en"), encoding="utf-8") as f_en:
+            pairs = [(es.strip(), en.strip()) for es, en in zip(f_es, f_en)
+                     if len(es.strip()) <= MAX_CHARS and len(en.strip()) <= MAX_CHARS]
+        out[split] = pairs[:n]
+        assert len(out[split]) == n
+    return out
+
+
+PAIRS = short_pairs()
+ALL_TEXT = [s for pairs in PAIRS.values() for pair in pairs for s in pair]
+
+
+def wordpiece(tokenizer_class, lowercase):
+    from tokenizers import BertWordPieceTokenizer
+
+    trained = BertWordPieceTokenizer(lowercase=lowercase)
+    trained.train_from_iterator(ALL_TEXT, vocab_size=600, special_tokens=WORDPIECE_SPECIALS)
+    return tokenizer_class(tokenizer_object=trained._tokenizer, do_lower_case=lowercase)
+
+
+def byte_level_bpe():
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import RobertaTokenizerFast
+
+    trained = ByteLevelBPETokenizer()
+    trained.train_from_iterator(ALL_TEXT, vocab_size=700, special_tokens=ROBERTA_SPECIALS)
+    return RobertaTokenizerFast(tokenizer_object=trained._tokenizer)
+
+
+def sentencepiece_unigram():
+    from tokenizers import SentencePieceUnigramTokenizer
+    from transformers import XLMRobertaTokenizerFast
+
+    trained = SentencePieceUnigramTokenizer()
+    trained.train_from_iterator(ALL_TEXT, vocab_size=500, special_tokens=ROBERTA_SPECIALS[:4], unk_token="<unk>")
+    return XLMRobertaTokenizerFast(tokenizer_object=trained._tokenizer)  # appends <mask> last, as XLM-R has it
+
+
+def family_spec(name):
+    """(tokenizer factory, config factory, class saved, base class to compare with)."""
+    import transformers as hf
+
+    return {
+        "bert-cased": (lambda: wordpiece(hf.BertTokenizerFast, lowercase=False),
+                       lambda n: hf.BertConfig(vocab_size=n, **TINY), hf.BertModel, hf.BertModel),
+        "electra": (lambda: wordpiece(hf.ElectraTokenizerFast, lowercase=True),
+                    lambda n: hf.ElectraConfig(vocab_size=n, embedding_size=16, **TINY),
+                    hf.ElectraForPreTraining, hf.ElectraModel),  # the discriminator
+        "distilbert": (lambda: wordpiece(hf.DistilBertTokenizerFast, lowercase=True),
+                       lambda n: hf.DistilBertConfig(vocab_size=n, dim=32, n_layers=2, n_heads=4, hidden_dim=64,
+                                                     max_position_embeddings=130),
+                       hf.DistilBertForMaskedLM, hf.DistilBertModel),
+        "roberta": (byte_level_bpe, lambda n: hf.RobertaConfig(vocab_size=n, type_vocab_size=1, **TINY),
+                    hf.RobertaForMaskedLM, hf.RobertaModel),
+        # a different width from the others: mixed pairs need the encoder-to-decoder projection
+        "xlm-roberta": (sentencepiece_unigram, lambda n: hf.XLMRobertaConfig(vocab_size=n, type_vocab_size=1,
+                                                                           **{**TINY, "hidden_size": 48}),
+                        hf.XLMRobertaModel, hf.XLMRobertaModel),
+    }[name]
+
+
+FAMILIES = ["bert-cased", "electra", "distilbert", "roberta", "xlm-roberta"]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    """checkpoint(name) -> directory of a tiny random checkpoint of that family (made once)."""
+    made = {}
+
+    def make(name):
+        if name not in made:
+            make_tokenizer, make_config, saved_class, _ = family_spec(name)
+            path = str(tmp_path_factory.mktemp(name))
+            tok = make_tokenizer()
+            torch.manual_seed(FAMILIES.index(name))
+            saved_class(make_config(len(tok))).save_pretrained(path)
+            tok.save_pretrained(path)
+            made[name] = path
+        return made[name]
+
+    return make
+
+
+def build_bnb(enc_dir, dec_dir=None, arch="bnb"):
+    """A bnb (or bert2bert) model over the checkpoints, built as fairseq-train builds it."""
+    if arch == "bnb":
+        from bnb_fairseq.models.bnb import BnbModel as Model, bnb_small as small
+    else:
+        from bnb_fairseq.models.bert2bert import Bert2BertModel as Model, bert2bert_small as small
+    src, tgt = BertDictionary.load(enc_dir), BertDictionary.load(dec_dir or enc_dir)
+    cfg = argparse.Namespace(bert_checkpoint=enc_dir, decoder_bert_checkpoint=dec_dir,
+                             **{**NO_DROPOUT, "output_vocab": "full"})
+    small(cfg)
+    task = argparse.Namespace(source_dictionary=src, target_dictionary=tgt)
+    return Model.build_model(cfg, task).eval(), src, tgt
+
+
+# --- 1. each family loads into our encoder exactly ---
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_encoder_matches_transformers(name, checkpoint):
+    from transformers import AutoTokenizer
+
+    path = checkpoint(name)
+    assert not os.path.exists(os.path.join(path, "vocab.txt"))  # as transformers 5 saves it
+    model, src, _ = build_bnb(path)
+    hf = family_spec(name)[3].from_pretrained(path).eval()
+    tok = AutoTokenizer.from_pretrained(path)
+    # the dictionary is the tokenizer's vocabulary, ids and specials kept exactly
+    assert src.symbols == tok.convert_ids_to_tokens(list(range(len(tok))))
+    assert (src.bos(), src.eos(), src.pad(), src.unk(), src.mask()) == (
+        tok.cls_token_id, tok.sep_token_id, tok.pad_token_id, tok.unk_token_id, tok.mask_token_id)
+    texts = [en for _, en in PAIRS["test"][:3]] + ["And God said"]
+    batch = tok(texts, padding=True, return_tensors="pt")  # right-padded, lengths differ
+    real = batch["attention_mask"].bool()
+    assert not real.all()
+    with torch.no_grad():
+        ours = model.encoder(batch["input_ids"])["encoder_out"][0]
+        theirs = hf(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+    diff = (ours - theirs).abs()[real].max().item()
+    print(f"parity {name}: max |ours - transformers| = {diff:.1e} over {int(real.sum())} tokens")  # README figure
+    assert diff < 1e-5
+    assert theirs[real].std() > 0.1  # a real comparison, not of two zero tensors
+
+
+def test_family_sizes_and_heads(checkpoint, tmp_path):
+    """Config keys per family; ELECTRA's narrow embeddings keep their projection; MLM heads initialise the output."""
+    from transformers import DistilBertForMaskedLM, ElectraForMaskedLM, ElectraForPreTraining, RobertaForMaskedLM
+
+    electra = read_bert_sizes(checkpoint("electra"))
+    assert (electra.embedding_size, electra.hidden_size, electra.model_type) == (16, 32, "electra")
+    distil = read_bert_sizes(checkpoint("distilbert"))
+    assert (distil.hidden_size, distil.num_hidden_layers, distil.intermediate_size, distil.type_vocab_size) == (32, 2, 64, 0)
+    roberta = read_bert_sizes(checkpoint("roberta"))
+    assert (roberta.max_position_embeddings, roberta.type_vocab_size) == (128, 1)  # 130 rows, 2 before position 0
+
+    model, _, _ = build_bnb(checkpoint("electra"))
+    hf = ElectraForPreTraining.from_pretrained(checkpoint("electra"))
+    for side in (model.encoder, model.decoder):
+        assert torch.equal(side.embeddings.embeddings_project.weight, hf.electra.embeddings_project.weight)
+        assert side.embeddings.word_embeddings.weight.shape[1] == 16
+    assert model.decoder.lm_head.dense.weight.shape == (16, 32)  # maps down to the tied embeddings' width
+    assert model.encoder.embeddings.token_type_embeddings is not None and model.encoder.segments
+
+    # the MLM heads (distilbert's vocab_*, roberta's lm_head.*, an ELECTRA generator's, which maps the
+    # hidden states down to the narrow embeddings) give transformers' own MLM logits
+    generator = tmp_path / "electra-generator"
+    shutil.copytree(checkpoint("electra"), generator)
+    torch.manual_seed(5)
+    ElectraForMaskedLM(ElectraForMaskedLM.config_class.from_pretrained(generator)).save_pretrained(generator)
+    for path, head_class in ((checkpoint("distilbert"), DistilBertForMaskedLM),
+                             (checkpoint("roberta"), RobertaForMaskedLM), (str(generator), ElectraForMaskedLM)):
+        model, src, _ = build_bnb(path)
+        hf = head_class.from_pretrained(path).eval()
+        ids = torch.tensor([[src.bos(), 40, 41, 42, src.eos()]])
+        with torch.no_grad():
+            out = hf(input_ids=ids, output_hidden_states=True)
+            ours = model.decoder.lm_head(out.hidden_states[-1], model.decoder.embeddings.word_embeddings.weight)
+        assert (ours - out.logits).abs().max() < 1e-4
+    roberta_model, _, _ = build_bnb(checkpoint("roberta"))
+    assert roberta_model.encoder.embeddings.token_type_embeddings.weight.shape[0] == 1
+    assert not roberta_model.encoder.segments  # one token type: 'A </s> B' sources get no segment ids
+    distil_model, _, _ = build_bnb(checkpoint("distilbert"))
+    assert distil_model.encoder.embeddings.token_type_embeddings is None and not distil_model.encoder.segments
+
+
+def test_unsupported_model_type_lists_the_supported(checkpoint, tmp_path):
+    bad = tmp_path / "gpt2"
+    shutil.copytree(checkpoint("bert-cased"), bad)
+    cfg = json.loads((bad / "config.json").read_text())
+    (bad / "config.json").write_text(json.dumps({**cfg, "model_type": "gpt2"}))
+    with pytest.raises(BertCheckpointError) as err:
+        read_bert_sizes(str(bad))
+    msg = str(err.value)
+    assert "'gpt2' is not supported" in msg and str(bad / "config.json") in msg
+    assert all(t in msg for t in ("bert", "distilbert", "electra", "roberta", "xlm-roberta"))
+    assert set(SUPPORTED_MODEL_TYPES) == {"bert", "distilbert", "electra", "roberta", "xlm-roberta"}
+
+
+@pytest.mark.parametrize("arch", ["bnb", "bert2bert"])
+def test_mixed_families_and_widths_train_a_step(checkpoint, arch):
+    """A 48-wide XLM-R encoder with a narrow-embedding ELECTRA decoder (and DistilBERT, without token types):
+    one training step reaches every pre-trained part."""
+    from bnb_fairseq.criterions.bnb_ctc import ctc_and_kl
+
+    for dec in ("electra", "distilbert"):
+        model, src, tgt = build_bnb(checkpoint("xlm-roberta"), checkpoint(dec), arch=arch)
+        model.train()
+        src_tok = torch.tensor([[src.bos(), 30, 31, 32, 33, src.eos()], [src.bos(), 34, 35, src.eos(), src.pad(), src.pad()]])
+        target = torch.tensor([[tgt.bos(), 50, 51, tgt.eos()], [tgt.bos(), 52, tgt.eos(), tgt.pad()]])
+        prev = torch.cat([target.new_full((2, 1), tgt.eos()), target[:, :-1]], 1)
+        logits, extra = model(src_tok, torch.tensor([6, 4]), prev)
+        if arch == "bnb":
+            lprobs = torch.log_softmax(logits, -1)
+            loss = ctc_and_kl(lprobs, extra["padding_mask"], target, target.ne(tgt.pad()).sum(1),
+                              model.decoder.blank_slot)[0]
+        else:
+            gold = model.get_targets({"target": target}, None)
+            loss = torch.nn.functional.cross_entropy(logits.transpose(1, 2), gold, ignore_index=tgt.pad())
+        assert torch.isfinite(loss)
+        loss.backward()
+        grads = {n for n, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
+        assert "encoder.embeddings.word_embeddings.weight" in grads
+        if dec == "electra":
+            assert "decoder.embeddings.embeddings_project.weight" in grads
+        if arch == "bnb" and dec == "electra":
+            assert "decoder.slot_to_embedding.weight" in grads
+
+
+def test_roberta_blank_is_its_pad(checkpoint):
+    """The default --ctc-blank [PAD] means RoBERTa's <pad>; [MASK] its <mask>."""
+    from bnb_fairseq.models.bnb import check_ctc_blank
+
+    d = BertDictionary.load(checkpoint("roberta"))
+    assert check_ctc_blank(d, "[PAD]") == d.pad() == 1
+    assert check_ctc_blank(d, "[MASK]") == d.mask()
+
+
+# --- 2. through the CLIs: binarize -> fairseq-train -> fairseq-generate ---
+
+def run_pipeline(work, enc, dec=None, extra_train=()):
+    """Binarize the short demo verses with the checkpoints' tokenizers, train a few updates, generate the test split."""
+    raw = work / "raw"
+    raw.mkdir()
+    for split, pairs in PAIRS.items():
+        write_lines(raw / f"{split}.es", [es for es, _ in pairs])
+        write_lines(raw / f"{split}.en", [en for _, en in pairs])
+    binarize = run_cli([sys.executable, os.path.join(ROOT, "preprocess", "binarize.py"), "--bert", enc,
+                        *(["--target-bert", dec] if dec else []), "-s", "es", "-t", "en",
+                        "--trainpref", f"{raw}/train", "--validpref", f"{raw}/valid", "--testpref", f"{raw}/test",
+                        "--destdir", str(work / "bin"), "--max-len", "128", "--quiet"])
+    assert "truncated" not in binarize.stderr.replace("0 truncated", "")
+    train = run_cli([
+        "fairseq-train", str(work / "bin"), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq", "-s", "es", "-t", "en",
+        "--arch", "bnb_small", "--bert-checkpoint", enc, *(["--decoder-bert-checkpoint", dec] if dec else []),
+        "--criterion", "bnb_ctc", "--optimizer", "adam", "--lr", "1e-3", "--batch-size", "8", "--max-update", "3",
+        "--save-dir", str(work / "ckpt"), "--no-epoch-checkpoints", "--num-workers", "0", "--seed", "1",
+        "--log-format", "simple", "--log-interval", "1", *extra_train,
+    ])
+    generate = run_cli(["fairseq-generate", str(work / "bin"), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq",
+                        "-s", "es", "-t", "en", "--path", str(work / "ckpt" / "checkpoint_last.pt"),
+                        "--gen-subset", "test", "--batch-size", "3", "--bpe", "bert_wordpiece", "--num-workers", "0"])
+    lines = {kind: {int(i): text for i, text in re.findall(rf"^{kind}-(\d+)\t(?:\S+\t)?(.*)$", generate.stdout, re.M)}
+             for kind in ("T", "D")}
+    return binarize.stderr, train.stdout + train.stderr, lines, work
+
+
+@pytest.fixture(scope="module")
+def roberta_run(tmp_path_factory, checkpoint):
+    return run_pipeline(tmp_path_factory.mktemp("roberta_run"), checkpoint("roberta"))
+
+
+@pytest.fixture(scope="module")
+def mixed_run(tmp_path_factory, checkpoint):
+    """XLM-R (SentencePiece, 48 wide) encoder, cased BERT (WordPiece, 32 wide) decoder, with --eval-bleu."""
+    work = tmp_path_factory.mktemp("mixed_run")
+    return work, run_pipeline(work, checkpoint("xlm-roberta"), checkpoint("bert-cased"),
+                              extra_train=["--eval-bleu", "--eval-bleu-print-samples"])
+
+
+def test_roberta_pipeline_answers_every_line(roberta_run):
+    binarize_log, train_log, lines, _ = roberta_run
+    assert "en: roberta checkpoint, cased BPE tokenizer" in binarize_log
+    assert "num_updates 3" in train_log or "num_updates=3" in train_log, train_log[-2000:]
+    assert sorted(lines["D"]) == list(range(N_TEST))
+    # byte-level BPE is lossless: raw text -> binarized ids -> the target tokenizer's decoder gives it back
+    refs = [en for _, en in PAIRS["test"]]
+    assert [lines["T"][i] for i in range(N_TEST)] == refs
+    assert not any("Ġ" in d for d in lines["D"].values())
+
+
+def test_mixed_pair_trains_and_keeps_case(mixed_run):
+    """Encoder and decoder of different families, vocabularies, special ids and widths; the cased
+    WordPiece target keeps its case from the raw text through binarization and detokenization."""
+    work, (binarize_log, train_log, lines, _) = mixed_run
+    assert "es: xlm-roberta checkpoint, cased Unigram tokenizer" in binarize_log
+    assert "en: bert checkpoint, cased WordPiece tokenizer" in binarize_log
+    assert sorted(lines["D"]) == list(range(N_TEST))
+    refs = [en for _, en in PAIRS["test"]]
+    assert any(c.isupper() for r in refs for c in r)
+    nospace = lambda s: "".join(s.split())  # noqa: E731  (WordPiece decoding re-spaces punctuation)
+    assert [nospace(lines["T"][i]) for i in range(N_TEST)] == [nospace(r) for r in refs]
+    assert not any("##" in d for d in lines["D"].values())
+    # --eval-bleu detokenizes with the target's decoder and keeps its case
+    samples = re.findall(r"example reference: (.*)", train_log)
+    assert samples and nospace(samples[-1]) in {nospace(en) for _, en in PAIRS["valid"]}, train_log[-3000:]
+
+
+def test_mixed_pair_batches_use_each_sides_specials(mixed_run, checkpoint):
+    """XLM-R pads with 1, BERT with 0: targets are padded with the target's own pad, and --eval-bleu
+    scores case-sensitively for a cased target tokenizer (lowercased for an uncased one)."""
+    from fairseq import tasks
+
+    work, _ = mixed_run
+    cfg = train_cfg([str(work / "bin"), "--user-dir", os.path.join(ROOT, "bnb_fairseq"), "--task", "bnb_seq2seq",
+                     "-s", "es", "-t", "en", "--arch", "bnb_small", "--criterion", "bnb_ctc"])
+    task = tasks.setup_task(cfg.task)
+    assert (task.src_dict.pad(), task.tgt_dict.pad()) == (1, 0)
+    task.load_dataset("valid")
+    ds = task.dataset("valid")
+    batch = ds.collater([ds[i] for i in range(N_VALID)])
+    target = batch["target"]
+    lengths = [len(ds[i]["target"]) for i in range(N_VALID)]
+    assert batch["ntokens"] == sum(lengths)
+    assert sorted(target.ne(0).sum(1).tolist()) == sorted(lengths)  # padded with BERT's [PAD] (0) only
+    assert batch["net_input"]["src_tokens"][:, 0].eq(task.src_dict.bos()).all()
+    assert task.target_text_decoder().lowercase is False
+    assert TextDecoder.of(load_tokenizer(checkpoint("electra"))).lowercase is True  # an uncased tokenizer config
+
+
+def test_roberta_hub_encodes_as_binarize_and_decodes_losslessly(roberta_run):
+    """Raw text through the Python API (the path of fairseq-interactive): the source tokenizer gives the
+    binarized ids, the byte-level decoder gives the text back, every input gets an output."""
+    from fairseq.data import data_utils
+
+    from bnb_fairseq.models.bnb import BnbModel
+
+    work = roberta_run[3]
+    hub = BnbModel.from_pretrained(str(work / "ckpt"), checkpoint_file="checkpoint_last.pt",
+                                   data_name_or_path=str(work / "bin"))
+    binarized = data_utils.load_indexed_dataset(str(work / "bin" / "test.es-en.es"), None, "mmap")
+    for i, (es, _) in enumerate(PAIRS["test"][:3]):
+        ids = hub.encode(es)
+        assert [hub.task.source_dictionary.bos()] + ids.tolist() == binarized[i].tolist()
+        assert hub.decode(ids) == es
+    outputs = hub.translate([es for es, _ in PAIRS["test"][:2]] + [""])
+    assert len(outputs) == 3 and all(isinstance(o, str) and "Ġ" not in o for o in outputs)
