@@ -1,1 +1,1 @@
-from bnb_fairseq.tasks import bnb_seq2seq  # noqa: F401
+from bnb_fairseq.tasks import bnb_pretrain, bnb_seq2seq  # noqa: F401
