@@ -18,6 +18,7 @@ setup(
         "safetensors",
         "sentencepiece",
         "sacrebleu>=2.0",
+        "rouge-score",  # ROUGE in the recipes (bnb_fairseq.tools.score); brings nltk for METEOR
         "hydra-core>=1.0.7",
         "tqdm",
         "numpy",
