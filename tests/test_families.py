@@ -360,3 +360,15 @@ def test_roberta_hub_encodes_as_binarize_and_decodes_losslessly(roberta_run):
         assert hub.decode(ids) == es
     outputs = hub.translate([es for es, _ in PAIRS["test"][:2]] + [""])
     assert len(outputs) == 3 and all(isinstance(o, str) and "Ġ" not in o for o in outputs)
+
+
+def test_electra_encoder_distilbert_decoder_pipeline(tmp_path, checkpoint):
+    """The two remaining families through binarize -> fairseq-train -> fairseq-generate: an ELECTRA
+    encoder (16-wide embeddings projected to 32) with a DistilBERT decoder (no token types)."""
+    binarize_log, train_log, lines, _ = run_pipeline(tmp_path, checkpoint("electra"), checkpoint("distilbert"))
+    assert "es: electra checkpoint, uncased" in binarize_log and "en: distilbert checkpoint, uncased" in binarize_log
+    assert "num_updates 3" in train_log or "num_updates=3" in train_log, train_log[-2000:]
+    assert sorted(lines["D"]) == sorted(lines["T"]) == list(range(N_TEST))
+    # an uncased WordPiece target: the references come back lowercased, word for word
+    refs = [en for _, en in PAIRS["test"]]
+    assert [lines["T"][i].split()[0] for i in range(N_TEST)] == [r.lower().split()[0] for r in refs]
