@@ -184,3 +184,7 @@ def test_generation_trims_the_heap_every_few_batches():
     if sys.platform.startswith("linux"):
         trim = glibc_malloc_trim()
         assert trim is not None and trim(0) in (0, 1)  # 1: memory was released
+    off = HeapTrimmer(every=0)
+    off.trim = calls.append
+    off.after_batch()
+    assert calls == [0, 0]

@@ -8,9 +8,11 @@ free pages, which keeps the peak flat for any number of sentences at a negligibl
 """
 import ctypes
 import ctypes.util
+import os
 import sys
 
-TRIM_EVERY = 16  # batches
+# batches between two trims; BNB_HEAP_TRIM_EVERY=0 turns trimming off (to measure without it)
+TRIM_EVERY = int(os.environ.get("BNB_HEAP_TRIM_EVERY", "16"))
 
 
 def glibc_malloc_trim():
@@ -31,7 +33,7 @@ class HeapTrimmer:
         self.trims = 0
 
     def after_batch(self):
-        if self.trim is None:
+        if self.trim is None or self.every <= 0:
             return
         self.batches += 1
         if self.batches % self.every == 0:
