@@ -8,6 +8,8 @@ import numpy as np
 import torch
 from fairseq.data import BaseWrapperDataset, FairseqDataset, TokenBlockDataset
 
+from bnb_fairseq.data.resized import ResizedRowsMixin
+
 BREAK_MODES = ("complete", "none", "eos")
 
 
@@ -51,7 +53,7 @@ class LineChunksDataset(FairseqDataset):
         return self._sizes
 
 
-class PackedBlocksDataset(BaseWrapperDataset):
+class PackedBlocksDataset(ResizedRowsMixin, BaseWrapperDataset):
     """Blocks of at most ``tokens_per_block`` tokens, ``[CLS]`` and ``[SEP]`` included.
 
     ``break_mode``: ``complete`` packs whole lines (a line longer than a block is cut into chunks
@@ -80,13 +82,3 @@ class PackedBlocksDataset(BaseWrapperDataset):
     def __getitem__(self, index):
         content = self.dataset[index]
         return torch.cat([content.new_tensor([self.bos]), content, content.new_tensor([self.eos])])
-
-    @property
-    def sizes(self):
-        return self._sizes
-
-    def size(self, index):
-        return self._sizes[index]
-
-    def num_tokens(self, index):
-        return self._sizes[index]

@@ -17,6 +17,7 @@ from omegaconf import open_dict
 
 from bnb_fairseq import checkpoint_compat
 from bnb_fairseq.bert.dictionary import BertDictionary
+from bnb_fairseq.data.resized import ResizedRowsMixin
 from bnb_fairseq.bert.tokenizer import TextDecoder
 from bnb_fairseq.generation import ParallelGenerator
 from bnb_fairseq.generation.heap import HeapTrimmer
@@ -85,7 +86,7 @@ UNSUPPORTED = {
 }
 
 
-class TruncatedSourceDataset(BaseWrapperDataset):
+class TruncatedSourceDataset(ResizedRowsMixin, BaseWrapperDataset):
     """Token rows cut to ``limit``, keeping their last token ([SEP]), so BERT sees a proper sentence."""
 
     def __init__(self, dataset, sizes, limit):
@@ -98,16 +99,6 @@ class TruncatedSourceDataset(BaseWrapperDataset):
         if len(item) > self.limit:
             item = torch.cat([item[: self.limit - 1], item[-1:]])
         return item
-
-    @property
-    def sizes(self):
-        return self._sizes
-
-    def size(self, index):
-        return self._sizes[index]
-
-    def num_tokens(self, index):
-        return self._sizes[index]
 
 
 @register_task("bnb_seq2seq", dataclass=BnbSeq2SeqConfig)
