@@ -32,7 +32,7 @@ if [[ $FAST == 1 ]]; then
 fi
 recipe_steps prepare binarize train generate score
 source examples/demo/recipe.sh   # RECIPE_ARGS: the default CPU recipe over $BERT
-RAW=$WORK/raw BIN=$WORK/data-bin CKPT=$WORK/checkpoints/checkpoint_last.pt GEN=$WORK/generate-test.txt
+RAW=$WORK/raw BIN=$WORK/data-bin CKPT=$(recipe_checkpoint "$WORK/checkpoints") GEN=$WORK/generate-test.txt
 
 if recipe_step prepare; then
   [[ -n "$TRAIN_JSON" && -n "$DEV_JSON" ]] || recipe_die "set TRAIN_JSON and DEV_JSON to the SQuAD v1.1 files"

@@ -18,6 +18,10 @@
 #                    --distributed-rank 8" (fairseq's own launcher, no DISTRIBUTED); on CPUs see the
 #                    README ("Distributed training and resuming")
 #   MAX_UPDATE, STOP_MINUTES   training stops at whichever comes first
+#   VALIDATE=1       compute the valid loss after every epoch, keep checkpoint_best.pt (the lowest valid
+#                    loss) beside checkpoint_last.pt, and decode the test split with the best one: for
+#                    small data sets, where the last checkpoint has over-fitted (VALIDATE=0: no
+#                    validation, checkpoint_last.pt; each recipe sets its own default)
 # Relative paths are taken from the repository root. OMP_NUM_THREADS limits the CPU threads.
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -78,13 +82,14 @@ recipe_binarize() {
 }
 
 # recipe_train DATA SRC TGT SAVE_DIR FAIRSEQ_TRAIN_OPTIONS...: fairseq-train under DISTRIBUTED,
-# stopping at MAX_UPDATE updates or STOP_MINUTES minutes; writes SAVE_DIR/checkpoint_last.pt. As with
-# fairseq-train itself, a SAVE_DIR/checkpoint_last.pt already there is resumed (a killed run goes on
-# when started again); delete SAVE_DIR to train from the start.
+# stopping at MAX_UPDATE updates or STOP_MINUTES minutes; writes SAVE_DIR/checkpoint_last.pt (and with
+# VALIDATE=1 SAVE_DIR/checkpoint_best.pt) and the log SAVE_DIR/train.log. As with fairseq-train itself,
+# a SAVE_DIR/checkpoint_last.pt already there is resumed (a killed run goes on when started again);
+# delete SAVE_DIR to train from the start.
 recipe_train() {
   local data=$1 src=$2 tgt=$3 save=$4
   shift 4
-  local launcher=() dist_args=() train=(fairseq-train)
+  local launcher=() dist_args=() train=(fairseq-train) validation=(--disable-validation)
   read -r -a launcher <<< "$DISTRIBUTED"
   read -r -a dist_args <<< "$DISTRIBUTED_ARGS"
   if (( ${#launcher[@]} )); then
@@ -93,11 +98,23 @@ needs DISTRIBUTED_ARGS=\"--distributed-world-size N\" (N: the processes of all n
 fairseq takes its world size from the GPUs one process sees"
     train=("${launcher[@]}" "$(command -v fairseq-train)")  # torchrun runs the entry-point script
   fi
+  [[ ${VALIDATE:-0} == 1 ]] && validation=(--validate-interval 1 --best-checkpoint-metric loss)
+  mkdir -p "$save"
   "${train[@]}" "$data" --user-dir bnb_fairseq --task bnb_seq2seq -s "$src" -t "$tgt" "$@" \
     --max-update "$MAX_UPDATE" --stop-time-hours "$(python -c "print($STOP_MINUTES / 60)")" \
     --save-dir "$save" --no-epoch-checkpoints --save-interval-updates 100000 \
-    --disable-validation --log-format simple --log-interval 10 "${dist_args[@]}"
-  recipe_require "$save/checkpoint_last.pt"
+    "${validation[@]}" --log-format simple --log-interval 10 "${dist_args[@]}" 2>&1 | tee -a "$save/train.log"
+  recipe_require "$(recipe_checkpoint "$save")"
+  if [[ ${VALIDATE:-0} == 1 ]]; then
+    recipe_log "valid loss after each epoch: $(grep -o "valid on 'valid' subset | loss [0-9.]*" "$save/train.log" \
+      | awk '{print $NF}' | paste -sd ' ' -); decoding with $(recipe_checkpoint "$save")"
+  fi
+}
+
+# recipe_checkpoint SAVE_DIR: the checkpoint a recipe decodes: checkpoint_best.pt with VALIDATE=1,
+# else checkpoint_last.pt.
+recipe_checkpoint() {
+  if [[ ${VALIDATE:-0} == 1 ]]; then echo "$1/checkpoint_best.pt"; else echo "$1/checkpoint_last.pt"; fi
 }
 
 # recipe_blank_penalty CHECKPOINT DATA REFERENCE: BLANK_PENALTY if set, else the value that gives the

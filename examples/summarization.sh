@@ -4,6 +4,7 @@
 # $WORK at run time, never committed) and learns article body -> headline.
 #
 #   bash examples/summarization.sh                                   # BBC headlines, MiniLM bnb_small
+#   MAX_LEN=64 DECODER_MAX_LEN=24 MAX_TOKENS=1024 MAX_UPDATE=2000 bash examples/summarization.sh  # the README's CPU run
 #   DATA=xsum-raw WORK=work/xsum MAX_UPDATE=100000 STOP_MINUTES=0 \
 #     DISTRIBUTED="torchrun --nproc-per-node 8" DISTRIBUTED_ARGS="--distributed-world-size 8" \
 #     bash examples/summarization.sh --arch bnb_base
@@ -22,13 +23,14 @@ MAX_TOKENS=${MAX_TOKENS:-4096}        # tokens per batch and process
 MAX_UPDATE=${MAX_UPDATE:-20000}
 STOP_MINUTES=${STOP_MINUTES:-0}       # 0: no time limit
 BLANK_PENALTY=${BLANK_PENALTY:-}      # --ctc-blank-penalty for the test decoding; empty: chosen on valid
+VALIDATE=${VALIDATE:-1}               # 1: valid loss every epoch, decode with checkpoint_best.pt (recipe_lib.sh)
 FAST_LINES=16                         # FAST=1: documents per split
 if [[ $FAST == 1 ]]; then
   MAX_LEN=64 DECODER_MAX_LEN=24 MAX_UPDATE=4 MAX_TOKENS=512 BLANK_PENALTY=${BLANK_PENALTY:-0}
 fi
 recipe_steps prepare binarize train generate score
 source examples/demo/recipe.sh   # RECIPE_ARGS: the default CPU recipe over $BERT
-RAW=$WORK/raw BIN=$WORK/data-bin CKPT=$WORK/checkpoints/checkpoint_last.pt GEN=$WORK/generate-test.txt
+RAW=$WORK/raw BIN=$WORK/data-bin CKPT=$(recipe_checkpoint "$WORK/checkpoints") GEN=$WORK/generate-test.txt
 
 if recipe_step prepare; then
   SOURCE=$DATA

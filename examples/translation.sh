@@ -42,7 +42,7 @@ source examples/demo/ar_recipe.sh   # AR_RECIPE_ARGS: the bert2bert teacher's
   && AR_RECIPE_ARGS+=(--decoder-bert-checkpoint "$TARGET_BERT")
 RAW=$WORK/raw BIN=$WORK/data-bin DISTILLED=$WORK/data-bin-distilled GEN=$WORK/generate-test.txt
 TEACHER=${TEACHER:-$WORK/teacher/checkpoint_last.pt}
-CKPT=$WORK/checkpoints/checkpoint_last.pt
+CKPT=$(recipe_checkpoint "$WORK/checkpoints")
 STUDENT_DATA=$BIN
 [[ $DISTILL == 1 ]] && STUDENT_DATA=$DISTILLED
 

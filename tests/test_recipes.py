@@ -117,6 +117,13 @@ def test_summarization_recipe(tmp_path, tiny_bert_dir):
     assert len(documents) == FAST_DOCS and max(map(len, documents)) == 64  # cut to FAST mode's MAX_LEN
     assert answered_ids(work / "generate-test.txt") == list(range(FAST_DOCS))
     check_scores(stdout, work, ["ROUGE-1", "ROUGE-2", "ROUGE-L"])
+    # VALIDATE=1, summarization's default: a valid loss every epoch, the test split decoded with the best
+    losses = re.search(r"valid loss after each epoch: ([0-9. ]+); decoding with (\S+)", stdout)
+    assert losses, stdout[-2000:]
+    assert len(losses.group(1).split()) == 2  # FAST mode: 4 updates, 2 batches an epoch
+    assert losses.group(2) == f"{work}/checkpoints/checkpoint_best.pt" and os.path.exists(losses.group(2))
+    generate_log = (work / "generate-test.txt").read_text() + (work / "generate-test.txt.log").read_text()
+    assert f"loading model(s) from {work}/checkpoints/checkpoint_best.pt" in generate_log
 
 
 def test_summarization_recipe_refuses_a_missing_split(tmp_path, tiny_bert_dir):
