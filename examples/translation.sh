@@ -41,7 +41,8 @@ source examples/demo/ar_recipe.sh   # AR_RECIPE_ARGS: the bert2bert teacher's
 [[ -n "$TARGET_BERT" ]] && RECIPE_ARGS+=(--decoder-bert-checkpoint "$TARGET_BERT") \
   && AR_RECIPE_ARGS+=(--decoder-bert-checkpoint "$TARGET_BERT")
 RAW=$WORK/raw BIN=$WORK/data-bin DISTILLED=$WORK/data-bin-distilled GEN=$WORK/generate-test.txt
-TEACHER=${TEACHER:-$WORK/teacher/checkpoint_last.pt}
+TRAINED_TEACHER=$(recipe_checkpoint "$WORK/teacher")   # with VALIDATE=1 the teacher is chosen on valid BLEU too
+TEACHER=${TEACHER:-$TRAINED_TEACHER}
 CKPT=$(recipe_checkpoint "$WORK/checkpoints")
 STUDENT_DATA=$BIN
 [[ $DISTILL == 1 ]] && STUDENT_DATA=$DISTILLED
@@ -69,7 +70,7 @@ if recipe_step binarize; then
 fi
 
 if recipe_step teacher && [[ $DISTILL == 1 ]]; then
-  if [[ "$TEACHER" == "$WORK/teacher/checkpoint_last.pt" ]]; then
+  if [[ "$TEACHER" == "$TRAINED_TEACHER" ]]; then
     recipe_log "train the bert2bert teacher for at most $AR_MAX_UPDATE updates / $AR_STOP_MINUTES minutes"
     MAX_UPDATE=$AR_MAX_UPDATE STOP_MINUTES=$AR_STOP_MINUTES \
       recipe_train "$BIN" "$SRC" "$TGT" "$WORK/teacher" "${AR_RECIPE_ARGS[@]}"
