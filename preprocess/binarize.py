@@ -35,13 +35,8 @@ import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from bnb_fairseq.bert.checkpoint import BertCheckpointError, read_bert_sizes  # noqa: E402
-from bnb_fairseq.bert.dictionary import BertDictionary  # noqa: E402
-from bnb_fairseq.bert.tokenizer import (  # noqa: E402
-    check_tokenizer_matches,
-    checkpoint_dictionary,
-    load_wordpiece_tokenizer,
-    lowercases,
-)
+from bnb_fairseq.bert.dictionary import BertDictionary, check_tokenizer_matches, checkpoint_dictionary  # noqa: E402
+from bnb_fairseq.bert.tokenizer import load_wordpiece_tokenizer, lowercases  # noqa: E402
 
 logger = logging.getLogger("bnb_fairseq.binarize")
 MAX_LISTED = 10

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 import torch
 
+from bnb_fairseq.bert.errors import BertCheckpointError  # noqa: F401  (importable from here)
+from bnb_fairseq.bert.families import family_of, read_sizes
+
 logger = logging.getLogger(__name__)
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
@@ -21,10 +24,6 @@ VOCABULARY_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "sentencepiece.
 # none) and cross-attention (only BERT decoders have it). Anything else that is mapped must be there.
 OPTIONAL_HF_NAMES = (r"^cls\.", r"\.crossattention\.")
 MAX_LISTED = 5
-
-
-class BertCheckpointError(ValueError):
-    """A BERT checkpoint directory that cannot be used, with what to do about it."""
 
 
 @dataclass
@@ -67,22 +66,16 @@ def read_config(path, what="--bert-checkpoint"):
 
 
 def checkpoint_family(path, what="--bert-checkpoint"):
-    from bnb_fairseq.bert.families import family_of
-
     return family_of(*read_config(path, what))
 
 
 def read_bert_sizes(path, what="--bert-checkpoint"):
     """config.json of any supported family as BERT sizes (an unsupported model_type is one error)."""
-    from bnb_fairseq.bert.families import read_sizes
-
     return BertSizes(**read_sizes(*read_config(path, what)))
 
 
 def load_bert_weights(path, what="--bert-checkpoint"):
     """The checkpoint's parameters under HF BERT's names, whatever its family (see families.py)."""
-    from bnb_fairseq.bert.families import family_of
-
     cfg, cfg_file = read_config(path, what)
     family = family_of(cfg, cfg_file)
     for name in WEIGHT_FILES:

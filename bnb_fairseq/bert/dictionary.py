@@ -5,7 +5,9 @@ import re
 
 from fairseq.data import Dictionary
 
+from bnb_fairseq.bert.checkpoint import BertCheckpointError, checkpoint_family
 from bnb_fairseq.bert.families import KNOWN_SPECIALS, ROLES, WORDPIECE_SPECIALS
+from bnb_fairseq.bert.tokenizer import load_tokenizer
 
 BERT_SPECIALS = WORDPIECE_SPECIALS  # the name older code imports
 
@@ -96,8 +98,6 @@ class BertDictionary(Dictionary):
             return cls([line.rstrip("\n") for line in f], specials=specials)
         if os.path.isdir(f):
             if not os.path.isfile(os.path.join(f, "vocab.txt")):
-                from bnb_fairseq.bert.tokenizer import checkpoint_dictionary
-
                 return checkpoint_dictionary(f)
             f = os.path.join(f, "vocab.txt")
         if not os.path.isfile(f):
@@ -138,3 +138,65 @@ class BertDictionary(Dictionary):
             if a != b:
                 return i, a, b
         return None
+
+
+# --- a checkpoint's tokenizer as a dictionary (here, not in tokenizer.py: tokenizers know no dictionaries) ---
+
+def tokenizer_vocabulary(tok, source):
+    """Token strings by id, the tokenizer's added tokens (specials) included; ids must run 0..n-1."""
+    vocab = tok.backend_tokenizer.get_vocab(with_added_tokens=True)
+    tokens = [None] * len(vocab)
+    for token, i in vocab.items():
+        if not 0 <= i < len(tokens) or tokens[i] is not None:
+            tokens = None
+            break
+        tokens[i] = token
+    if tokens is None or any(t is None for t in tokens):
+        raise BertCheckpointError(f"{source}: the tokenizer's ids do not run from 0 to {len(vocab) - 1} without "
+                                  "gaps; its vocabulary cannot be a list of rows of the embedding matrix")
+    return tokens
+
+
+def tokenizer_specials(tok, source):
+    """{role: token} of the tokens the tokenizer frames sentences with: [CLS]/<s> as bos, [SEP]/</s> as eos."""
+    found = {"bos": tok.cls_token or tok.bos_token, "eos": tok.sep_token or tok.eos_token,
+             "pad": tok.pad_token, "unk": tok.unk_token, "mask": tok.mask_token}
+    missing = [role for role, token in found.items() if not token]
+    if missing:
+        raise BertCheckpointError(f"{source}: the tokenizer declares no {', '.join(missing)} token; a BERT-family "
+                                  "tokenizer_config.json names cls/sep (or bos/eos), pad, unk and mask tokens")
+    return {role: str(token) for role, token in found.items()}
+
+
+def tokenizer_dictionary(tok, source):
+    """The tokenizer's vocabulary as a BertDictionary, ids and specials kept exactly."""
+    return BertDictionary(tokenizer_vocabulary(tok, source), source=source,
+                          specials=tokenizer_specials(tok, source))
+
+
+def checkpoint_dictionary(path, what="--bert-checkpoint"):
+    """A checkpoint's vocabulary: its vocab.txt for WordPiece families (id i = line i), otherwise (and
+    for directories without vocab.txt) its tokenizer's vocabulary."""
+    vocab_file = os.path.join(path, "vocab.txt")
+    has_config = os.path.isfile(os.path.join(path, "config.json"))
+    if os.path.isfile(vocab_file) and (not has_config or checkpoint_family(path, what).wordpiece):
+        return BertDictionary.load(vocab_file)
+    tok = load_tokenizer(path, what)
+    source = os.path.join(path, "tokenizer.json")
+    return tokenizer_dictionary(tok, source if os.path.isfile(source) else path)
+
+
+def check_tokenizer_matches(tok, dictionary, what):
+    """The ids the tokenizer writes must be the dictionary's: same tokens, same specials."""
+    theirs = tokenizer_dictionary(tok, what)
+    diff = dictionary.first_difference(theirs)
+    if diff is not None:
+        i, ours, other = diff
+        raise BertCheckpointError(f"{what}: the tokenizer's vocabulary ({len(theirs)} entries) differs from "
+                                  f"{dictionary.source or 'the vocabulary'} ({len(dictionary)} entries) at id {i}: "
+                                  f"{other!r} vs {ours!r}")
+    wrong = [f"{role} {theirs.specials[role]!r} vs {dictionary.specials[role]!r}" for role in theirs.specials
+             if theirs.specials[role] != dictionary.specials[role]]
+    if wrong:
+        raise BertCheckpointError(f"{what}: the tokenizer's special tokens differ from the vocabulary's: "
+                                  + ", ".join(wrong))

@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Dict, Tuple
 
+from bnb_fairseq.bert.errors import BertCheckpointError
+
 # the roles our dictionaries give special tokens, and their names in a HF tokenizer's config
 ROLES = ("bos", "eos", "pad", "unk", "mask")
 WORDPIECE_SPECIALS = {"bos": "[CLS]", "eos": "[SEP]", "pad": "[PAD]", "unk": "[UNK]", "mask": "[MASK]"}
@@ -54,8 +56,6 @@ class Family:
 
 
 def config_error(cfg_file, message):
-    from bnb_fairseq.bert.checkpoint import BertCheckpointError
-
     return BertCheckpointError(f"{cfg_file}: {message}")
 
 

@@ -9,7 +9,6 @@ import json
 import os
 
 from bnb_fairseq.bert.checkpoint import VOCABULARY_FILES, BertCheckpointError
-from bnb_fairseq.bert.dictionary import BertDictionary
 
 
 def load_tokenizer(path, what="--bert"):
@@ -47,7 +46,7 @@ def load_tokenizer(path, what="--bert"):
                                   "checkpoint's tokenizer with transformers' fast tokenizer (tokenizer.json)")
     vocab_file = os.path.join(path, "vocab.txt")
     if os.path.isfile(vocab_file) and backend_model_type(tok) == "WordPiece":
-        n_vocab = len(BertDictionary.load(vocab_file))
+        n_vocab = vocab_file_size(vocab_file)
         if len(tok) != n_vocab:
             raise BertCheckpointError(
                 f"{what} {path}: the tokenizer has {len(tok)} entries but vocab.txt has {n_vocab}"
@@ -58,6 +57,15 @@ def load_tokenizer(path, what="--bert"):
 load_wordpiece_tokenizer = load_tokenizer  # the name of the WordPiece-only days
 
 
+def vocab_file_size(vocab_file):
+    """Entries of a vocab.txt, one a line (trailing empty lines do not count), as BertDictionary reads it."""
+    with open(vocab_file, encoding="utf-8") as f:
+        lines = [line.rstrip("\n").rstrip("\r") for line in f]
+    while lines and lines[-1] == "":
+        lines.pop()
+    return len(lines)
+
+
 def backend_json(part):
     """A tokenizers component (normalizer, decoder, model ...) as its JSON description."""
     return json.loads(part.__getstate__()) if part is not None else None
@@ -66,68 +74,6 @@ def backend_json(part):
 def backend_model_type(tok):
     """'WordPiece', 'BPE' or 'Unigram'."""
     return type(tok.backend_tokenizer.model).__name__
-
-
-def tokenizer_vocabulary(tok, source):
-    """Token strings by id, the tokenizer's added tokens (specials) included; ids must run 0..n-1."""
-    vocab = tok.backend_tokenizer.get_vocab(with_added_tokens=True)
-    tokens = [None] * len(vocab)
-    for token, i in vocab.items():
-        if not 0 <= i < len(tokens) or tokens[i] is not None:
-            tokens = None
-            break
-        tokens[i] = token
-    if tokens is None or any(t is None for t in tokens):
-        raise BertCheckpointError(f"{source}: the tokenizer's ids do not run from 0 to {len(vocab) - 1} without "
-                                  "gaps; its vocabulary cannot be a list of rows of the embedding matrix")
-    return tokens
-
-
-def tokenizer_specials(tok, source):
-    """{role: token} of the tokens the tokenizer frames sentences with: [CLS]/<s> as bos, [SEP]/</s> as eos."""
-    found = {"bos": tok.cls_token or tok.bos_token, "eos": tok.sep_token or tok.eos_token,
-             "pad": tok.pad_token, "unk": tok.unk_token, "mask": tok.mask_token}
-    missing = [role for role, token in found.items() if not token]
-    if missing:
-        raise BertCheckpointError(f"{source}: the tokenizer declares no {', '.join(missing)} token; a BERT-family "
-                                  "tokenizer_config.json names cls/sep (or bos/eos), pad, unk and mask tokens")
-    return {role: str(token) for role, token in found.items()}
-
-
-def tokenizer_dictionary(tok, source):
-    """The tokenizer's vocabulary as a BertDictionary, ids and specials kept exactly."""
-    return BertDictionary(tokenizer_vocabulary(tok, source), source=source,
-                          specials=tokenizer_specials(tok, source))
-
-
-def checkpoint_dictionary(path, what="--bert-checkpoint"):
-    """A checkpoint's vocabulary: its vocab.txt for WordPiece families (id i = line i), otherwise (and
-    for directories without vocab.txt) its tokenizer's vocabulary."""
-    from bnb_fairseq.bert.checkpoint import checkpoint_family
-
-    vocab_file = os.path.join(path, "vocab.txt")
-    has_config = os.path.isfile(os.path.join(path, "config.json"))
-    if os.path.isfile(vocab_file) and (not has_config or checkpoint_family(path, what).wordpiece):
-        return BertDictionary.load(vocab_file)
-    tok = load_tokenizer(path, what)
-    source = os.path.join(path, "tokenizer.json")
-    return tokenizer_dictionary(tok, source if os.path.isfile(source) else path)
-
-
-def check_tokenizer_matches(tok, dictionary, what):
-    """The ids the tokenizer writes must be the dictionary's: same tokens, same specials."""
-    theirs = tokenizer_dictionary(tok, what)
-    diff = dictionary.first_difference(theirs)
-    if diff is not None:
-        i, ours, other = diff
-        raise BertCheckpointError(f"{what}: the tokenizer's vocabulary ({len(theirs)} entries) differs from "
-                                  f"{dictionary.source or 'the vocabulary'} ({len(dictionary)} entries) at id {i}: "
-                                  f"{other!r} vs {ours!r}")
-    wrong = [f"{role} {theirs.specials[role]!r} vs {dictionary.specials[role]!r}" for role in theirs.specials
-             if theirs.specials[role] != dictionary.specials[role]]
-    if wrong:
-        raise BertCheckpointError(f"{what}: the tokenizer's special tokens differ from the vocabulary's: "
-                                  + ", ".join(wrong))
 
 
 def lowercases(tok):

@@ -8,6 +8,8 @@ from fairseq import metrics, utils
 from fairseq.criterions import FairseqCriterion, register_criterion
 from fairseq.dataclass import FairseqDataclass
 
+from bnb_fairseq.models.parallel_decoder import is_parallel
+
 
 @dataclass
 class BnbCtcConfig(FairseqDataclass):
@@ -44,7 +46,10 @@ class BnbCtcCriterion(FairseqCriterion):
         self.zero_infinity = not cfg.no_zero_infinity
 
     def forward(self, model, sample, reduce=True):
-        if getattr(model.decoder, "classify", False):
+        if not is_parallel(model):
+            raise ValueError(f"--criterion bnb_ctc trains parallel decoders (--arch bnb_*); {type(model).__name__} is "
+                             "not one (train bert2bert with --criterion label_smoothed_cross_entropy)")
+        if model.decoder.length_control != "ctc":
             raise ValueError("--criterion bnb_ctc needs --length-control ctc (this model predicts its output "
                              "length with a classifier: train it with --criterion bnb_nat)")
         net_output = model(**sample["net_input"])

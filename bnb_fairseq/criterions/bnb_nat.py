@@ -9,6 +9,7 @@ from fairseq import metrics, utils
 from fairseq.criterions import FairseqCriterion, register_criterion
 from fairseq.dataclass import FairseqDataclass
 
+from bnb_fairseq.models.parallel_decoder import is_parallel
 from bnb_fairseq.modules import length_offset_classes
 
 
@@ -52,15 +53,18 @@ class BnbNatCriterion(FairseqCriterion):
 
     def forward(self, model, sample, reduce=True):
         decoder = model.decoder
-        if not getattr(decoder, "classify", False):
+        if not is_parallel(model):
+            raise ValueError(f"--criterion bnb_nat trains parallel decoders (--arch bnb_*); {type(model).__name__} is "
+                             "not one (train bert2bert with --criterion label_smoothed_cross_entropy)")
+        if not decoder.predicts_length:
             raise ValueError("--criterion bnb_nat needs --length-control classify (this model sets its output "
                              "length by CTC: train it with --criterion bnb_ctc)")
         target = sample["target"]
         target_lengths = target.ne(self.padding_idx).sum(1)
         # a target longer than the decoder's positions (only outside the training set, which is
         # filtered) is scored on its first max_len tokens
-        out_lengths = target_lengths.clamp(max=decoder.max_len)
-        target = target[:, : int(out_lengths.max())] if decoder.max_len < target.size(1) else target
+        out_lengths = target_lengths.clamp(max=decoder.max_output_len)
+        target = target[:, : int(out_lengths.max())] if decoder.max_output_len < target.size(1) else target
         mask = target.ne(self.padding_idx)
         prev_tokens = None
         if model.training and self.refinement_training > 0:

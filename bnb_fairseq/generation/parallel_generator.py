@@ -8,16 +8,12 @@ Returns fairseq's hypothesis format, so fairseq-generate/-interactive print H-/D
 """
 import torch
 import torch.nn.functional as F
-from fairseq.models import FairseqIncrementalDecoder
 from torch.nn.utils.rnn import pad_sequence
 
-from bnb_fairseq.modules import ctc_collapse, length_candidates
+from bnb_fairseq.generation.decoding import DecodingOptions
+from bnb_fairseq.models.parallel_decoder import is_autoregressive  # noqa: F401  (importable here)
+from bnb_fairseq.modules import ctc_collapse
 from bnb_fairseq.modules.ctc_beam_search import ctc_prefix_beam_search
-
-
-def is_autoregressive(model):
-    """True for models that decode step by step with an incremental decoder (bert2bert)."""
-    return isinstance(getattr(model, "decoder", None), FairseqIncrementalDecoder)
 
 
 def masked_count(lengths, step, max_iter):
@@ -27,52 +23,53 @@ def masked_count(lengths, step, max_iter):
 
 
 class ParallelGenerator:
-    def __init__(self, tgt_dict, blank_penalty=0.0, ctc_beam=1, ctc_beam_length_normalize=False, nbest=1,
-                 length_beam=1, max_iter=0, force_max_iter=False, retain_history=False, reranking=False):
-        if ctc_beam < 1:
-            raise ValueError(f"--ctc-beam {ctc_beam}: must be at least 1")
-        if length_beam < 1:
-            raise ValueError(f"--iter-decode-with-beam {length_beam}: must be at least 1")
-        if max_iter < 0:
-            raise ValueError(f"--iter-decode-max-iter {max_iter}: must be at least 0")
-        if force_max_iter and not max_iter:
-            raise ValueError("--iter-decode-force-max-iter needs refinement passes: pass --iter-decode-max-iter N "
-                             "with N > 0")
-        if nbest > max(ctc_beam, length_beam):
-            raise ValueError(f"--nbest {nbest} needs a CTC beam at least as wide: pass --ctc-beam {nbest} or more "
-                             "(greedy CTC decoding gives one hypothesis); a --length-control classify model needs "
-                             f"--iter-decode-with-beam {nbest} or more")
-        self.blank_penalty = blank_penalty
-        self.ctc_beam = ctc_beam
-        self.length_beam = length_beam
-        self.length_normalize = ctc_beam_length_normalize
-        self.nbest = nbest
-        self.max_iter = max_iter
-        self.force_max_iter = force_max_iter
-        self.retain_history = retain_history
-        self.reranking = reranking
+    """Decodes models with a ParallelDecoder (models/parallel_decoder.py) through its declared methods only.
+
+    ``options``: the resolved DecodingOptions (generation/decoding.py), which the task builds from its
+    config and the generation config; keyword arguments build them directly (tests, scripts).
+    ``models``, when given, are checked against the options now, so that a wrong option fails before
+    any batch; other models are checked once, at their first batch."""
+
+    def __init__(self, tgt_dict, options=None, models=None, **option_values):
+        if options is None:
+            options = DecodingOptions(**option_values)
+        elif option_values:
+            options = options.with_overrides(**option_values)
+        self.options = options
         self.bos = tgt_dict.bos()
         self.eos = tgt_dict.eos()
         self.pad = tgt_dict.pad()
         self.mask = None
-        if max_iter:
+        if options.max_iter:
             if not hasattr(tgt_dict, "mask"):
                 raise ValueError("--iter-decode-max-iter: refinement needs a [MASK] token in the target dictionary")
             self.mask = tgt_dict.mask()
         # fairseq-generate strips these from printed hypotheses and references
         self.symbols_to_strip_from_output = {self.bos, self.eos}
+        self._checked = None
+        if models is not None:
+            self.check_models(models)
 
-    def split_models(self, models):
-        """(the parallel models, the reranker or None): with reranking the last model is the reranker."""
-        if not self.reranking:
-            if any(is_autoregressive(m) for m in models):
-                raise ValueError("an autoregressive model among parallel ones: to rerank with it, give it last and "
-                                 "pass --iter-decode-with-external-reranker")
-            return models, None
-        if len(models) < 2 or not is_autoregressive(models[-1]) or any(is_autoregressive(m) for m in models[:-1]):
-            raise ValueError("--iter-decode-with-external-reranker needs the BnB model(s) first and one "
-                             "autoregressive model (bert2bert) last: --path bnb.pt:ar.pt")
-        return models[:-1], models[-1]
+    def __getattr__(self, name):
+        # the options read as the generator's attributes (generator.ctc_beam, generator.nbest ...)
+        options = self.__dict__.get("options")
+        if options is not None and name in DecodingOptions.__dataclass_fields__:
+            return getattr(options, name)
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+    def __setattr__(self, name, value):
+        if name in DecodingOptions.__dataclass_fields__:
+            raise AttributeError(f"{name} is a decoding option: build the generator with it (task.build_generator "
+                                 "with the option in its generation config, or ParallelGenerator(..., "
+                                 f"{name}=...)) so that it is checked against the models")
+        super().__setattr__(name, value)
+
+    def check_models(self, models):
+        """(parallel models, reranker, length control), checked once per set of models."""
+        key = tuple(id(m) for m in models)
+        if self._checked is None or self._checked[0] != key:
+            self._checked = (key, self.options.check_models(models))
+        return self._checked[1]
 
     def _log_probs(self, models, src_tokens, src_lengths):
         """Average the models' log-probabilities (an ensemble must share the length rule)."""
@@ -89,37 +86,6 @@ class ParallelGenerator:
             extra = net_output[1]
         return total / len(models), extra
 
-    def check_models(self, models):
-        """Refuse options that the models' length control cannot use; True for classify models."""
-        models, _ = self.split_models(models)
-        kinds = {bool(getattr(m.decoder, "classify", False)) for m in models}
-        if len(kinds) > 1:
-            raise ValueError("an ensemble must share its --length-control (all ctc or all classify)")
-        classify = kinds == {True}
-        if classify:
-            wrong = [f"--{name} {value}" for name, value, default in
-                     (("ctc-beam", self.ctc_beam, 1), ("ctc-blank-penalty", self.blank_penalty, 0.0))
-                     if value != default]
-            if wrong:
-                raise ValueError(f"{' and '.join(wrong)}: CTC decoding options, but the model predicts its length "
-                                 "with a classifier (--length-control classify); use --iter-decode-with-beam")
-            if len({m.decoder.length_classifier.num_classes for m in models}) > 1:
-                raise ValueError("ensemble members have different --length-classes")
-        else:
-            if self.length_beam > 1:
-                raise ValueError(f"--iter-decode-with-beam {self.length_beam} is a length beam for "
-                                 "--length-control classify models; this model sets its length by CTC: use "
-                                 "--ctc-beam instead")
-            if self.nbest > self.ctc_beam:
-                raise ValueError(f"--nbest {self.nbest} needs a CTC beam at least as wide: pass --ctc-beam "
-                                 f"{self.nbest} or more (greedy CTC decoding gives one hypothesis)")
-            if self.max_iter:
-                raise ValueError(f"--iter-decode-max-iter {self.max_iter}: mask-predict refinement needs a "
-                                 "--length-control classify model; a CTC model has no fixed slot for each output "
-                                 "token (blanks and repeats collapse after the argmax), so there is no token to "
-                                 "re-mask in place")
-        return classify
-
     @torch.no_grad()
     def generate(self, models, sample, prefix_tokens=None, constraints=None, **kwargs):
         if prefix_tokens is not None or constraints is not None:
@@ -128,18 +94,17 @@ class ParallelGenerator:
             m.eval()
         net_input = sample["net_input"]
         src_tokens, src_lengths = net_input["src_tokens"], net_input.get("src_lengths")
-        classify = self.check_models(models)
-        models, reranker = self.split_models(models)
-        keep = None if reranker is not None else self.nbest  # the reranker sees every candidate
-        if classify:
+        models, reranker, _ = self.check_models(models)
+        keep = None if reranker is not None else self.options.nbest  # the reranker sees every candidate
+        if models[0].decoder.predicts_length:
             hypos = self._length_beam(models, src_tokens, src_lengths, keep)
         else:
             lprobs, extra = self._log_probs(models, src_tokens, src_lengths)
-            if self.ctc_beam > 1:
+            if self.options.ctc_beam > 1:
                 hypos = self._beam_search(lprobs, extra["padding_mask"], models[0].decoder, keep)
             else:
                 hypos = self._greedy(lprobs, extra["padding_mask"], models[0].decoder)
-        if self.retain_history:  # one pass: its history is itself (refinement records its passes)
+        if self.options.retain_history:  # one pass: its history is itself (refinement records its passes)
             for h in (h for nbest in hypos for h in nbest if "history" not in h):
                 h["history"] = [{key: h[key] for key in ("tokens", "positional_scores", "score", "alignment")}]
         if reranker is not None:
@@ -153,11 +118,11 @@ class ParallelGenerator:
                 "score": pos_scores.mean() if score is None else score, "alignment": None, "steps": steps}
 
     def _greedy(self, lprobs, padding_mask, decoder):
-        if self.blank_penalty:
+        if self.options.blank_penalty:
             # a CTC model that under-generates puts too much mass on the blank: handicap it in the
             # argmax only; the printed scores stay the model's own log-probabilities
             handicapped = lprobs.clone()
-            handicapped[..., decoder.blank_slot] -= self.blank_penalty
+            handicapped[..., decoder.blank_slot] -= self.options.blank_penalty
             slots = handicapped.argmax(-1)
             scores = lprobs.gather(-1, slots.unsqueeze(-1)).squeeze(-1)
         else:
@@ -177,11 +142,11 @@ class ParallelGenerator:
         over its tokens (CTC sums over alignments, so no single token owns a share of it). ``keep``: how
         many distinct outputs to return per sentence (None: all)."""
         search = lprobs
-        if self.blank_penalty:
+        if self.options.blank_penalty:
             search = lprobs.clone()
-            search[..., decoder.blank_slot] -= self.blank_penalty
-        beams = ctc_prefix_beam_search(search, (~padding_mask).sum(1), decoder.blank_slot, self.ctc_beam,
-                                       length_normalize=self.length_normalize)
+            search[..., decoder.blank_slot] -= self.options.blank_penalty
+        beams = ctc_prefix_beam_search(search, (~padding_mask).sum(1), decoder.blank_slot, self.options.ctc_beam,
+                                       length_normalize=self.options.length_normalize)
         drop = torch.tensor([self.bos, self.eos, self.pad])
         hypos = []
         for beam in beams:
@@ -201,10 +166,14 @@ class ParallelGenerator:
         return hypos
 
     def _slot_log_probs(self, models, encoder_outs, lengths, prev_tokens=None):
-        """Averaged (rows, T, V) log-probabilities of the models' slots, and the padding mask."""
+        """Averaged (rows, T, V) log-probabilities of the models' slots (a refinement pass when
+        ``prev_tokens`` is given), and the padding mask."""
         lprobs = None
         for m, enc in zip(models, encoder_outs):
-            net_output = m.decoder(None, encoder_out=enc, out_lengths=lengths, prev_tokens=prev_tokens)
+            if prev_tokens is None:
+                net_output = m.decoder(None, encoder_out=enc, out_lengths=lengths)
+            else:
+                net_output = m.decoder.refine(enc, lengths, prev_tokens)
             lp = m.get_normalized_probs(net_output, log_probs=True)
             if lprobs is not None and lp.shape != lprobs.shape:
                 raise ValueError("ensemble members give different output vocabularies; use models trained "
@@ -227,8 +196,8 @@ class ParallelGenerator:
         length_lprobs = sum(F.log_softmax(m.decoder.length_logits(enc), dim=-1, dtype=torch.float32)
                             for m, enc in zip(models, encoder_outs)) / len(models)
         real_src = encoder_outs[0]["src_lengths"][0]
-        lengths, _ = length_candidates(length_lprobs, real_src, self.length_beam,
-                                       min(m.decoder.max_len for m in models))
+        shortest = min(models, key=lambda m: m.decoder.max_output_len).decoder  # every member takes its lengths
+        lengths, _ = shortest.length_candidates(length_lprobs, real_src, self.options.length_beam)
         bsz, k = lengths.shape
         order = torch.arange(bsz, device=lengths.device).repeat_interleave(k)
         flat = lengths.reshape(-1)
@@ -240,8 +209,8 @@ class ParallelGenerator:
         rows = torch.arange(len(flat), device=flat.device)
         eos_scores = lprobs[rows, flat - 1, eos_slot]
         steps = torch.zeros_like(flat)
-        passes = [(tokens.clone(), scores.clone(), eos_scores.clone())] if self.retain_history else None
-        if self.max_iter:
+        passes = [(tokens.clone(), scores.clone(), eos_scores.clone())] if self.options.retain_history else None
+        if self.options.max_iter:
             steps = self._refine(models, encoder_outs, flat, tokens, scores, eos_scores, padding_mask, eos_slot,
                                  passes)
         ranking = scores.masked_fill(padding_mask, 0.0).sum(1) / flat.to(scores.dtype)
@@ -286,10 +255,10 @@ class ParallelGenerator:
         steps = torch.zeros_like(lengths)
         active = torch.arange(n_rows, device=tokens.device)
         ranks = torch.arange(width, device=tokens.device).expand(n_rows, width)
-        for t in range(1, self.max_iter + 1):
+        for t in range(1, self.options.max_iter + 1):
             sub = lengths[active]
             w = int(sub.max())  # the active rows' slots: the decoder returns no more
-            n_mask = masked_count(sub, t, self.max_iter)
+            n_mask = masked_count(sub, t, self.options.max_iter)
             # each slot's rank by probability, lowest first; padding (+inf) ranks last
             old, old_scores = tokens[active, :w], scores[active, :w]
             by_prob = old_scores.masked_fill(padding_mask[active, :w], float("inf")).argsort(dim=1, stable=True)
@@ -306,7 +275,7 @@ class ParallelGenerator:
             steps[active] += 1
             if passes is not None:
                 passes.append((tokens.clone(), scores.clone(), eos_scores.clone()))
-            if not self.force_max_iter:
+            if not self.options.force_max_iter:
                 active = active[(new != old).any(1)]
                 if not len(active):
                     break
@@ -341,7 +310,7 @@ class ParallelGenerator:
             h["positional_scores"] = torch.cat([token_lprobs[i, :n].to(h["positional_scores"]),
                                                 h["positional_scores"][n:]])
             h["score"], h["_rerank"] = scores[i], value
-        ranked = [sorted(c, key=lambda h: -h["_rerank"])[: self.nbest] for c in hypos]
+        ranked = [sorted(c, key=lambda h: -h["_rerank"])[: self.options.nbest] for c in hypos]
         for h in cands:
             del h["_rerank"]
         return ranked

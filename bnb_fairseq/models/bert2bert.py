@@ -24,17 +24,7 @@ from fairseq.models import (
     register_model_architecture,
 )
 
-from bnb_fairseq.models.bert_seq2seq import (
-    SIZES,
-    BertEncoder,
-    BertSeq2SeqMixin,
-    BertSeq2SeqConfig,
-    apply_bert_sizes,
-    fill_defaults,
-    lm_head_hf_name,
-    load_bert_pair,
-)
-from bnb_fairseq.modules import BertEmbeddings, BertLMHead, BertStack, init_bert_weights
+from bnb_fairseq.models.bert_seq2seq import SIZES, BertSeq2SeqConfig, BertSeq2SeqMixin, bert_decoder_parts, fill_defaults
 
 logger = logging.getLogger(__name__)
 
@@ -54,15 +44,7 @@ class Bert2BertDecoder(FairseqIncrementalDecoder):
     def __init__(self, cfg, dictionary):
         super().__init__(dictionary)
         dim = cfg.decoder_embed_dim
-        width = getattr(cfg, "decoder_embedding_size", 0) or dim
-        self.embeddings = BertEmbeddings(len(dictionary), dim, cfg.decoder_max_positions,
-                                         cfg.decoder_type_vocab_size, dictionary.pad(), cfg.decoder_layer_norm_eps, cfg.dropout,
-                                         embedding_size=width)
-        self.encoder = BertStack(cfg.decoder_layers, dim=dim, heads=cfg.decoder_attention_heads,
-                                 ffn_dim=cfg.decoder_ffn_embed_dim, activation=cfg.decoder_activation,
-                                 eps=cfg.decoder_layer_norm_eps, dropout=cfg.dropout, attention_dropout=cfg.attention_dropout,
-                                 cross_attention=True)
-        self.lm_head = BertLMHead(dim, len(dictionary), cfg.decoder_activation, cfg.decoder_layer_norm_eps, width)
+        self.embeddings, self.encoder, self.lm_head, _ = bert_decoder_parts(cfg, dictionary)
         # encoder and decoder checkpoints of different widths (e.g. an XLM-R encoder, a BERT decoder)
         self.memory_proj = nn.Linear(cfg.encoder_embed_dim, dim) if cfg.encoder_embed_dim != dim else None
         self.max_target_positions = cfg.decoder_max_positions
@@ -114,27 +96,8 @@ class Bert2BertDecoder(FairseqIncrementalDecoder):
 @register_model("bert2bert", dataclass=Bert2BertConfig)
 class Bert2BertModel(BertSeq2SeqMixin, FairseqEncoderDecoderModel):
     @classmethod
-    def build_model(cls, cfg, task):
-        pretrained = bool(cfg.bert_checkpoint) and not cfg.bert_init_done
-        if pretrained:
-            apply_bert_sizes(cfg)
-        model = cls(BertEncoder(cfg, task.source_dictionary), Bert2BertDecoder(cfg, task.target_dictionary))
-        init_bert_weights(model)
-        if pretrained:
-            model.load_bert_checkpoints(cfg)
-        return model
-
-    def load_bert_checkpoints(self, cfg):
-        def decoder_hf_name(k):
-            if ".crossattention." in k:
-                return k.replace(".crossattention.", ".attention.") if cfg.cross_attention_init == "self" else None
-            if k.startswith(("embeddings.", "encoder.")):
-                return k
-            if k.startswith("lm_head."):
-                return lm_head_hf_name(k)
-            return None
-
-        load_bert_pair(self.encoder, self.decoder, cfg, decoder_hf_name)
+    def build_decoder(cls, cfg, dictionary):
+        return Bert2BertDecoder(cfg, dictionary)
 
     def forward(self, src_tokens, src_lengths=None, prev_output_tokens=None, **kwargs):
         """``prev_output_tokens`` as fairseq's collater makes it from ``[CLS] y [SEP]``: ``[SEP] [CLS] y``."""

@@ -15,8 +15,8 @@ from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 from fairseq.models import FairseqEncoder
 
 from bnb_fairseq.bert.checkpoint import BertCheckpointError, load_bert_weights, load_into, read_bert_sizes
-from bnb_fairseq.bert.tokenizer import checkpoint_dictionary
-from bnb_fairseq.modules import BertEmbeddings, BertStack
+from bnb_fairseq.bert.dictionary import checkpoint_dictionary
+from bnb_fairseq.modules import BertEmbeddings, BertLMHead, BertStack, init_bert_weights
 
 logger = logging.getLogger(__name__)
 
@@ -107,11 +107,29 @@ class BertEncoder(FairseqEncoder):
 
 
 class BertSeq2SeqMixin:
-    """Shared by the bnb and bert2bert models.
+    """Shared by the bnb and bert2bert models: building (sizes from the checkpoints, BERT weights loaded by
+    name), the Python API and fp32 output probabilities. A model class gives ``build_decoder(cfg, dictionary)``.
 
     ``Model.from_pretrained(dir, checkpoint_file=..., data_name_or_path=...)`` as fairseq's hub loading,
     returning its GeneratorHubInterface (``translate``, ``sample``, ``generate``), with raw text encoded
     by the BERT tokenizer that binarize.py saved beside the data: no tokenizer argument needed."""
+
+    @classmethod
+    def build_model(cls, cfg, task):
+        pretrained = bool(cfg.bert_checkpoint) and not cfg.bert_init_done
+        if pretrained:
+            apply_bert_sizes(cfg)
+        model = cls(BertEncoder(cfg, task.source_dictionary), cls.build_decoder(cfg, task.target_dictionary))
+        init_bert_weights(model)
+        if pretrained:
+            load_bert_pair(model.encoder, model.decoder, cfg,
+                           lambda name: decoder_hf_name(name, cfg.cross_attention_init))
+        model.cfg = cfg  # sizes and options, for tools that build a model like it (the benchmark's cmlm)
+        return model
+
+    @classmethod
+    def build_decoder(cls, cfg, dictionary):
+        raise NotImplementedError
 
     @classmethod
     def from_pretrained(cls, model_name_or_path, checkpoint_file="model.pt", data_name_or_path=".", **kwargs):
@@ -219,6 +237,36 @@ def load_bert_pair(encoder, decoder, cfg, decoder_mapping):
         if hf_name is not False:
             mapping[k] = hf_name
     load_into(decoder, load_bert_weights(dec_dir, "--decoder-bert-checkpoint"), mapping, f"{dec_dir} (decoder)")
+
+
+def bert_decoder_parts(cfg, dictionary):
+    """(embeddings, layer stack with cross-attention, tied MLM head, embedding width) of a BERT decoder
+    whose parameter names follow HF BERT's, for both the bidirectional and the causal decoder."""
+    dim = cfg.decoder_embed_dim
+    width = getattr(cfg, "decoder_embedding_size", 0) or dim
+    embeddings = BertEmbeddings(len(dictionary), dim, cfg.decoder_max_positions, cfg.decoder_type_vocab_size,
+                                dictionary.pad(), cfg.decoder_layer_norm_eps, cfg.dropout, embedding_size=width)
+    stack = BertStack(cfg.decoder_layers, dim=dim, heads=cfg.decoder_attention_heads, ffn_dim=cfg.decoder_ffn_embed_dim,
+                      activation=cfg.decoder_activation, eps=cfg.decoder_layer_norm_eps, dropout=cfg.dropout,
+                      attention_dropout=cfg.attention_dropout, cross_attention=True)
+    lm_head = BertLMHead(dim, len(dictionary), cfg.decoder_activation, cfg.decoder_layer_norm_eps, width)
+    return embeddings, stack, lm_head, width
+
+
+def decoder_hf_name(name, cross_attention_init):
+    """The HF name of a decoder parameter: BERT's own layers keep their names, the MLM head maps to
+    ``cls.predictions.*``, a new cross-attention copies the layer's self-attention (``self``) or is new
+    (None); parameters new to the model (latent, length classifier ...) are None; ``output_ids`` is a
+    buffer chosen from the data (False: not a weight)."""
+    if ".crossattention." in name:
+        return name.replace(".crossattention.", ".attention.") if cross_attention_init == "self" else None
+    if name.startswith(("embeddings.", "encoder.")):
+        return name
+    if name.startswith("lm_head."):
+        return lm_head_hf_name(name)
+    if name == "output_ids":
+        return False
+    return None
 
 
 def lm_head_hf_name(name):

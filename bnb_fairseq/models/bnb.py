@@ -9,33 +9,23 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from fairseq.dataclass import ChoiceEnum
-from fairseq.models import (
-    FairseqDecoder,
-    FairseqEncoderDecoderModel,
-    register_model,
-    register_model_architecture,
-)
+from fairseq.models import FairseqEncoderDecoderModel, register_model, register_model_architecture
 
 from bnb_fairseq.models.bert_seq2seq import (
     SIZES,
     BertEncoder,
-    BertSeq2SeqMixin,
     BertSeq2SeqConfig,
-    apply_bert_sizes,
+    BertSeq2SeqMixin,
+    bert_decoder_parts,
     fill_defaults,
-    lm_head_hf_name,
-    load_bert_pair,
 )
+from bnb_fairseq.models.parallel_decoder import ParallelDecoder
 from bnb_fairseq.modules import (
-    BertEmbeddings,
-    BertLMHead,
-    BertStack,
     GaussianLengthConverter,
     LatentBottleneck,
     LengthClassifier,
     ctc_output_lengths,
     gather_rows,
-    init_bert_weights,
     length_candidates,
     source_positions,
 )
@@ -92,9 +82,9 @@ class BnbConfig(BertSeq2SeqConfig):
 BnbEncoder = BertEncoder  # the encoder is plain BERT; the old name stays importable
 
 
-class BnbDecoder(FairseqDecoder):
+class BnbDecoder(ParallelDecoder):
     """Bidirectional BERT decoder with cross-attention, fed by the latents (and, by default, the
-    upsampled encoder states), not by words.
+    upsampled encoder states), not by words; implements the ParallelDecoder interface.
 
     The word embeddings only serve as the tied output matrix of the MLM head. With a trimmed output
     vocabulary (``--output-vocab train``) the logits cover only ``output_ids``; ``output_index`` and
@@ -109,25 +99,19 @@ class BnbDecoder(FairseqDecoder):
         self.latent_in = nn.Linear(cfg.latent_dim, dim)
         self.memory_proj = nn.Linear(encoder_dim, dim) if encoder_dim != dim else None
         self.memory_dropout = nn.Dropout(cfg.memory_dropout)
-        width = getattr(cfg, "decoder_embedding_size", 0) or dim
-        self.embeddings = BertEmbeddings(len(dictionary), dim, cfg.decoder_max_positions,
-                                         cfg.decoder_type_vocab_size, dictionary.pad(), cfg.decoder_layer_norm_eps, cfg.dropout,
-                                         embedding_size=width)
+        embeddings, stack, lm_head, width = bert_decoder_parts(cfg, dictionary)
+        self.embeddings = embeddings
         # the slots' inputs enter the embeddings in their width: narrower than the hidden states for ELECTRA
         self.slot_to_embedding = nn.Linear(dim, width) if width != dim else None
-        self.encoder = BertStack(cfg.decoder_layers, dim=dim, heads=cfg.decoder_attention_heads,
-                                 ffn_dim=cfg.decoder_ffn_embed_dim, activation=cfg.decoder_activation,
-                                 eps=cfg.decoder_layer_norm_eps, dropout=cfg.dropout, attention_dropout=cfg.attention_dropout,
-                                 cross_attention=True)
-        self.lm_head = BertLMHead(dim, len(dictionary), cfg.decoder_activation, cfg.decoder_layer_norm_eps, width)
-        self.max_len = min(cfg.ctc_max_len or cfg.decoder_max_positions, cfg.decoder_max_positions)
-        self.classify = getattr(cfg, "length_control", "ctc") == "classify"
+        self.encoder, self.lm_head = stack, lm_head
+        self._max_len = min(cfg.ctc_max_len or cfg.decoder_max_positions, cfg.decoder_max_positions)
+        self._length_control = getattr(cfg, "length_control", "ctc")
         self.length_classifier = self.length_converter = None
-        if self.classify:  # CTC models keep their parameter set (and checkpoints) unchanged
+        if self.predicts_length:  # CTC models keep their parameter set (and checkpoints) unchanged
             self.length_classifier = LengthClassifier(encoder_dim, cfg.length_classes, cfg.sg_length_pred)
             if cfg.length_converter == "gaussian":
                 self.length_converter = GaussianLengthConverter()
-        self.blank_idx = check_ctc_blank(dictionary, cfg.ctc_blank, getattr(cfg, "ctc_blank_force", False))
+        self._blank_idx = check_ctc_blank(dictionary, cfg.ctc_blank, getattr(cfg, "ctc_blank_force", False))
         # None (full vocabulary) or the kept ids; sized from the config so that a saved model reloads
         self.register_buffer("output_ids", torch.zeros(cfg.output_vocab_size, dtype=torch.long)
                              if cfg.output_vocab_size else None)
@@ -135,7 +119,7 @@ class BnbDecoder(FairseqDecoder):
     def set_output_vocab(self, token_ids):
         """Restrict the output softmax to ``token_ids`` plus the specials and the blank."""
         d = self.dictionary
-        keep = set(int(i) for i in token_ids) | {d.pad(), d.unk(), d.bos(), d.eos(), self.blank_idx}
+        keep = set(int(i) for i in token_ids) | {d.pad(), d.unk(), d.bos(), d.eos(), self._blank_idx}
         ids = torch.tensor(sorted(keep), dtype=torch.long)
         self.register_buffer("output_ids", ids.to(self.lm_head.bias.device))
         self.cfg.output_vocab_size = len(ids)
@@ -190,13 +174,42 @@ class BnbDecoder(FairseqDecoder):
             table = torch.full((len(self.dictionary),), -1, dtype=torch.long)
             table[ids] = torch.arange(len(ids))
             table[table < 0] = table[self.dictionary.unk()]
-            cached = self._slots = (table.to(self.output_ids.device), int(table[self.blank_idx]))
+            cached = self._slots = (table.to(self.output_ids.device), int(table[self._blank_idx]))
         return cached
+
+    # --- ParallelDecoder ---
+    @property
+    def length_control(self):
+        return self._length_control
+
+    @property
+    def max_output_len(self):
+        return self._max_len
+
+    @property
+    def num_length_classes(self):
+        return self.length_classifier.num_classes if self.length_classifier is not None else 0
+
+    @property
+    def blank_idx(self):
+        return self._blank_idx
 
     @property
     def blank_slot(self):
         """The blank's index among the output logits."""
-        return self.blank_idx if self.output_ids is None else self._slot_table()[1]
+        return self._blank_idx if self.output_ids is None else self._slot_table()[1]
+
+    @property
+    def output_vocab_size(self):
+        return len(self.dictionary) if self.output_ids is None else len(self.output_ids)
+
+    def ensemble_key(self):
+        ctc_rule = (self.cfg.ctc_ratio, self.cfg.ctc_min_len, self._max_len) if not self.predicts_length else None
+        return super().ensemble_key() + (ctc_rule,)
+
+    def length_rule(self):
+        return (f"ceil(--ctc-ratio {self.cfg.ctc_ratio:g} x length), at least --ctc-min-len {self.cfg.ctc_min_len}, "
+                f"at most the decoder's {self._max_len}")
 
     def output_index(self, tokens):
         """Vocabulary ids -> output slots; ids outside a trimmed output vocabulary map to [UNK]'s slot."""
@@ -209,16 +222,18 @@ class BnbDecoder(FairseqDecoder):
         return slots if self.output_ids is None else self.output_ids.to(slots.device)[slots]
 
     def output_lengths(self, src_lengths):
-        return ctc_output_lengths(src_lengths, self.cfg.ctc_ratio, self.cfg.ctc_min_len, self.max_len)
+        return ctc_output_lengths(src_lengths, self.cfg.ctc_ratio, self.cfg.ctc_min_len, self._max_len)
 
     def length_logits(self, encoder_out):
         """(B, K) logits of the length offset classes (classify models only)."""
         return self.length_classifier(encoder_out["encoder_out"][0], encoder_out["encoder_padding_mask"][0])
 
+    def length_candidates(self, length_lprobs, src_lengths, k=1):
+        return length_candidates(length_lprobs, src_lengths, k, self._max_len)
+
     def predicted_lengths(self, length_logits, src_lengths, k=1):
         """(B, k) most probable decoder lengths (see length_candidates) and their log-probabilities."""
-        lprobs = F.log_softmax(length_logits, dim=-1, dtype=torch.float32)
-        return length_candidates(lprobs, src_lengths, k, self.max_len)
+        return self.length_candidates(F.log_softmax(length_logits, dim=-1, dtype=torch.float32), src_lengths, k)
 
     def forward(self, prev_output_tokens=None, encoder_out=None, out_lengths=None, prev_tokens=None, **kwargs):
         """Logits (B, T, V) for T = max output length; extra: padding mask and lengths (and, for a
@@ -237,7 +252,7 @@ class BnbDecoder(FairseqDecoder):
         src_mask = encoder_out["encoder_padding_mask"][0]
         src_lengths = encoder_out["src_lengths"][0]
         length_logits = None
-        if self.classify:
+        if self.predicts_length:
             length_logits = self.length_logits(encoder_out)
             if out_lengths is None:
                 out_lengths = self.predicted_lengths(length_logits, src_lengths)[0][:, 0]
@@ -252,7 +267,7 @@ class BnbDecoder(FairseqDecoder):
             weights = self.length_converter.weights(pos, src_lengths, h.size(1))
             convert = lambda rows: self.length_converter(rows, weights)  # noqa: E731
         else:
-            resample = self.cfg.length_converter if self.classify else self.cfg.latent_upsample
+            resample = self.cfg.length_converter if self.predicts_length else self.cfg.latent_upsample
             convert = lambda rows: gather_rows(rows, pos, last, resample)  # noqa: E731
         z = convert(self.latent(h))
         x = F.gelu(self.latent_in(z)) if mode in ("latent", "latent+encoder") else 0
@@ -279,50 +294,28 @@ class BnbDecoder(FairseqDecoder):
         return logits, extra
 
     def max_positions(self):
-        return self.max_len
+        return self._max_len
 
 
 @register_model("bnb", dataclass=BnbConfig)
 class BnbModel(BertSeq2SeqMixin, FairseqEncoderDecoderModel):
+    """The output vocabulary (``--output-vocab train``) is chosen by the task, which reads the training
+    targets, through ``BnbDecoder.set_output_vocab``: the model never reads data."""
+
     @classmethod
-    def build_model(cls, cfg, task):
-        pretrained = bool(cfg.bert_checkpoint) and not cfg.bert_init_done
-        if pretrained:
-            apply_bert_sizes(cfg)
-        encoder = BertEncoder(cfg, task.source_dictionary)
-        decoder = BnbDecoder(cfg, task.target_dictionary, cfg.encoder_embed_dim)
-        model = cls(encoder, decoder)
-        init_bert_weights(model)
-        if pretrained:
-            model.load_bert_checkpoints(cfg)
-        if cfg.output_vocab == "train" and not cfg.output_vocab_size:
-            if not hasattr(task, "target_ids_in_training_data"):
-                raise ValueError(f"--output-vocab train needs a task that can read its training targets "
-                                 f"(bnb_seq2seq); task {type(task).__name__} cannot")
-            decoder.set_output_vocab(task.target_ids_in_training_data())
-            logger.info(f"output vocabulary: {cfg.output_vocab_size} of {len(task.target_dictionary)} "
-                        "pieces (those in the training targets, the specials and the blank)")
-        return model
+    def build_decoder(cls, cfg, dictionary):
+        return BnbDecoder(cfg, dictionary, cfg.encoder_embed_dim)
+
+    @property
+    def wants_output_vocab(self):
+        """True when ``--output-vocab train`` still awaits the training targets' pieces."""
+        return self.cfg.output_vocab == "train" and not self.cfg.output_vocab_size
 
     def forward(self, src_tokens, src_lengths=None, prev_output_tokens=None, out_lengths=None, prev_tokens=None,
                 **kwargs):
         encoder_out = self.encoder(src_tokens, src_lengths=src_lengths)
         return self.decoder(prev_output_tokens, encoder_out=encoder_out, out_lengths=out_lengths,
                             prev_tokens=prev_tokens)
-
-    def load_bert_checkpoints(self, cfg):
-        def decoder_hf_name(k):
-            if ".crossattention." in k and cfg.cross_attention_init == "self":
-                return k.replace(".crossattention.", ".attention.")
-            if k.startswith(("embeddings.", "encoder.")):
-                return k
-            if k.startswith("lm_head."):
-                return lm_head_hf_name(k)
-            if k == "output_ids":
-                return False  # not a weight: set from the training data
-            return None  # latent, latent_in, memory_proj, length_*: new in BnB
-
-        load_bert_pair(self.encoder, self.decoder, cfg, decoder_hf_name)
 
 
 def check_ctc_blank(dictionary, token, force=False):

@@ -19,7 +19,9 @@ from bnb_fairseq import checkpoint_compat
 from bnb_fairseq.bert.dictionary import BertDictionary
 from bnb_fairseq.data import BREAK_MODES, CorruptedPairsDataset, CorruptionMix, PackedBlocksDataset, parse_weights
 from bnb_fairseq.data.corruption import continuation_cut
+from bnb_fairseq.models.parallel_decoder import is_parallel
 from bnb_fairseq.tasks.batching import CoverAllBatchesMixin
+from bnb_fairseq.tasks.output_vocab import choose_output_vocab
 
 logger = logging.getLogger(__name__)
 MAX_BLOCK = 512  # BERT's position table
@@ -157,6 +159,7 @@ class BnbPretrainTask(CoverAllBatchesMixin, FairseqTask):
 
     def build_model(self, cfg, from_checkpoint=False):
         model = super().build_model(cfg, from_checkpoint)
+        choose_output_vocab(model, self)
         self.check_blocks_fit(model)
         return model
 
@@ -169,7 +172,7 @@ class BnbPretrainTask(CoverAllBatchesMixin, FairseqTask):
             raise ValueError(f"bnb_pretrain: --tokens-per-block {block} exceeds the encoder's {enc_max} positions; "
                              f"use --tokens-per-block {enc_max} or less")
         decoder = model.decoder
-        if not hasattr(decoder, "output_lengths") or getattr(decoder, "classify", False):
+        if not is_parallel(model) or decoder.predicts_length:
             if block > dec_max:
                 raise ValueError(f"bnb_pretrain: --tokens-per-block {block} exceeds the decoder's {dec_max} "
                                  f"positions; use --tokens-per-block {dec_max} or less")
@@ -180,7 +183,7 @@ class BnbPretrainTask(CoverAllBatchesMixin, FairseqTask):
             bad = int(lengths[short][0])
             raise ValueError(
                 f"bnb_pretrain: a block of {bad} tokens gets {int(decoder.output_lengths(lengths[short][:1]))} CTC "
-                f"slots (ceil(--ctc-ratio {decoder.cfg.ctc_ratio} x length), at most the decoder's {dec_max}), fewer "
+                f"slots ({decoder.length_rule()}), fewer "
                 f"than its {bad}-token copy target; use --tokens-per-block {bad - 1} or less, or raise --ctc-ratio")
         if "clm" in self.corruption.weights:
             n = lengths - 2

@@ -9,7 +9,6 @@ import torch
 from fairseq import metrics, utils
 from fairseq.data import BaseWrapperDataset, LanguagePairDataset
 from fairseq.dataclass import ChoiceEnum
-from fairseq.dataclass.configs import GenerationConfig
 from fairseq.sequence_generator import SequenceGenerator
 from fairseq.tasks import register_task
 from fairseq.tasks.translation import TranslationConfig, TranslationTask, load_langpair_dataset
@@ -20,20 +19,21 @@ from bnb_fairseq.bert.dictionary import BertDictionary
 from bnb_fairseq.data.resized import ResizedRowsMixin
 from bnb_fairseq.bert.tokenizer import TextDecoder
 from bnb_fairseq.generation import ParallelGenerator
+from bnb_fairseq.generation.decoding import DecodingOptions, ParallelDecodingConfig, option_value
 from bnb_fairseq.generation.heap import HeapTrimmer
-from bnb_fairseq.generation.parallel_generator import is_autoregressive  # noqa: F401  (importable here)
+from bnb_fairseq.models.parallel_decoder import is_autoregressive
 from bnb_fairseq.tasks.batching import CoverAllBatchesMixin
+from bnb_fairseq.tasks.output_vocab import choose_output_vocab
 from bnb_fairseq.tasks.pair_dataset import TwoVocabularyPairDataset, same_special_ids
 
 logger = logging.getLogger(__name__)
 BLEU_ORDER = 4
-# fairseq's own default for --iter-decode-max-iter; checkpoints saved before this task declared the
-# option carry it in their generation config without anyone having asked for it
-FAIRSEQ_MAX_ITER = GenerationConfig.__dataclass_fields__["iter_decode_max_iter"].default
 
 
 @dataclass
-class BnbSeq2SeqConfig(TranslationConfig):
+class BnbSeq2SeqConfig(TranslationConfig, ParallelDecodingConfig):
+    """Translation's options and the parallel generator's decoding options (generation/decoding.py)."""
+
     left_pad_source: bool = field(default=False, metadata={"help": "must stay False: BERT's absolute "
                                                             "positions need right-padded sources"})
     eval_bleu_cased: bool = field(default=False, metadata={"help": "case-sensitive BLEU in --eval-bleu whatever "
@@ -43,32 +43,6 @@ class BnbSeq2SeqConfig(TranslationConfig):
     overlong_source: ChoiceEnum(["truncate", "error"]) = field(default="truncate", metadata={
         "help": "sources longer than the model's positions (or --max-source-positions): truncate them "
                 "keeping [SEP], with a warning, or refuse them with an error; never skipped"})
-    ctc_blank_penalty: float = field(default=0.0, metadata={
-        "help": "decoding: subtract this from the blank's log-probability at every slot before the argmax; "
-                "> 0 lengthens outputs of a model that under-generates (choose it on the valid split)"})
-    ctc_beam: int = field(default=1, metadata={
-        "help": "decoding: CTC prefix beam search with this many prefixes (1: greedy argmax and collapse); "
-                "--nbest N returns the N best"})
-    ctc_beam_length_normalize: bool = field(default=False, metadata={
-        "help": "decoding: rank CTC beam hypotheses by log-probability per token instead of in total"})
-    iter_decode_with_beam: int = field(default=1, metadata={
-        "help": "decoding, --length-control classify models: decode the k most probable lengths of each "
-                "sentence in one batched pass and keep the best by mean log-probability per slot; --nbest N "
-                "returns the N best (fairseq's own option of the same name sets it in fairseq-generate)"})
-    iter_decode_max_iter: int = field(default=0, metadata={
-        "help": "decoding, --length-control classify models: mask-predict refinement passes after the first: "
-                "pass t of N feeds each candidate's tokens back with its floor(T (N - t + 1) / (N + 1)) least "
-                "probable ones replaced by [MASK] and re-predicts those (fairseq's option of the same name; "
-                "under this task its default is 0, not fairseq's 10)"})
-    iter_decode_force_max_iter: bool = field(default=False, metadata={
-        "help": "decoding: run all --iter-decode-max-iter passes; by default a candidate stops when a pass "
-                "changes none of its tokens"})
-    retain_iter_history: bool = field(default=False, metadata={
-        "help": "decoding: add each hypothesis' output after every pass (fairseq-generate prints E- lines)"})
-    iter_decode_with_external_reranker: bool = field(default=False, metadata={
-        "help": "decoding: the last --path is an autoregressive model (bert2bert) that rescores every candidate "
-                "of the BnB model(s) before it (length-beam or CTC-beam candidates) by its mean token "
-                "log-probability, with teacher forcing; --path bnb.pt:ar.pt"})
 
 
 # TranslationConfig options this task does not implement: refused rather than silently ignored.
@@ -241,50 +215,14 @@ class BnbSeq2SeqTask(CoverAllBatchesMixin, TranslationTask):
             raise ValueError("bnb_seq2seq: --score-reference is not supported: a CTC model gives no per-token "
                              "score of a given reference (its loss is in fairseq-validate)")
 
-        def option(name):  # hub calls (model.translate(..., ctc_beam=4)) pass decoding options with args
-            value = getattr(args, name, None) if args is not None else None
-            return getattr(self.cfg, name) if value is None else value
-
-        autoregressive = [is_autoregressive(m) for m in models]
-        reranking = bool(option("iter_decode_with_external_reranker"))
-        if all(autoregressive) and not reranking:
+        reranking = option_value(self.cfg, args, "iter_decode_with_external_reranker")
+        if all(is_autoregressive(m) for m in models) and not reranking:
             if args is None:  # --eval-bleu during training: greedy, up to 1.2 x source + 10 tokens
                 args = Namespace(beam=1, max_len_a=1.2, max_len_b=10)
             return super().build_generator(models, args, seq_gen_cls, extra_gen_cls_kwargs, prefix_allowed_tokens_fn)
-        if any(autoregressive) and not reranking:
-            raise ValueError("bnb_seq2seq: an ensemble must be all autoregressive (bert2bert) or all "
-                             "non-autoregressive (bnb); got a mix. To rerank BnB's candidates with an "
-                             "autoregressive model, give it last (--path bnb.pt:ar.pt) and pass "
-                             "--iter-decode-with-external-reranker")
-        if reranking and (len(models) < 2 or not autoregressive[-1] or sum(autoregressive) != 1):
-            raise ValueError("bnb_seq2seq: --iter-decode-with-external-reranker needs the BnB model(s) first and "
-                             "one autoregressive model (bert2bert) last: --path bnb.pt:ar.pt; got "
-                             + ":".join("autoregressive" if a else "bnb" for a in autoregressive))
-        generator = ParallelGenerator(self.target_dictionary, blank_penalty=option("ctc_blank_penalty"),
-                                      ctc_beam=option("ctc_beam"),
-                                      ctc_beam_length_normalize=option("ctc_beam_length_normalize"),
-                                      nbest=getattr(args, "nbest", 1) if args is not None else 1,
-                                      length_beam=option("iter_decode_with_beam"),
-                                      max_iter=self.refinement_passes(args),
-                                      force_max_iter=bool(option("iter_decode_force_max_iter")),
-                                      retain_history=bool(option("retain_iter_history")), reranking=reranking)
-        generator.check_models(models)  # refuse decoding options the models cannot use before any batch
-        return generator
-
-    def refinement_passes(self, args):
-        """--iter-decode-max-iter. fairseq-generate/-interactive pass this task's default (0); a checkpoint's
-        stored generation config (the Python API, tools/learning_curve.py) may instead hold fairseq's own
-        default, 10, from before this task declared the option: that one is no request, and the task's
-        value (from the checkpoint or from_pretrained(..., iter_decode_max_iter=N)) applies."""
-        value = getattr(args, "iter_decode_max_iter", None) if args is not None else None
-        own = self.cfg.iter_decode_max_iter
-        if value is None:
-            return own
-        if value == FAIRSEQ_MAX_ITER and own != value:
-            logger.info(f"iter_decode_max_iter {value} in the generation config is fairseq's default: using "
-                        f"the task's {own} (pass iter_decode_max_iter to from_pretrained to change it)")
-            return own
-        return value
+        # hub calls (model.translate(..., ctc_beam=4)) pass decoding options in the generation config
+        options = DecodingOptions.resolve(self.cfg, args)
+        return ParallelGenerator(self.target_dictionary, options, models=models)  # options checked here, once
 
     def inference_step(self, generator, models, sample, prefix_tokens=None, constraints=None):
         """Autoregressive models start from [CLS] (they read ``[CLS] y``, see models/bert2bert.py). Every few
@@ -339,6 +277,7 @@ class BnbSeq2SeqTask(CoverAllBatchesMixin, TranslationTask):
 
     def build_model(self, cfg, from_checkpoint=False):
         model = super(TranslationTask, self).build_model(cfg, from_checkpoint)
+        choose_output_vocab(model, self)
         if self.cfg.eval_bleu:
             self.sequence_generator = self.build_generator([model], None)
             self.detokenizer = self.target_text_decoder()

@@ -1,0 +1,115 @@
+"""The declared interface of a parallel (non-autoregressive) decoder.
+
+Everything outside a model (the parallel generator, the criteria, ``bnb_pretrain``, the benchmark,
+the Python API) talks to a parallel decoder through these methods and properties only, as fairseq's
+own NAT generator talks to its models through ``initialize_output_tokens``/``forward_decoder``. A new
+head (a CRF, an autoregressive view of the same stack, a quantized or exported runner) implements
+the same interface and works with every caller unchanged.
+
+Vocabulary ids and output slots: a decoder may score only part of its vocabulary (``--output-vocab
+train``); its logits are then indexed by *slot*, and ``output_index``/``output_tokens`` translate.
+"""
+from fairseq.models import FairseqDecoder, FairseqIncrementalDecoder
+
+LENGTH_CONTROLS = ("ctc", "classify")
+
+
+class ParallelDecoder(FairseqDecoder):
+    """A decoder that emits all output slots of a sentence in one pass."""
+
+    # --- output length control ---
+    @property
+    def length_control(self) -> str:
+        """``"ctc"``: ``output_lengths`` slots per source, blanks and repeats collapse after the argmax;
+        ``"classify"``: a classifier predicts the length and each slot is one output token."""
+        raise NotImplementedError
+
+    @property
+    def predicts_length(self) -> bool:
+        """True when the output length is classified (one token per slot; length beam and refinement)."""
+        return self.length_control == "classify"
+
+    @property
+    def max_output_len(self) -> int:
+        """The most slots a sentence can get (the decoder's positions, or a lower configured cap)."""
+        raise NotImplementedError
+
+    def output_lengths(self, src_lengths):
+        """(B,) CTC slots of sources of ``src_lengths`` real tokens (CTC decoders)."""
+        raise NotImplementedError
+
+    def length_rule(self) -> str:
+        """How ``output_lengths`` is set, in the words of its options, for messages."""
+        raise NotImplementedError
+
+    @property
+    def num_length_classes(self) -> int:
+        """Classes of the length classifier (0 for a CTC decoder); ensemble members must agree."""
+        return 0
+
+    def length_logits(self, encoder_out):
+        """(B, K) logits of the length classes (length-classifying decoders)."""
+        raise NotImplementedError
+
+    def length_candidates(self, length_lprobs, src_lengths, k=1):
+        """(B, k) most probable distinct output lengths and their log-probabilities, from (B, K)
+        length-class log-probabilities (an ensemble's average is welcome)."""
+        raise NotImplementedError
+
+    # --- output slots and vocabulary ids ---
+    @property
+    def blank_idx(self) -> int:
+        """The CTC blank's vocabulary id."""
+        raise NotImplementedError
+
+    @property
+    def blank_slot(self) -> int:
+        """The CTC blank's index among the output logits."""
+        raise NotImplementedError
+
+    @property
+    def output_vocab_size(self) -> int:
+        """Number of output logits per slot (the trimmed or the full vocabulary)."""
+        raise NotImplementedError
+
+    def output_index(self, tokens):
+        """Vocabulary ids -> output slots."""
+        raise NotImplementedError
+
+    def output_tokens(self, slots):
+        """Output slots -> vocabulary ids."""
+        raise NotImplementedError
+
+    # --- the passes ---
+    def forward(self, prev_output_tokens=None, encoder_out=None, out_lengths=None, prev_tokens=None, **kwargs):
+        """The one parallel pass: ``(logits (B, T, V), extra)`` with ``extra["padding_mask"]`` (B, T),
+        ``extra["out_lengths"]`` (B,) and, for length-classifying decoders, ``extra["length_logits"]``.
+        ``out_lengths`` forces each sentence's number of slots (gold lengths in training, length-beam
+        candidates); ``prev_tokens`` (B, T) feeds words back for a refinement pass."""
+        raise NotImplementedError
+
+    @property
+    def supports_refinement(self) -> bool:
+        """Whether ``refine`` can re-predict masked slots (one token per slot: length-classifying decoders)."""
+        return self.predicts_length
+
+    def refine(self, encoder_out, out_lengths, prev_tokens):
+        """A mask-predict pass: the slots of ``prev_tokens`` (vocabulary ids, [MASK] where to re-predict)
+        read as words; returns the pass's ``(logits, extra)``."""
+        if not self.supports_refinement:
+            raise ValueError(f"a {self.length_control} decoder has no fixed slot per output token to refine")
+        return self(None, encoder_out=encoder_out, out_lengths=out_lengths, prev_tokens=prev_tokens)
+
+    def ensemble_key(self):
+        """What decoders averaged in an ensemble must share (length rule, classes, output vocabulary)."""
+        return (self.length_control, self.num_length_classes, self.output_vocab_size)
+
+
+def is_parallel(model) -> bool:
+    """True for models whose decoder emits every slot in one pass (bnb)."""
+    return isinstance(model.decoder, ParallelDecoder)
+
+
+def is_autoregressive(model) -> bool:
+    """True for models that decode step by step with an incremental decoder (bert2bert)."""
+    return isinstance(model.decoder, FairseqIncrementalDecoder)
