@@ -35,6 +35,7 @@ import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from bnb_fairseq.bert.checkpoint import BertCheckpointError, read_bert_sizes  # noqa: E402
+from bnb_fairseq.data.staging import commit  # noqa: E402
 from bnb_fairseq.bert.dictionary import BertDictionary, check_tokenizer_matches, checkpoint_dictionary  # noqa: E402
 from bnb_fairseq.bert.tokenizer import load_wordpiece_tokenizer, lowercases  # noqa: E402
 
@@ -208,16 +209,6 @@ def binarize_file(args, split, lang, path, n_lines, side, out_base):
               file=sys.stderr)
     print(f"| {split}.{lang}: {n} sentences, {n_tok} tokens, {100.0 * n_unk / max(n_tok, 1):.2f}% [UNK], "
           f"length mean {n_tok / max(n, 1):.1f} max {longest}, {n_long} truncated", file=sys.stderr)
-
-
-def commit(stage, destdir):
-    """Move everything from the staging folder into ``destdir``, replacing same-named outputs."""
-    os.makedirs(destdir, exist_ok=True)
-    for name in sorted(os.listdir(stage)):
-        dst = os.path.join(destdir, name)
-        if os.path.isdir(dst) and not os.path.islink(dst):
-            shutil.rmtree(dst)
-        os.replace(os.path.join(stage, name), dst)
 
 
 def main(argv=None):

@@ -372,3 +372,45 @@ def test_electra_encoder_distilbert_decoder_pipeline(tmp_path, checkpoint):
     # an uncased WordPiece target: the references come back lowercased, word for word
     refs = [en for _, en in PAIRS["test"]]
     assert [lines["T"][i].split()[0] for i in range(N_TEST)] == [r.lower().split()[0] for r in refs]
+
+
+def test_every_tool_scores_the_d_lines_of_a_roberta_target(roberta_run, tmp_path, capsys):
+    """The tools' BLEU equals sacreBLEU on fairseq-generate's D- lines for a byte-level BPE (RoBERTa) target: they
+    decode through the task's generator and detokenize with the target tokenizer's own decoder. Scored against
+    the D- lines themselves, a tool that detokenizes differently (WordPiece's decoder leaves 'Ġ') falls below 100."""
+    from sacrebleu.metrics import BLEU
+
+    from bnb_fairseq.tools import benchmark, decode_score, learning_curve, tune_blank_penalty
+    from bnb_fairseq.tools.distill import valid_bleu
+
+    _, _, lines, work = roberta_run
+    ckpt, data = str(work / "ckpt" / "checkpoint_last.pt"), str(work / "bin")
+    valid = run_cli(["fairseq-generate", data, "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq", "-s", "es", "-t", "en",
+                     "--path", ckpt, "--gen-subset", "valid", "--batch-size", "3", "--bpe", "bert_wordpiece",
+                     "--num-workers", "0"])
+    d_lines = {"test": [lines["D"][i] for i in range(N_TEST)],
+               "valid": [t for _, t in sorted((int(i), t) for i, t in re.findall(r"^D-(\d+)\t\S+\t(.*)$", valid.stdout, re.M))]}
+    assert len(d_lines["valid"]) == N_VALID
+    assert sum(len(d.split()) for d in d_lines["test"]) >= 4, d_lines  # something to score
+    references = {}
+    for split in ("test", "valid"):
+        write_lines(tmp_path / f"{split}.d", d_lines[split])
+        write_lines(tmp_path / f"{split}.ref", [en for _, en in PAIRS[split]])
+        for kind in ("d", "ref"):
+            refs = (tmp_path / f"{split}.{kind}").read_text(encoding="utf-8").splitlines()
+            expected = round(BLEU(lowercase=False).corpus_score(d_lines[split], [refs]).score, 2)
+            references[split, kind] = (str(tmp_path / f"{split}.{kind}"), expected)
+    assert references["test", "d"][1] == 100.0 and references["test", "ref"][1] < 100.0
+
+    for kind in ("d", "ref"):
+        path, expected = references["test", kind]
+        assert learning_curve.decode(ckpt, data, "test", path, False, 4096)["bleu"] == expected
+        rows = benchmark.main(["--data", data, "-s", "es", "-t", "en", "--nar", f"m={ckpt}", "--reference", path,
+                               "--out", str(tmp_path / f"bench-{kind}"), "--fast", "--no-cmlm"])
+        assert rows[0]["kind"] == "bnb-ctc-greedy" and rows[0]["bleu"] == expected
+        path, expected = references["valid", kind]
+        tune_blank_penalty.main([ckpt, data, "--subset", "valid", "--reference", path, "--candidates", "0"])
+        assert f"blank penalty 0: valid BLEU {expected}," in capsys.readouterr().err
+        loaded = decode_score.load(ckpt, data, "valid")
+        args = argparse.Namespace(valid_subset="valid", cased=False, batch_size=4, valid_reference=path)
+        assert valid_bleu(args, loaded.task, decode_score.build_generator(loaded), loaded.models, False)["bleu"] == expected

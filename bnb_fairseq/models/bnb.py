@@ -311,6 +311,10 @@ class BnbModel(BertSeq2SeqMixin, FairseqEncoderDecoderModel):
         """True when ``--output-vocab train`` still awaits the training targets' pieces."""
         return self.cfg.output_vocab == "train" and not self.cfg.output_vocab_size
 
+    def set_output_vocab(self, token_ids):
+        """Restrict the output softmax to ``token_ids`` (plus the specials and the blank)."""
+        self.decoder.set_output_vocab(token_ids)
+
     def forward(self, src_tokens, src_lengths=None, prev_output_tokens=None, out_lengths=None, prev_tokens=None,
                 **kwargs):
         encoder_out = self.encoder(src_tokens, src_lengths=src_lengths)

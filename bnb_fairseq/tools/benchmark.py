@@ -47,8 +47,8 @@ def parse_args(argv=None):
                    help="autoregressive (bert2bert) checkpoint; repeatable; decoded greedy and with beam 4")
     p.add_argument("--nar", action="append", default=[], metavar="[LABEL=]CKPT",
                    help="BnB checkpoint; repeatable; decoded with every generator setting")
-    p.add_argument("--cased", action="store_true", help="case-sensitive BLEU (cased target checkpoints); by "
-                                                        "default lowercased, as examples/score_generate.py")
+    p.add_argument("--cased", action="store_true", help="case-sensitive BLEU whatever the target tokenizer; by "
+                                                        "default lowercased when the target tokenizer lowercases")
     p.add_argument("--ar-beams", default="1,4", help="beam sizes for the AR rows")
     p.add_argument("--max-len-a", type=float, default=1.2, help="AR output cap: a x source length + b")
     p.add_argument("--max-len-b", type=int, default=10)
@@ -111,16 +111,21 @@ def first_hypothesis_tokens(hypos):
     return [h[0]["tokens"] for h in hypos]
 
 
+def generator(task, model, **options):
+    """The task's own generator for ``model`` with these decoding options (by their option names), so
+    that every decoding option of the task works in the benchmark without being listed here."""
+    return task.build_generator([model], Namespace(**options))
+
+
 def ar_settings(label, model, task, args):
-    from bnb_fairseq.tasks.bnb_seq2seq import is_autoregressive
+    from bnb_fairseq.models.parallel_decoder import is_autoregressive
 
     if not is_autoregressive(model):
         raise SystemExit(f"benchmark: --ar {label}: not an autoregressive model ({type(model).__name__}); "
                          "pass BnB checkpoints with --nar")
     rows = []
     for beam in [int(b) for b in args.ar_beams.split(",")]:
-        gen = task.build_generator([model], Namespace(beam=beam, max_len_a=args.max_len_a, max_len_b=args.max_len_b,
-                                                      lenpen=args.lenpen))
+        gen = generator(task, model, beam=beam, max_len_a=args.max_len_a, max_len_b=args.max_len_b, lenpen=args.lenpen)
         name = "greedy" if beam == 1 else f"beam {beam}"
         rows.append(Setting(f"{label} AR {name}", f"ar-beam{beam}",
                             lambda s, g=gen: first_hypothesis_tokens(task.inference_step(g, [model], s)),
@@ -129,22 +134,22 @@ def ar_settings(label, model, task, args):
 
 
 def nar_settings(label, model, task, args):
-    from bnb_fairseq.generation import ParallelGenerator
-    from bnb_fairseq.tasks.bnb_seq2seq import is_autoregressive
+    from bnb_fairseq.models.parallel_decoder import is_parallel
 
-    if is_autoregressive(model):
-        raise SystemExit(f"benchmark: --nar {label}: an autoregressive model; pass it with --ar")
-    rows = []
-    if getattr(model.decoder, "classify", False):
+    if not is_parallel(model):
+        raise SystemExit(f"benchmark: --nar {label}: not a parallel (BnB) model ({type(model).__name__}); pass "
+                         "autoregressive checkpoints with --ar")
+    if model.decoder.predicts_length:
         return classify_settings(label, model, task, args) + [floor_setting(label, model)]
+    rows = []
     for penalty in [0.0] + [p for p in args.ctc_blank_penalty if p]:
-        gen = ParallelGenerator(task.target_dictionary, blank_penalty=penalty)
+        gen = generator(task, model, ctc_blank_penalty=penalty)
         name = "CTC greedy" + (f", blank penalty {penalty:g}" if penalty else "")
         rows.append(Setting(f"{label} BnB {name}", "bnb-ctc-greedy" if not penalty else "bnb-ctc-greedy-penalty",
                             lambda s, g=gen: first_hypothesis_tokens(g.generate([model], s))))
 
     for beam in args.ctc_beam:
-        gen = ParallelGenerator(task.target_dictionary, ctc_beam=beam)
+        gen = generator(task, model, ctc_beam=beam, ctc_blank_penalty=0.0)
         rows.append(Setting(f"{label} BnB CTC beam {beam}", "bnb-ctc-beam",
                             lambda s, g=gen: first_hypothesis_tokens(g.generate([model], s))))
 
@@ -154,12 +159,10 @@ def nar_settings(label, model, task, args):
 
 def classify_settings(label, model, task, args):
     """A --length-control classify model: length beams and mask-predict refinement passes."""
-    from bnb_fairseq.generation import ParallelGenerator
-
     rows = []
     for beam in sorted(set([1] + args.length_beam)):
         for passes in sorted(set([0] + args.refine)) if beam == 1 else [0]:
-            gen = ParallelGenerator(task.target_dictionary, length_beam=beam, max_iter=passes)
+            gen = generator(task, model, iter_decode_with_beam=beam, iter_decode_max_iter=passes)
             name = f"length beam {beam}" + (f", {passes} refinement passes" if passes else "")
             kind = "bnb-classify" if beam == 1 and not passes else "bnb-classify-beam" if not passes else "bnb-refine"
             rows.append(Setting(f"{label} BnB {name}", kind,
@@ -184,7 +187,7 @@ def cmlm_setting(nar_model, task, device):
     from fairseq.iterative_refinement_generator import IterativeRefinementGenerator
     from fairseq.models.nat.cmlm_transformer import CMLMNATransformerModel, cmlm_base_architecture
 
-    c = nar_model.decoder.cfg
+    c = nar_model.cfg
     args = Namespace(
         encoder_layers=c.encoder_layers, decoder_layers=c.decoder_layers,
         encoder_embed_dim=c.encoder_embed_dim, decoder_embed_dim=c.decoder_embed_dim,
@@ -266,12 +269,11 @@ def run_setting(setting, warm, single, batched, device, tgt_dict):
     return row, hyps
 
 
-def score(rows_hyps, dataset, tgt_dict, reference_file, cased=False):
-    from sacrebleu.metrics import BLEU
+def score(rows_hyps, dataset, task, reference_file, cased=False):
+    """BLEU of each row, on text made by the target tokenizer's decoder (tools/decode_score.py)."""
+    from bnb_fairseq.tools.decode_score import TextMaker, UNK_IN_REFERENCE, corpus_bleu
 
-    from bnb_fairseq.bert.tokenizer import wordpiece_decoder
-
-    detok = wordpiece_decoder()
+    text = TextMaker(task, cased)
     if reference_file:
         with open(reference_file, encoding="utf-8") as f:
             refs = [line.rstrip("\n") for line in f]
@@ -279,17 +281,17 @@ def score(rows_hyps, dataset, tgt_dict, reference_file, cased=False):
             raise SystemExit(f"benchmark: --reference {reference_file} has {len(refs)} lines, the split has "
                              f"{len(dataset)} sentences")
     else:
-        refs = [detok.decode(tgt_dict.string(dataset.tgt[i]).split()) for i in range(len(dataset))]
+        refs = [text(dataset.tgt[i], unk=UNK_IN_REFERENCE) for i in range(len(dataset))]
     for row, hyps in rows_hyps:
         if not hyps:
             continue
         ids = sorted(hyps)
-        text = [detok.decode([tgt_dict[t] for t in hyps[i]]) for i in ids]
+        out = [text(hyps[i]) for i in ids]
         ref = [refs[i] for i in ids]
-        metric = BLEU(lowercase=not cased)
-        row["bleu"] = round(metric.corpus_score(text, [ref]).score, 2)
-        row["bleu_signature"] = str(metric.get_signature())
-        row["hyp_words"] = statistics.fmean(len(t.split()) for t in text)
+        result = corpus_bleu(out, ref, text.lowercase)
+        row["bleu"] = round(result["BLEU-4"], 2)
+        row["bleu_signature"] = result["bleu_signature"]
+        row["hyp_words"] = statistics.fmean(len(t.split()) for t in out)
         row["ref_words"] = statistics.fmean(len(r.split()) for r in ref)
 
 
@@ -412,7 +414,7 @@ def main(argv=None):
         rows_hyps.append((row, hyps if setting.bleu else {}))
         logger.info(f"  batch 1: {row['latency_ms_mean']:.1f} ms mean; batch {args.batch_size}: "
                     f"{row['sentences_per_s']:.1f} sentences/s")
-    score(rows_hyps, dataset, task.target_dictionary, args.reference, args.cased)
+    score(rows_hyps, dataset, task, args.reference, args.cased)
     rows = [r for r, _ in rows_hyps]
     baseline = add_speedups(rows, args.baseline)
     os.makedirs(args.out, exist_ok=True)

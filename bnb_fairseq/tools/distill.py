@@ -29,6 +29,8 @@ import sys
 import tempfile
 import time
 
+from bnb_fairseq.data.staging import commit
+
 logger = logging.getLogger("bnb_fairseq.distill")
 SHARD_DIR = ".distill-shards"
 
@@ -57,8 +59,8 @@ def get_parser():
                    help="split on which the teacher's BLEU is reported ('none' to skip)")
     p.add_argument("--valid-reference", default=None, metavar="FILE",
                    help="raw reference text of --valid-subset, one line a sentence (default: its binarized targets)")
-    p.add_argument("--cased", action="store_true", help="case-sensitive BLEU (a cased target checkpoint); by "
-                                                        "default lowercased, as examples/score_generate.py")
+    p.add_argument("--cased", action="store_true", help="case-sensitive BLEU whatever the target tokenizer; by "
+                                                        "default lowercased when the target tokenizer lowercases")
     p.add_argument("--cpu", action="store_true", help="decode on the CPU even if CUDA is available")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (torch.set_num_threads)")
     return p
@@ -133,7 +135,7 @@ def load_teacher(args, use_cuda):
     from fairseq import checkpoint_utils
 
     import bnb_fairseq  # noqa: F401  (registers the task and models)
-    from bnb_fairseq.tasks.bnb_seq2seq import is_autoregressive
+    from bnb_fairseq.models.parallel_decoder import is_autoregressive
 
     overrides = {"data": args.data, "source_lang": args.source_lang, "target_lang": args.target_lang}
     try:
@@ -299,27 +301,21 @@ def write_targets(shard_paths, out_prefix, vocab_size):
 
 
 def valid_bleu(args, task, generator, models, use_cuda):
-    """The teacher's sacrebleu corpus BLEU (default settings) on --valid-subset, detokenized."""
+    """The teacher's sacrebleu corpus BLEU (default settings) on --valid-subset, detokenized by the target
+    tokenizer's own decoder (tools/decode_score.py)."""
     import torch
-    from sacrebleu.metrics import BLEU
 
-    from bnb_fairseq.bert.tokenizer import wordpiece_decoder
+    from bnb_fairseq.tools.decode_score import UNK_IN_REFERENCE, TextMaker, corpus_bleu
 
     task.load_dataset(args.valid_subset)
     dataset = task.dataset(args.valid_subset)
-    tgt = task.target_dictionary
-    detok = wordpiece_decoder()
-    ignore = {tgt.bos(), tgt.eos(), tgt.pad()}
-
-    def text(tokens, unk=None):
-        return detok.decode(tgt.string(tokens, extra_symbols_to_ignore=ignore, unk_string=unk).split())
-
+    text = TextMaker(task, args.cased)
     hyps, refs = {}, {}
     began = time.time()
     for i, hypo, ref in decode(task, generator, models, shard_view(dataset, 0, len(dataset)), args.batch_size,
                                use_cuda):
         hyps[i] = text(torch.tensor(hypo))
-        refs[i] = text(torch.tensor(ref), unk="UNKNOWNTOKENINREF")  # a [UNK] never matches
+        refs[i] = text(torch.tensor(ref), unk=UNK_IN_REFERENCE)
     seconds = time.time() - began
     reference = "binarized targets"
     if args.valid_reference:
@@ -327,13 +323,11 @@ def valid_bleu(args, task, generator, models, use_cuda):
             refs = dict(enumerate(line.rstrip("\n") for line in f))
         reference = os.path.abspath(args.valid_reference)
     order = range(len(dataset))
-    metric = BLEU(lowercase=not args.cased)
-    bleu = metric.corpus_score([hyps[i] for i in order], [[refs[i] for i in order]])
+    bleu = corpus_bleu([hyps[i] for i in order], [refs[i] for i in order], text.lowercase)
     n = max(len(dataset), 1)
-    return {"subset": args.valid_subset, "sentences": len(dataset), "bleu": round(bleu.score, 2),
-            "signature": str(metric.get_signature()), "reference": reference,
-            "length_ratio": round(bleu.sys_len / max(bleu.ref_len, 1), 3),
-            "mean_hyp_words": round(bleu.sys_len / n, 2), "mean_ref_words": round(bleu.ref_len / n, 2),
+    return {"subset": args.valid_subset, "sentences": len(dataset), "bleu": round(bleu["BLEU-4"], 2),
+            "signature": bleu["bleu_signature"], "reference": reference, "length_ratio": bleu["length_ratio"],
+            "mean_hyp_words": round(bleu["sys_len"] / n, 2), "mean_ref_words": round(bleu["ref_len"] / n, 2),
             "decode_seconds": round(seconds, 2), "example": hyps[0] if hyps else ""}
 
 
@@ -348,15 +342,6 @@ def copy_inputs(data, stage, skip):
         elif os.path.isfile(path) and name not in skip and (
                 (name.startswith("dict.") and name.endswith(".txt")) or name.endswith((".bin", ".idx"))):
             shutil.copyfile(path, os.path.join(stage, name))
-
-
-def commit(stage, out):
-    """Move the staged output into OUT, replacing same-named entries."""
-    for name in sorted(os.listdir(stage)):
-        dst = os.path.join(out, name)
-        if os.path.isdir(dst) and not os.path.islink(dst):
-            shutil.rmtree(dst)
-        os.replace(os.path.join(stage, name), dst)
 
 
 def run(args):

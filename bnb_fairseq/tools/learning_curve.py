@@ -94,62 +94,32 @@ def train(args, train_args, work):
 
 
 def load_for_decoding(checkpoint, data, subset):
-    """(models, cfg, task, dataset) of a checkpoint and a split, to decode several times."""
-    from fairseq import checkpoint_utils
+    """A checkpoint and a split loaded once, to decode several times (tools/decode_score.py)."""
+    from bnb_fairseq.tools import decode_score
 
-    import bnb_fairseq  # noqa: F401  (registers the plugin)
-
-    models, cfg, task = checkpoint_utils.load_model_ensemble_and_task([checkpoint], arg_overrides={"data": data})
-    task.load_dataset(subset)
-    return models, cfg, task, task.dataset(subset)
+    return decode_score.load(checkpoint, data, subset)
 
 
-def decode(checkpoint, data, subset, reference, cased, max_tokens, blank_penalty=None, loaded=None):
+def decode(checkpoint, data, subset, reference, cased, max_tokens, blank_penalty=None, loaded=None, **options):
     """Hypotheses for every sentence of ``subset`` in input order, scored with sacrebleu.
 
     ``loaded``: the result of ``load_for_decoding`` for this checkpoint and split, to skip reloading.
+    ``options``: decoding options by name (``ctc_beam=4`` ...) over the checkpoint's own.
     """
-    import torch
-    from sacrebleu.metrics import BLEU
+    from bnb_fairseq.tools import decode_score
 
-    from bnb_fairseq.bert.tokenizer import wordpiece_decoder
-
-    models, cfg, task, dataset = loaded or load_for_decoding(checkpoint, data, subset)
-    generator = task.build_generator(models, cfg.generation)
+    loaded = loaded or load_for_decoding(checkpoint, data, subset)
     if blank_penalty is not None:
-        generator.blank_penalty = blank_penalty
-    detok = wordpiece_decoder()
-    tgt = task.target_dictionary
-    ignore = {tgt.bos(), tgt.eos(), tgt.pad()}
-
-    def text(tokens):
-        return detok.decode(tgt.string(tokens.int().cpu(), extra_symbols_to_ignore=ignore).split())
-
-    hyps, refs = {}, {}
-    itr = task.get_batch_iterator(dataset=dataset, max_tokens=max_tokens,
-                                  max_positions=None, ignore_invalid_inputs=False).next_epoch_itr(shuffle=False)
-    start = time.time()
-    with torch.no_grad():
-        for sample in itr:
-            for i, hypo in zip(sample["id"].tolist(), task.inference_step(generator, models, sample)):
-                hyps[i] = text(hypo[0]["tokens"])
-            for i, t in zip(sample["id"].tolist(), sample["target"]):
-                refs[i] = text(t)
-    seconds = time.time() - start
-    if reference:
-        with open(reference, encoding="utf-8") as f:
-            raw = [line.rstrip("\n") for line in f]
-        if len(raw) != len(dataset):
-            raise SystemExit(f"error: --reference {reference} has {len(raw)} lines, {subset} has {len(dataset)}")
-        refs = dict(enumerate(raw))
-    missing = sorted(set(range(len(dataset))) - set(hyps))
-    if missing:
-        raise SystemExit(f"error: no hypothesis for {len(missing)} sentences of {subset} (ids {missing[:10]})")
-    order = range(len(dataset))
-    bleu = BLEU(lowercase=not cased).corpus_score([hyps[i] for i in order], [[refs[i] for i in order]])
-    return {"bleu": round(bleu.score, 2), "length_ratio": round(bleu.sys_len / max(bleu.ref_len, 1), 3),
-            "hyp_len": bleu.sys_len, "ref_len": bleu.ref_len, "sentences": len(dataset),
-            "decode_seconds": round(seconds, 1), "example": hyps[0]}
+        options["ctc_blank_penalty"] = blank_penalty
+    generator = decode_score.build_generator(loaded, **options)
+    hyps, seconds = decode_score.decode(loaded, generator, max_tokens=max_tokens)
+    try:
+        scores = decode_score.score_split(loaded, hyps, reference, cased)
+    except ValueError as e:
+        raise SystemExit(f"error: {e}")
+    return {"bleu": round(scores["BLEU-4"], 2), "length_ratio": scores["length_ratio"],
+            "hyp_len": scores["sys_len"], "ref_len": scores["ref_len"], "sentences": len(loaded.dataset),
+            "decode_seconds": round(seconds, 1), "example": scores["hypotheses"][0]}
 
 
 def checkpoint_updates(path):

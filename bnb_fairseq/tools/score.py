@@ -57,6 +57,16 @@ def read_hypotheses(path):
     return hyps
 
 
+def read_generate_speed(path):
+    """(sentences, seconds, sentences/s) from fairseq-generate's 'Translated ...' log line, or None."""
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            m = re.search(r"Translated ([\d,]+) sentences .* in ([\d.]+)s \(([\d.]+) sentences/s", line)
+            if m:
+                return int(m.group(1).replace(",", "")), float(m.group(2)), float(m.group(3))
+    return None
+
+
 def read_references(path):
     with open(path, encoding="utf-8") as f:
         return [line.rstrip("\n") for line in f]
@@ -87,7 +97,9 @@ def bleu(hyps, refs, lowercase):
 
     metric = BLEU(lowercase=lowercase)
     score = metric.corpus_score(hyps, [refs])
-    return {"BLEU-4": score.score, "bleu_detail": str(score), "bleu_signature": str(metric.get_signature())}
+    return {"BLEU-4": score.score, "bleu_detail": str(score), "bleu_signature": str(metric.get_signature()),
+            "sys_len": score.sys_len, "ref_len": score.ref_len,
+            "length_ratio": round(score.sys_len / max(score.ref_len, 1), 3)}
 
 
 def rouge(hyps, refs):
