@@ -13,6 +13,7 @@
    of its dictionaries in the checkpoint (``vocabulary_fingerprints``) and compares it when the
    checkpoint is loaded (``vocabulary_mismatch``).
 """
+
 import argparse
 import hashlib
 import os
@@ -91,8 +92,11 @@ def check_checkpoint(path, use_instead):
     if problem is None:
         return
     good = newest_intact_checkpoint(path)
-    advice = (f"the newest intact checkpoint beside it is {good}: {use_instead(good)}" if good else
-              "no intact checkpoint was found beside it: restore it from a copy, or move it away to start again")
+    advice = (
+        f"the newest intact checkpoint beside it is {good}: {use_instead(good)}"
+        if good
+        else "no intact checkpoint was found beside it: restore it from a copy, or move it away to start again"
+    )
     raise CheckpointFileError(f"checkpoint {path} {problem}; {advice}")
 
 
@@ -134,20 +138,29 @@ def check_checkpoints_to_load(task_cfg, from_checkpoint=False):
                 check_checkpoint(path, lambda good: f"pass --path {good}")
         return
     ckpt = root.checkpoint
-    sharded = (ckpt.checkpoint_suffix or root.common.model_parallel_size > 1
-               or root.distributed_training.ddp_backend == "fully_sharded")
+    sharded = (
+        ckpt.checkpoint_suffix
+        or root.common.model_parallel_size > 1
+        or root.distributed_training.ddp_backend == "fully_sharded"
+    )
     if sharded or not is_local(ckpt.restore_file):
         return  # fairseq adds shard suffixes to these names
     if ckpt.restore_file == "checkpoint_last.pt":
         last = os.path.join(ckpt.save_dir, "checkpoint_last.pt")
         if os.path.exists(last):
-            check_checkpoint(last, lambda good: f"resume from it with `cp {good} {last}` and the same command, "
-                                                f"or pass --restore-file {good}")
+            check_checkpoint(
+                last,
+                lambda good: (
+                    f"resume from it with `cp {good} {last}` and the same command, or pass --restore-file {good}"
+                ),
+            )
         return
     if not os.path.exists(ckpt.restore_file):
-        raise CheckpointFileError(f"--restore-file {ckpt.restore_file} not found (fairseq would train from "
-                                  "scratch); give an existing checkpoint, or leave the option out to resume "
-                                  f"from {os.path.join(ckpt.save_dir, 'checkpoint_last.pt')}")
+        raise CheckpointFileError(
+            f"--restore-file {ckpt.restore_file} not found (fairseq would train from "
+            "scratch); give an existing checkpoint, or leave the option out to resume "
+            f"from {os.path.join(ckpt.save_dir, 'checkpoint_last.pt')}"
+        )
     check_checkpoint(ckpt.restore_file, lambda good: f"pass --restore-file {good}")
 
 
@@ -168,7 +181,8 @@ def check_launch(task_cfg, from_checkpoint=False):
             f"(--distributed-world-size {root.distributed_training.distributed_world_size}): every process would "
             f"train alone. Pass --distributed-world-size {world} (on GPUs; on CPU fairseq 0.12 cannot take torchrun's "
             "ranks: start each process with --distributed-init-method tcp://HOST:PORT --distributed-rank R "
-            "--distributed-no-spawn, see the README)")
+            "--distributed-no-spawn, see the README)"
+        )
 
 
 # --- the dictionaries a checkpoint was trained with ---
@@ -184,25 +198,35 @@ def fingerprint(dictionary):
 
 def vocabulary_fingerprints(task):
     """Saved in the checkpoint's task state: plain str/int values, so weights_only loading reads them."""
-    return {"data": os.path.abspath(task.cfg.data.split(os.pathsep)[0]),
-            "source": fingerprint(task.src_dict), "target": fingerprint(task.tgt_dict)}
+    return {
+        "data": os.path.abspath(task.cfg.data.split(os.pathsep)[0]),
+        "source": fingerprint(task.src_dict),
+        "target": fingerprint(task.tgt_dict),
+    }
 
 
 def vocabulary_mismatch(saved, task, checkpoints=None):
     """The error message if ``task``'s dictionaries differ from the ``saved`` fingerprints, else None."""
     data = task.cfg.data.split(os.pathsep)[0]
     wrong = []
-    for side, dictionary, lang in (("source", task.src_dict, task.cfg.source_lang),
-                                   ("target", task.tgt_dict, task.cfg.target_lang)):
+    for side, dictionary, lang in (
+        ("source", task.src_dict, task.cfg.source_lang),
+        ("target", task.tgt_dict, task.cfg.target_lang),
+    ):
         theirs, ours = saved.get(side), fingerprint(dictionary)
         if theirs is None or theirs["sha1"] == ours["sha1"]:
             continue
-        how = (f"{ours['size']} entries against its {theirs['size']}" if ours["size"] != theirs["size"]
-               else f"the same size, {ours['size']}, but different entries")
+        how = (
+            f"{ours['size']} entries against its {theirs['size']}"
+            if ours["size"] != theirs["size"]
+            else f"the same size, {ours['size']}, but different entries"
+        )
         wrong.append(f"{data}/dict.{lang}.txt ({side}) has {how}")
     if not wrong:
         return None
     which = f" {checkpoints}" if checkpoints else ""
-    return (f"the checkpoint{which} was trained with other dictionaries than this data directory's: "
-            f"{'; '.join(wrong)}. Give the data directory it was trained on ({saved.get('data')}) or one "
-            "binarized with the same BERT checkpoint (preprocess/binarize.py --bert DIR)")
+    return (
+        f"the checkpoint{which} was trained with other dictionaries than this data directory's: "
+        f"{'; '.join(wrong)}. Give the data directory it was trained on ({saved.get('data')}) or one "
+        "binarized with the same BERT checkpoint (preprocess/binarize.py --bert DIR)"
+    )

@@ -9,6 +9,7 @@ gives ROUGE and METEOR).
 
   python examples/score_generate.py GEN_OUTPUT REFERENCE_FILE [--cased] [--hyps-out FILE]
 """
+
 import argparse
 import os
 import sys

@@ -18,6 +18,7 @@ and moved in only when everything succeeded, so an error leaves --destdir as it 
     with a count and file:line list printed; ``--overlong error`` refuses them instead.
 Files are read and written in chunks of lines, so memory does not grow with the corpus.
 """
+
 import argparse
 import logging
 import os
@@ -35,9 +36,9 @@ import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from bnb_fairseq.bert.checkpoint import BertCheckpointError, read_bert_sizes  # noqa: E402
-from bnb_fairseq.data.staging import commit  # noqa: E402
 from bnb_fairseq.bert.dictionary import BertDictionary, check_tokenizer_matches, checkpoint_dictionary  # noqa: E402
 from bnb_fairseq.bert.tokenizer import load_wordpiece_tokenizer, lowercases  # noqa: E402
+from bnb_fairseq.data.staging import commit  # noqa: E402
 
 logger = logging.getLogger("bnb_fairseq.binarize")
 MAX_LISTED = 10
@@ -54,18 +55,29 @@ def get_parser():
     p.add_argument("--target-bert", default=None, help="target-side BERT checkpoint directory (default: --bert)")
     p.add_argument("-s", "--source-lang", required=True)
     p.add_argument("-t", "--target-lang", help="target language suffix (required unless --only-source)")
-    p.add_argument("--only-source", action="store_true",
-                   help="monolingual text (pre-training): read PREFIX.SRC only, write SPLIT.SRC.bin/.idx")
+    p.add_argument(
+        "--only-source",
+        action="store_true",
+        help="monolingual text (pre-training): read PREFIX.SRC only, write SPLIT.SRC.bin/.idx",
+    )
     p.add_argument("--trainpref", help="train file prefix: PREFIX.SRC and PREFIX.TGT")
     p.add_argument("--validpref", help="comma-separated valid prefixes (valid, valid1, ...)")
     p.add_argument("--testpref", help="comma-separated test prefixes (test, test1, ...)")
     p.add_argument("--destdir", required=True)
     p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--max-len", type=int, default=512,
-                   help="longest sentence in word pieces, [CLS] and [SEP] included (with --only-source it may "
-                        "exceed the checkpoint's positions: pre-training cuts lines into blocks)")
-    p.add_argument("--overlong", choices=["truncate", "error"], default="truncate",
-                   help="what to do with sentences longer than --max-len")
+    p.add_argument(
+        "--max-len",
+        type=int,
+        default=512,
+        help="longest sentence in word pieces, [CLS] and [SEP] included (with --only-source it may "
+        "exceed the checkpoint's positions: pre-training cuts lines into blocks)",
+    )
+    p.add_argument(
+        "--overlong",
+        choices=["truncate", "error"],
+        default="truncate",
+        help="what to do with sentences longer than --max-len",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -77,7 +89,9 @@ def iter_lines(path):
             try:
                 yield raw.decode("utf-8").rstrip("\r\n")
             except UnicodeDecodeError as e:
-                raise InputError(f"{path}:{lineno}: not valid UTF-8 ({e.reason}); re-encode the file as UTF-8") from None
+                raise InputError(
+                    f"{path}:{lineno}: not valid UTF-8 ({e.reason}); re-encode the file as UTF-8"
+                ) from None
 
 
 def listing(places, total=None):
@@ -124,8 +138,10 @@ def check_single(path):
     """The checks of one monolingual file; returns the number of lines."""
     n, n_empty, places = scan_file(path)
     if n_empty:
-        raise InputError(f"{n_empty} empty line(s): {listing(places, n_empty)}; remove them or fill in the text "
-                         "(an empty line holds nothing to encode)")
+        raise InputError(
+            f"{n_empty} empty line(s): {listing(places, n_empty)}; remove them or fill in the text "
+            "(an empty line holds nothing to encode)"
+        )
     return n
 
 
@@ -205,10 +221,14 @@ def binarize_file(args, split, lang, path, n_lines, side, out_base):
                 f"{n_long} sentence(s) longer than --max-len {args.max_len} word pieces: {where}; "
                 "shorten them, raise --max-len, or pass --overlong truncate"
             )
-        print(f"| {split}.{lang}: truncated {n_long} sentence(s) to {args.max_len} word pieces: {where}",
-              file=sys.stderr)
-    print(f"| {split}.{lang}: {n} sentences, {n_tok} tokens, {100.0 * n_unk / max(n_tok, 1):.2f}% [UNK], "
-          f"length mean {n_tok / max(n, 1):.1f} max {longest}, {n_long} truncated", file=sys.stderr)
+        print(
+            f"| {split}.{lang}: truncated {n_long} sentence(s) to {args.max_len} word pieces: {where}", file=sys.stderr
+        )
+    print(
+        f"| {split}.{lang}: {n} sentences, {n_tok} tokens, {100.0 * n_unk / max(n_tok, 1):.2f}% [UNK], "
+        f"length mean {n_tok / max(n, 1):.1f} max {longest}, {n_long} truncated",
+        file=sys.stderr,
+    )
 
 
 def main(argv=None):
@@ -240,21 +260,28 @@ def run(args):
     if args.source_lang == args.target_lang:
         raise InputError("--source-lang and --target-lang must differ (they name the files PREFIX.LANG)")
     sides = {}
-    for lang, bert, flag in ((args.source_lang, args.bert, "--bert"),
-                             (args.target_lang, args.target_bert or args.bert, "--target-bert")
-                             )[: 1 if args.only_source else 2]:  # --only-source: the source side only
+    for lang, bert, flag in (
+        (args.source_lang, args.bert, "--bert"),
+        (args.target_lang, args.target_bert or args.bert, "--target-bert"),
+    )[: 1 if args.only_source else 2]:  # --only-source: the source side only
         sizes = read_bert_sizes(bert, what=flag)
         if args.max_len > sizes.max_position_embeddings and not args.only_source:  # bnb_pretrain cuts lines into blocks
-            raise InputError(f"--max-len {args.max_len} exceeds {bert}'s max_position_embeddings "
-                             f"{sizes.max_position_embeddings}")
+            raise InputError(
+                f"--max-len {args.max_len} exceeds {bert}'s max_position_embeddings {sizes.max_position_embeddings}"
+            )
         tok = load_wordpiece_tokenizer(bert, what=flag)
         dictionary = checkpoint_dictionary(bert, what=flag)
         if len(dictionary) != sizes.vocab_size:
-            raise InputError(f"{dictionary.source} has {len(dictionary)} tokens but config.json says vocab_size "
-                             f"{sizes.vocab_size}: the vocabulary does not belong to this checkpoint")
+            raise InputError(
+                f"{dictionary.source} has {len(dictionary)} tokens but config.json says vocab_size "
+                f"{sizes.vocab_size}: the vocabulary does not belong to this checkpoint"
+            )
         check_tokenizer_matches(tok, dictionary, f"{flag} {bert}")
-        print(f"| {lang}: {sizes.model_type} checkpoint, {'uncased (lowercased)' if lowercases(tok) else 'cased'} "
-              f"{type(tok.backend_tokenizer.model).__name__} tokenizer, {len(dictionary)} tokens", file=sys.stderr)
+        print(
+            f"| {lang}: {sizes.model_type} checkpoint, {'uncased (lowercased)' if lowercases(tok) else 'cased'} "
+            f"{type(tok.backend_tokenizer.model).__name__} tokenizer, {len(dictionary)} tokens",
+            file=sys.stderr,
+        )
         sides[lang] = (tok, bert, dictionary)
     splits = []
     if args.trainpref:
@@ -289,12 +316,16 @@ def run(args):
                 raise InputError(str(e)) from None
             reloaded = BertDictionary.load(dict_file)  # as the task will read it, beside tokenizer.<lang>/
             if reloaded.first_difference(dictionary) is not None or reloaded.specials != dictionary.specials:
-                raise InputError(f"dict.{lang}.txt does not read back as the vocabulary of {bert} (ids or special "
-                                 f"tokens {dictionary.specials} change)")
+                raise InputError(
+                    f"dict.{lang}.txt does not read back as the vocabulary of {bert} (ids or special "
+                    f"tokens {dictionary.specials} change)"
+                )
         for split, files, n_lines in checked:
             for lang, path in files.items():
-                base = os.path.join(stage, f"{split}.{lang}" if args.only_source
-                                    else f"{split}.{args.source_lang}-{args.target_lang}.{lang}")
+                base = os.path.join(
+                    stage,
+                    f"{split}.{lang}" if args.only_source else f"{split}.{args.source_lang}-{args.target_lang}.{lang}",
+                )
                 binarize_file(args, split, lang, path, n_lines, sides[lang], base)
         commit(stage, args.destdir)
     finally:

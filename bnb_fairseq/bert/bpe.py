@@ -7,6 +7,7 @@ Encoding uses the source side's tokenizer, decoding the target side's own decode
 preprocess/binarize.py next to the data as ``tokenizer.<lang>/``), so a BERT encoder with a RoBERTa
 decoder reads and writes plain text too.
 """
+
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -20,13 +21,17 @@ from bnb_fairseq.bert.tokenizer import TextDecoder, load_tokenizer
 class BertWordpieceConfig(FairseqDataclass):
     bert_tokenizer: Optional[str] = field(
         default=None,
-        metadata={"help": "source-side checkpoint/tokenizer directory; default: the tokenizer.<src> folder "
-                  "that binarize.py wrote into the data directory"},
+        metadata={
+            "help": "source-side checkpoint/tokenizer directory; default: the tokenizer.<src> folder "
+            "that binarize.py wrote into the data directory"
+        },
     )
     bert_target_tokenizer: Optional[str] = field(
         default=None,
-        metadata={"help": "target-side checkpoint/tokenizer directory, whose decoder turns outputs into text; "
-                  "default: the tokenizer.<tgt> folder of the data directory, else --bert-tokenizer"},
+        metadata={
+            "help": "target-side checkpoint/tokenizer directory, whose decoder turns outputs into text; "
+            "default: the tokenizer.<tgt> folder of the data directory, else --bert-tokenizer"
+        },
     )
 
 
@@ -40,8 +45,11 @@ class BertWordpieceBPE:
             )
         self.tokenizer = load_tokenizer(cfg.bert_tokenizer, what="--bert-tokenizer")
         target = getattr(cfg, "bert_target_tokenizer", None)
-        self.decoder = (TextDecoder.from_directory(target, "--bert-target-tokenizer") if target
-                        else TextDecoder.of(self.tokenizer, cfg.bert_tokenizer))
+        self.decoder = (
+            TextDecoder.from_directory(target, "--bert-target-tokenizer")
+            if target
+            else TextDecoder.of(self.tokenizer, cfg.bert_tokenizer)
+        )
 
     def encode(self, x: str) -> str:
         return " ".join(self.tokenizer.tokenize(x))

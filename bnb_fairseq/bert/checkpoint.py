@@ -3,6 +3,7 @@
 This module, families.py and the tokenizer module are the only places that know the HF file layout;
 families.py maps ELECTRA, DistilBERT, RoBERTa and XLM-R onto BERT's sizes and parameter names.
 """
+
 import json
 import logging
 import os
@@ -52,8 +53,10 @@ def check_checkpoint_dir(path, what="--bert-checkpoint"):
     if not os.path.isfile(os.path.join(path, "config.json")):
         raise BertCheckpointError(f"{what} {path}: missing config.json; this is not a BERT checkpoint directory")
     if not any(os.path.isfile(os.path.join(path, name)) for name in VOCABULARY_FILES):
-        raise BertCheckpointError(f"{what} {path}: no vocabulary ({', '.join(VOCABULARY_FILES)}); save the "
-                                  "checkpoint's tokenizer into it (tokenizer.save_pretrained(DIR))")
+        raise BertCheckpointError(
+            f"{what} {path}: no vocabulary ({', '.join(VOCABULARY_FILES)}); save the "
+            "checkpoint's tokenizer into it (tokenizer.save_pretrained(DIR))"
+        )
     return path
 
 
@@ -120,7 +123,11 @@ def load_into(module, hf_state, mapping, source, optional=OPTIONAL_HF_NAMES):
                 continue
             target = own[ours]
             if tensor.shape != target.shape:
-                if tensor.dim() == 2 and ours.endswith("position_embeddings.weight") and tensor.shape[1] == target.shape[1]:
+                if (
+                    tensor.dim() == 2
+                    and ours.endswith("position_embeddings.weight")
+                    and tensor.shape[1] == target.shape[1]
+                ):
                     n = min(tensor.shape[0], target.shape[0])
                     target[:n].copy_(tensor[:n])
                     loaded += 1
@@ -142,7 +149,5 @@ def load_into(module, hf_state, mapping, source, optional=OPTIONAL_HF_NAMES):
     missing += unmapped
     logger.info(f"loaded {loaded} tensors from {source}")
     if missing:
-        logger.info(
-            f"not in {source}, freshly initialised ({len(missing)}): " + ", ".join(missing)
-        )
+        logger.info(f"not in {source}, freshly initialised ({len(missing)}): " + ", ".join(missing))
     return missing

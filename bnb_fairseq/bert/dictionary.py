@@ -1,4 +1,5 @@
 """A fairseq Dictionary whose ids are exactly a BERT-family checkpoint's token ids."""
+
 import json
 import os
 import re
@@ -15,6 +16,7 @@ BERT_SPECIALS = WORDPIECE_SPECIALS  # the name older code imports
 def specials_from_tokenizer_config(cfg):
     """{role: token} from a tokenizer_config.json (tokens may be strings or serialized AddedTokens);
     [CLS]/<s> plays bos and [SEP]/</s> eos, as the tokenizers themselves frame a sentence."""
+
     def token(*keys):
         for key in keys:
             value = cfg.get(key)
@@ -24,8 +26,13 @@ def specials_from_tokenizer_config(cfg):
                 return value
         return None
 
-    found = {"bos": token("cls_token", "bos_token"), "eos": token("sep_token", "eos_token"),
-             "pad": token("pad_token"), "unk": token("unk_token"), "mask": token("mask_token")}
+    found = {
+        "bos": token("cls_token", "bos_token"),
+        "eos": token("sep_token", "eos_token"),
+        "pad": token("pad_token"),
+        "unk": token("unk_token"),
+        "mask": token("mask_token"),
+    }
     return found if all(found.values()) else None
 
 
@@ -49,8 +56,12 @@ class BertDictionary(Dictionary):
     """
 
     def __init__(self, tokens, source=None, specials=None):
-        super().__init__(bos=WORDPIECE_SPECIALS["bos"], pad=WORDPIECE_SPECIALS["pad"],
-                         eos=WORDPIECE_SPECIALS["eos"], unk=WORDPIECE_SPECIALS["unk"])
+        super().__init__(
+            bos=WORDPIECE_SPECIALS["bos"],
+            pad=WORDPIECE_SPECIALS["pad"],
+            eos=WORDPIECE_SPECIALS["eos"],
+            unk=WORDPIECE_SPECIALS["unk"],
+        )
         self.symbols, self.count, self.indices = [], [], {}
         for token in tokens:
             # Keep duplicates as separate ids (ids must stay aligned with the embedding rows);
@@ -70,13 +81,16 @@ class BertDictionary(Dictionary):
                 )
         missing = [f"{role} {specials.get(role)!r}" for role in ROLES if specials.get(role) not in self.indices]
         if missing:
-            raise ValueError(f"{source or 'vocabulary'}: the special token(s) {', '.join(missing)} are not in "
-                             "the vocabulary")
+            raise ValueError(
+                f"{source or 'vocabulary'}: the special token(s) {', '.join(missing)} are not in the vocabulary"
+            )
         self.specials = {role: specials[role] for role in ROLES}
         self.bos_index, self.eos_index, self.pad_index, self.unk_index, self.mask_index = (
-            self.indices[self.specials[role]] for role in ROLES)
+            self.indices[self.specials[role]] for role in ROLES
+        )
         self.bos_word, self.eos_word, self.pad_word, self.unk_word = (
-            self.specials[role] for role in ("bos", "eos", "pad", "unk"))
+            self.specials[role] for role in ("bos", "eos", "pad", "unk")
+        )
         self.nspecial = 0  # the specials live inside the vocabulary, not in a prefix
 
     def mask(self):
@@ -123,8 +137,10 @@ class BertDictionary(Dictionary):
                 return self.save(fh)
         for i, token in enumerate(self.symbols):
             if "\n" in token or "\r" in token or token != token.rstrip("\r\n"):
-                raise ValueError(f"{self.source or 'vocabulary'}: token {i} {token!r} holds a line break, which "
-                                 "a one-token-a-line vocabulary file cannot store")
+                raise ValueError(
+                    f"{self.source or 'vocabulary'}: token {i} {token!r} holds a line break, which "
+                    "a one-token-a-line vocabulary file cannot store"
+                )
             print(token, file=f)
 
     def same_vocabulary(self, other):
@@ -142,6 +158,7 @@ class BertDictionary(Dictionary):
 
 # --- a checkpoint's tokenizer as a dictionary (here, not in tokenizer.py: tokenizers know no dictionaries) ---
 
+
 def tokenizer_vocabulary(tok, source):
     """Token strings by id, the tokenizer's added tokens (specials) included; ids must run 0..n-1."""
     vocab = tok.backend_tokenizer.get_vocab(with_added_tokens=True)
@@ -152,26 +169,34 @@ def tokenizer_vocabulary(tok, source):
             break
         tokens[i] = token
     if tokens is None or any(t is None for t in tokens):
-        raise BertCheckpointError(f"{source}: the tokenizer's ids do not run from 0 to {len(vocab) - 1} without "
-                                  "gaps; its vocabulary cannot be a list of rows of the embedding matrix")
+        raise BertCheckpointError(
+            f"{source}: the tokenizer's ids do not run from 0 to {len(vocab) - 1} without "
+            "gaps; its vocabulary cannot be a list of rows of the embedding matrix"
+        )
     return tokens
 
 
 def tokenizer_specials(tok, source):
     """{role: token} of the tokens the tokenizer frames sentences with: [CLS]/<s> as bos, [SEP]/</s> as eos."""
-    found = {"bos": tok.cls_token or tok.bos_token, "eos": tok.sep_token or tok.eos_token,
-             "pad": tok.pad_token, "unk": tok.unk_token, "mask": tok.mask_token}
+    found = {
+        "bos": tok.cls_token or tok.bos_token,
+        "eos": tok.sep_token or tok.eos_token,
+        "pad": tok.pad_token,
+        "unk": tok.unk_token,
+        "mask": tok.mask_token,
+    }
     missing = [role for role, token in found.items() if not token]
     if missing:
-        raise BertCheckpointError(f"{source}: the tokenizer declares no {', '.join(missing)} token; a BERT-family "
-                                  "tokenizer_config.json names cls/sep (or bos/eos), pad, unk and mask tokens")
+        raise BertCheckpointError(
+            f"{source}: the tokenizer declares no {', '.join(missing)} token; a BERT-family "
+            "tokenizer_config.json names cls/sep (or bos/eos), pad, unk and mask tokens"
+        )
     return {role: str(token) for role, token in found.items()}
 
 
 def tokenizer_dictionary(tok, source):
     """The tokenizer's vocabulary as a BertDictionary, ids and specials kept exactly."""
-    return BertDictionary(tokenizer_vocabulary(tok, source), source=source,
-                          specials=tokenizer_specials(tok, source))
+    return BertDictionary(tokenizer_vocabulary(tok, source), source=source, specials=tokenizer_specials(tok, source))
 
 
 def checkpoint_dictionary(path, what="--bert-checkpoint"):
@@ -192,11 +217,17 @@ def check_tokenizer_matches(tok, dictionary, what):
     diff = dictionary.first_difference(theirs)
     if diff is not None:
         i, ours, other = diff
-        raise BertCheckpointError(f"{what}: the tokenizer's vocabulary ({len(theirs)} entries) differs from "
-                                  f"{dictionary.source or 'the vocabulary'} ({len(dictionary)} entries) at id {i}: "
-                                  f"{other!r} vs {ours!r}")
-    wrong = [f"{role} {theirs.specials[role]!r} vs {dictionary.specials[role]!r}" for role in theirs.specials
-             if theirs.specials[role] != dictionary.specials[role]]
+        raise BertCheckpointError(
+            f"{what}: the tokenizer's vocabulary ({len(theirs)} entries) differs from "
+            f"{dictionary.source or 'the vocabulary'} ({len(dictionary)} entries) at id {i}: "
+            f"{other!r} vs {ours!r}"
+        )
+    wrong = [
+        f"{role} {theirs.specials[role]!r} vs {dictionary.specials[role]!r}"
+        for role in theirs.specials
+        if theirs.specials[role] != dictionary.specials[role]
+    ]
     if wrong:
-        raise BertCheckpointError(f"{what}: the tokenizer's special tokens differ from the vocabulary's: "
-                                  + ", ".join(wrong))
+        raise BertCheckpointError(
+            f"{what}: the tokenizer's special tokens differ from the vocabulary's: " + ", ".join(wrong)
+        )

@@ -6,6 +6,7 @@ how its ``config.json`` keys give those sizes, how its weight names become BERT'
 table starts and which special tokens play [CLS]/[SEP]/[PAD]/[UNK]/[MASK]. Nothing outside this module
 tests a ``model_type``.
 """
+
 import re
 from dataclasses import dataclass
 from typing import Callable, Dict, Tuple
@@ -40,7 +41,7 @@ class Family:
     def bert_name(self, name):
         """A checkpoint tensor's name in BERT's layout (names of other heads pass through unused)."""
         if name.startswith(self.prefix):
-            name = name[len(self.prefix):]
+            name = name[len(self.prefix) :]
         for pattern, replacement in self.renames:
             name = re.sub(pattern, replacement, name)
         return name
@@ -68,16 +69,22 @@ def need(cfg, key):
 def bert_like_sizes(cfg, embedding_size=None, offset=0, type_vocab_default=2):
     """BertConfig's keys (BERT, ELECTRA, RoBERTa and XLM-R share them)."""
     if cfg.get("position_embedding_type", "absolute") != "absolute":
-        raise ValueError("only absolute position embeddings are supported "
-                         f"(position_embedding_type {cfg['position_embedding_type']!r})")
+        raise ValueError(
+            "only absolute position embeddings are supported "
+            f"(position_embedding_type {cfg['position_embedding_type']!r})"
+        )
     hidden = need(cfg, "hidden_size")
     return dict(
-        vocab_size=need(cfg, "vocab_size"), hidden_size=hidden,
-        num_hidden_layers=need(cfg, "num_hidden_layers"), num_attention_heads=need(cfg, "num_attention_heads"),
+        vocab_size=need(cfg, "vocab_size"),
+        hidden_size=hidden,
+        num_hidden_layers=need(cfg, "num_hidden_layers"),
+        num_attention_heads=need(cfg, "num_attention_heads"),
         intermediate_size=need(cfg, "intermediate_size"),
         max_position_embeddings=cfg.get("max_position_embeddings", 512) - offset,
-        type_vocab_size=cfg.get("type_vocab_size", type_vocab_default), hidden_act=cfg.get("hidden_act", "gelu"),
-        layer_norm_eps=cfg.get("layer_norm_eps", 1e-12), pad_token_id=cfg.get("pad_token_id", 0),
+        type_vocab_size=cfg.get("type_vocab_size", type_vocab_default),
+        hidden_act=cfg.get("hidden_act", "gelu"),
+        layer_norm_eps=cfg.get("layer_norm_eps", 1e-12),
+        pad_token_id=cfg.get("pad_token_id", 0),
         embedding_size=embedding_size or hidden,
     )
 
@@ -92,12 +99,17 @@ def roberta_sizes(cfg):
 
 def distilbert_sizes(cfg):
     return dict(
-        vocab_size=need(cfg, "vocab_size"), hidden_size=need(cfg, "dim"), num_hidden_layers=need(cfg, "n_layers"),
-        num_attention_heads=need(cfg, "n_heads"), intermediate_size=need(cfg, "hidden_dim"),
+        vocab_size=need(cfg, "vocab_size"),
+        hidden_size=need(cfg, "dim"),
+        num_hidden_layers=need(cfg, "n_layers"),
+        num_attention_heads=need(cfg, "n_heads"),
+        intermediate_size=need(cfg, "hidden_dim"),
         max_position_embeddings=cfg.get("max_position_embeddings", 512),
         type_vocab_size=0,  # DistilBERT dropped BERT's token types
-        hidden_act=cfg.get("activation", "gelu"), layer_norm_eps=1e-12,  # fixed in its code
-        pad_token_id=cfg.get("pad_token_id", 0), embedding_size=need(cfg, "dim"),
+        hidden_act=cfg.get("activation", "gelu"),
+        layer_norm_eps=1e-12,  # fixed in its code
+        pad_token_id=cfg.get("pad_token_id", 0),
+        embedding_size=need(cfg, "dim"),
     )
 
 
@@ -105,35 +117,64 @@ def distilbert_sizes(cfg):
 LEGACY_LAYER_NORM = ((r"LayerNorm\.gamma$", "LayerNorm.weight"), (r"LayerNorm\.beta$", "LayerNorm.bias"))
 MLM_HEAD = "cls.predictions."
 
-FAMILIES = {f.model_type: f for f in (
-    Family("bert", "WordPiece", "bert.", WORDPIECE_SPECIALS, bert_like_sizes, LEGACY_LAYER_NORM),
-    Family("electra", "WordPiece", "electra.", WORDPIECE_SPECIALS,
-           lambda cfg: bert_like_sizes(cfg, embedding_size=cfg.get("embedding_size")),
-           (*LEGACY_LAYER_NORM,
-            (r"^embeddings_project\.", "embeddings.embeddings_project."),
-            # the generator (ElectraForMaskedLM) has an MLM head; the discriminator's head is not one
-            (r"^generator_predictions\.dense\.", MLM_HEAD + "transform.dense."),
-            (r"^generator_predictions\.LayerNorm\.", MLM_HEAD + "transform.LayerNorm."),
-            (r"^generator_lm_head\.bias$", MLM_HEAD + "bias"))),
-    Family("distilbert", "WordPiece", "distilbert.", WORDPIECE_SPECIALS, distilbert_sizes, (
-        (r"^transformer\.layer\.(\d+)\.attention\.q_lin\.", r"encoder.layer.\1.attention.self.query."),
-        (r"^transformer\.layer\.(\d+)\.attention\.k_lin\.", r"encoder.layer.\1.attention.self.key."),
-        (r"^transformer\.layer\.(\d+)\.attention\.v_lin\.", r"encoder.layer.\1.attention.self.value."),
-        (r"^transformer\.layer\.(\d+)\.attention\.out_lin\.", r"encoder.layer.\1.attention.output.dense."),
-        (r"^transformer\.layer\.(\d+)\.sa_layer_norm\.", r"encoder.layer.\1.attention.output.LayerNorm."),
-        (r"^transformer\.layer\.(\d+)\.ffn\.lin1\.", r"encoder.layer.\1.intermediate.dense."),
-        (r"^transformer\.layer\.(\d+)\.ffn\.lin2\.", r"encoder.layer.\1.output.dense."),
-        (r"^transformer\.layer\.(\d+)\.output_layer_norm\.", r"encoder.layer.\1.output.LayerNorm."),
-        (r"^vocab_transform\.", MLM_HEAD + "transform.dense."),
-        (r"^vocab_layer_norm\.", MLM_HEAD + "transform.LayerNorm."),
-        (r"^vocab_projector\.bias$", MLM_HEAD + "bias"))),
-    *(Family(model_type, tokenizer, "roberta.", ROBERTA_SPECIALS, roberta_sizes, (
-        (r"^lm_head\.dense\.", MLM_HEAD + "transform.dense."),
-        (r"^lm_head\.layer_norm\.", MLM_HEAD + "transform.LayerNorm."),
-        (r"^lm_head\.decoder\.bias$", MLM_HEAD + "decoder.bias"),
-        (r"^lm_head\.bias$", MLM_HEAD + "bias")), roberta_offset)
-      for model_type, tokenizer in (("roberta", "byte-level BPE"), ("xlm-roberta", "SentencePiece (Unigram)"))),
-)}
+FAMILIES = {
+    f.model_type: f
+    for f in (
+        Family("bert", "WordPiece", "bert.", WORDPIECE_SPECIALS, bert_like_sizes, LEGACY_LAYER_NORM),
+        Family(
+            "electra",
+            "WordPiece",
+            "electra.",
+            WORDPIECE_SPECIALS,
+            lambda cfg: bert_like_sizes(cfg, embedding_size=cfg.get("embedding_size")),
+            (
+                *LEGACY_LAYER_NORM,
+                (r"^embeddings_project\.", "embeddings.embeddings_project."),
+                # the generator (ElectraForMaskedLM) has an MLM head; the discriminator's head is not one
+                (r"^generator_predictions\.dense\.", MLM_HEAD + "transform.dense."),
+                (r"^generator_predictions\.LayerNorm\.", MLM_HEAD + "transform.LayerNorm."),
+                (r"^generator_lm_head\.bias$", MLM_HEAD + "bias"),
+            ),
+        ),
+        Family(
+            "distilbert",
+            "WordPiece",
+            "distilbert.",
+            WORDPIECE_SPECIALS,
+            distilbert_sizes,
+            (
+                (r"^transformer\.layer\.(\d+)\.attention\.q_lin\.", r"encoder.layer.\1.attention.self.query."),
+                (r"^transformer\.layer\.(\d+)\.attention\.k_lin\.", r"encoder.layer.\1.attention.self.key."),
+                (r"^transformer\.layer\.(\d+)\.attention\.v_lin\.", r"encoder.layer.\1.attention.self.value."),
+                (r"^transformer\.layer\.(\d+)\.attention\.out_lin\.", r"encoder.layer.\1.attention.output.dense."),
+                (r"^transformer\.layer\.(\d+)\.sa_layer_norm\.", r"encoder.layer.\1.attention.output.LayerNorm."),
+                (r"^transformer\.layer\.(\d+)\.ffn\.lin1\.", r"encoder.layer.\1.intermediate.dense."),
+                (r"^transformer\.layer\.(\d+)\.ffn\.lin2\.", r"encoder.layer.\1.output.dense."),
+                (r"^transformer\.layer\.(\d+)\.output_layer_norm\.", r"encoder.layer.\1.output.LayerNorm."),
+                (r"^vocab_transform\.", MLM_HEAD + "transform.dense."),
+                (r"^vocab_layer_norm\.", MLM_HEAD + "transform.LayerNorm."),
+                (r"^vocab_projector\.bias$", MLM_HEAD + "bias"),
+            ),
+        ),
+        *(
+            Family(
+                model_type,
+                tokenizer,
+                "roberta.",
+                ROBERTA_SPECIALS,
+                roberta_sizes,
+                (
+                    (r"^lm_head\.dense\.", MLM_HEAD + "transform.dense."),
+                    (r"^lm_head\.layer_norm\.", MLM_HEAD + "transform.LayerNorm."),
+                    (r"^lm_head\.decoder\.bias$", MLM_HEAD + "decoder.bias"),
+                    (r"^lm_head\.bias$", MLM_HEAD + "bias"),
+                ),
+                roberta_offset,
+            )
+            for model_type, tokenizer in (("roberta", "byte-level BPE"), ("xlm-roberta", "SentencePiece (Unigram)"))
+        ),
+    )
+}
 SUPPORTED_MODEL_TYPES = tuple(sorted(FAMILIES))
 
 
@@ -141,8 +182,10 @@ def family_of(cfg, cfg_file):
     """The family of a parsed config.json; checkpoints that predate ``model_type`` are BERT."""
     model_type = cfg.get("model_type", "bert")
     if model_type not in FAMILIES:
-        raise config_error(cfg_file, f"model_type {model_type!r} is not supported; supported model types: "
-                                     f"{', '.join(SUPPORTED_MODEL_TYPES)}")
+        raise config_error(
+            cfg_file,
+            f"model_type {model_type!r} is not supported; supported model types: {', '.join(SUPPORTED_MODEL_TYPES)}",
+        )
     return FAMILIES[model_type]
 
 
@@ -158,7 +201,10 @@ def read_sizes(cfg, cfg_file):
     if sizes["hidden_act"] not in BERT_LIKE_ACTIVATIONS:
         raise config_error(cfg_file, f"activation {sizes['hidden_act']!r} not supported ({BERT_LIKE_ACTIVATIONS})")
     if sizes["max_position_embeddings"] < 3:
-        raise config_error(cfg_file, f"max_position_embeddings {cfg.get('max_position_embeddings')} leaves "
-                                     f"{sizes['max_position_embeddings']} positions")
+        raise config_error(
+            cfg_file,
+            f"max_position_embeddings {cfg.get('max_position_embeddings')} leaves "
+            f"{sizes['max_position_embeddings']} positions",
+        )
     sizes["model_type"] = family.model_type
     return sizes

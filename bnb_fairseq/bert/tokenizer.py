@@ -5,6 +5,7 @@ Checkpoint directories may hold ``tokenizer.json`` + ``tokenizer_config.json`` (
 writes, often without ``vocab.txt``) or the older files (vocab.txt, vocab.json + merges.txt, a
 SentencePiece model); ``AutoTokenizer`` reads all of them, and the checks below make a wrong read loud.
 """
+
 import json
 import os
 
@@ -19,8 +20,11 @@ def load_tokenizer(path, what="--bert"):
     complaint, turning every word into [UNK]; ``from_pretrained`` reads the directory properly, and
     the size check below makes any such failure loud.
     """
-    if not path or not os.path.isdir(path) or not any(
-            os.path.isfile(os.path.join(path, name)) for name in VOCABULARY_FILES):
+    if (
+        not path
+        or not os.path.isdir(path)
+        or not any(os.path.isfile(os.path.join(path, name)) for name in VOCABULARY_FILES)
+    ):
         raise BertCheckpointError(
             f"{what} {path!r}: not a directory with a tokenizer ({', '.join(VOCABULARY_FILES)}); give a local "
             "checkpoint directory of a BERT-family model"
@@ -32,18 +36,25 @@ def load_tokenizer(path, what="--bert"):
         try:
             tok = AutoTokenizer.from_pretrained(path)
         except (ImportError, ValueError, OSError) as e:
-            hint = ("; a directory with only a SentencePiece model needs the protobuf package to convert it, or a "
-                    "tokenizer.json written by tokenizer.save_pretrained(DIR) on a machine that has it"
-                    if not os.path.isfile(os.path.join(path, "tokenizer.json")) else "")
-            raise BertCheckpointError(f"{what} {path}: transformers could not load its tokenizer "
-                                      f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}){hint}") from None
+            hint = (
+                "; a directory with only a SentencePiece model needs the protobuf package to convert it, or a "
+                "tokenizer.json written by tokenizer.save_pretrained(DIR) on a machine that has it"
+                if not os.path.isfile(os.path.join(path, "tokenizer.json"))
+                else ""
+            )
+            raise BertCheckpointError(
+                f"{what} {path}: transformers could not load its tokenizer "
+                f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}){hint}"
+            ) from None
     else:  # a bare WordPiece vocab.txt (tokenizer folders of early data directories)
         from transformers import BertTokenizerFast
 
         tok = BertTokenizerFast.from_pretrained(path)
     if not getattr(tok, "is_fast", False) or getattr(tok, "backend_tokenizer", None) is None:
-        raise BertCheckpointError(f"{what} {path}: {type(tok).__name__} is not a fast tokenizer; save the "
-                                  "checkpoint's tokenizer with transformers' fast tokenizer (tokenizer.json)")
+        raise BertCheckpointError(
+            f"{what} {path}: {type(tok).__name__} is not a fast tokenizer; save the "
+            "checkpoint's tokenizer with transformers' fast tokenizer (tokenizer.json)"
+        )
     vocab_file = os.path.join(path, "vocab.txt")
     if os.path.isfile(vocab_file) and backend_model_type(tok) == "WordPiece":
         n_vocab = vocab_file_size(vocab_file)
@@ -79,6 +90,7 @@ def backend_model_type(tok):
 def lowercases(tok):
     """Whether the tokenizer lowercases its input (an uncased checkpoint), read from its normalizer, so
     casing follows the checkpoint's own tokenizer config."""
+
     def walk(node):
         if isinstance(node, dict):
             if node.get("type") == "Lowercase" or (node.get("type") == "BertNormalizer" and node.get("lowercase")):
@@ -113,8 +125,10 @@ class TextDecoder:
         wordpiece = model.get("type") == "WordPiece"
         if decoder is None:
             if not wordpiece:
-                raise BertCheckpointError(f"{source}: the tokenizer has no decoder, so its {model.get('type')} "
-                                          "pieces cannot be turned back into text")
+                raise BertCheckpointError(
+                    f"{source}: the tokenizer has no decoder, so its {model.get('type')} "
+                    "pieces cannot be turned back into text"
+                )
             decoder = wordpiece_decoder()
         if wordpiece:
             prefix = model.get("continuing_subword_prefix") or "##"

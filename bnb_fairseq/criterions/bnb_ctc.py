@@ -1,4 +1,5 @@
 """CTC over the decoder positions + beta x KL(uniform || p), BnB's length-free training loss."""
+
 import math
 from dataclasses import dataclass, field
 
@@ -13,11 +14,16 @@ from bnb_fairseq.models.parallel_decoder import is_parallel
 
 @dataclass
 class BnbCtcConfig(FairseqDataclass):
-    kl_weight: float = field(default=0.1, metadata={"help": "beta: weight of KL(uniform || p) (the "
-                                                     "original's 'smoothing'); 0 disables it"})
-    no_zero_infinity: bool = field(default=False, metadata={
-        "help": "keep the infinite CTC loss of targets that cannot fit their decoder length; by default "
-                "it is zeroed (such sentences are counted as 'unfit' in the logs)"})
+    kl_weight: float = field(
+        default=0.1, metadata={"help": "beta: weight of KL(uniform || p) (the original's 'smoothing'); 0 disables it"}
+    )
+    no_zero_infinity: bool = field(
+        default=False,
+        metadata={
+            "help": "keep the infinite CTC loss of targets that cannot fit their decoder length; by default "
+            "it is zeroed (such sentences are counted as 'unfit' in the logs)"
+        },
+    )
 
 
 def ctc_and_kl(lprobs, padding_mask, targets, target_lengths, blank, zero_infinity=True):
@@ -27,10 +33,18 @@ def ctc_and_kl(lprobs, padding_mask, targets, target_lengths, blank, zero_infini
     of sentences whose target is longer than CTC can align (needs T >= L + repeats).
     """
     input_lengths = (~padding_mask).sum(1)
-    ctc = F.ctc_loss(lprobs.transpose(0, 1), targets, input_lengths, target_lengths, blank=blank,
-                     reduction="none", zero_infinity=zero_infinity)
-    repeats = (targets[:, 1:] == targets[:, :-1]) & (torch.arange(1, targets.size(1), device=targets.device)[None]
-                                                       < target_lengths[:, None])
+    ctc = F.ctc_loss(
+        lprobs.transpose(0, 1),
+        targets,
+        input_lengths,
+        target_lengths,
+        blank=blank,
+        reduction="none",
+        zero_infinity=zero_infinity,
+    )
+    repeats = (targets[:, 1:] == targets[:, :-1]) & (
+        torch.arange(1, targets.size(1), device=targets.device)[None] < target_lengths[:, None]
+    )
     unfit = (input_lengths < target_lengths + repeats.sum(1)).sum()
     # KL(u || p) = sum_v u_v (log u_v - log p_v) = -log V - mean_v log p_v
     kl = -math.log(lprobs.size(-1)) - lprobs.mean(-1)
@@ -47,11 +61,15 @@ class BnbCtcCriterion(FairseqCriterion):
 
     def forward(self, model, sample, reduce=True):
         if not is_parallel(model):
-            raise ValueError(f"--criterion bnb_ctc trains parallel decoders (--arch bnb_*); {type(model).__name__} is "
-                             "not one (train bert2bert with --criterion label_smoothed_cross_entropy)")
+            raise ValueError(
+                f"--criterion bnb_ctc trains parallel decoders (--arch bnb_*); {type(model).__name__} is "
+                "not one (train bert2bert with --criterion label_smoothed_cross_entropy)"
+            )
         if model.decoder.length_control != "ctc":
-            raise ValueError("--criterion bnb_ctc needs --length-control ctc (this model predicts its output "
-                             "length with a classifier: train it with --criterion bnb_nat)")
+            raise ValueError(
+                "--criterion bnb_ctc needs --length-control ctc (this model predicts its output "
+                "length with a classifier: train it with --criterion bnb_nat)"
+            )
         net_output = model(**sample["net_input"])
         lprobs = model.get_normalized_probs(net_output, log_probs=True)
         padding_mask = net_output[1]["padding_mask"]
@@ -59,8 +77,14 @@ class BnbCtcCriterion(FairseqCriterion):
         target_mask = target.ne(self.padding_idx)
         target_lengths = target_mask.sum(1)
         # a trimmed output vocabulary (--output-vocab train) indexes logits by output slot, not by id
-        ctc, kl, unfit = ctc_and_kl(lprobs, padding_mask, model.decoder.output_index(target), target_lengths,
-                                    model.decoder.blank_slot, self.zero_infinity)
+        ctc, kl, unfit = ctc_and_kl(
+            lprobs,
+            padding_mask,
+            model.decoder.output_index(target),
+            target_lengths,
+            model.decoder.blank_slot,
+            self.zero_infinity,
+        )
         n_pos = (~padding_mask).sum()
         # the collater counted the target tokens on the host: no device synchronisation per step
         ntokens = sample["ntokens"] if "ntokens" in sample else int(target_lengths.sum())

@@ -1,5 +1,6 @@
 """Token cross-entropy at known length plus the length classifier's loss, for BnB models with
 ``--length-control classify``."""
+
 import math
 from dataclasses import dataclass, field
 
@@ -15,17 +16,29 @@ from bnb_fairseq.modules import length_offset_classes
 
 @dataclass
 class BnbNatConfig(FairseqDataclass):
-    label_smoothing: float = field(default=0.1, metadata={
-        "help": "epsilon: each target token's loss is (1 - eps) x NLL + eps x the mean NLL over the output "
-                "vocabulary"})
-    length_loss_factor: float = field(default=0.1, metadata={
-        "help": "weight of the length classifier's cross-entropy (per sentence) against the token "
-                "cross-entropy (per token)"})
-    refinement_training: float = field(default=0.0, metadata={
-        "help": "fraction of sentences trained as a mask-predict refinement pass (CMLM): a uniform 1..T of "
-                "their T slots get [MASK], the others the gold token, and only the masked slots are "
-                "scored; the rest are trained as the first, word-free pass. Without it, "
-                "--iter-decode-max-iter has nothing to read"})
+    label_smoothing: float = field(
+        default=0.1,
+        metadata={
+            "help": "epsilon: each target token's loss is (1 - eps) x NLL + eps x the mean NLL over the output "
+            "vocabulary"
+        },
+    )
+    length_loss_factor: float = field(
+        default=0.1,
+        metadata={
+            "help": "weight of the length classifier's cross-entropy (per sentence) against the token "
+            "cross-entropy (per token)"
+        },
+    )
+    refinement_training: float = field(
+        default=0.0,
+        metadata={
+            "help": "fraction of sentences trained as a mask-predict refinement pass (CMLM): a uniform 1..T of "
+            "their T slots get [MASK], the others the gold token, and only the masked slots are "
+            "scored; the rest are trained as the first, word-free pass. Without it, "
+            "--iter-decode-max-iter has nothing to read"
+        },
+    )
 
 
 @register_criterion("bnb_nat", dataclass=BnbNatConfig)
@@ -54,11 +67,15 @@ class BnbNatCriterion(FairseqCriterion):
     def forward(self, model, sample, reduce=True):
         decoder = model.decoder
         if not is_parallel(model):
-            raise ValueError(f"--criterion bnb_nat trains parallel decoders (--arch bnb_*); {type(model).__name__} is "
-                             "not one (train bert2bert with --criterion label_smoothed_cross_entropy)")
+            raise ValueError(
+                f"--criterion bnb_nat trains parallel decoders (--arch bnb_*); {type(model).__name__} is "
+                "not one (train bert2bert with --criterion label_smoothed_cross_entropy)"
+            )
         if not decoder.predicts_length:
-            raise ValueError("--criterion bnb_nat needs --length-control classify (this model sets its output "
-                             "length by CTC: train it with --criterion bnb_ctc)")
+            raise ValueError(
+                "--criterion bnb_nat needs --length-control classify (this model sets its output "
+                "length by CTC: train it with --criterion bnb_ctc)"
+            )
         target = sample["target"]
         target_lengths = target.ne(self.padding_idx).sum(1)
         # a target longer than the decoder's positions (only outside the training set, which is

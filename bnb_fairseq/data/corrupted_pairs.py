@@ -5,6 +5,7 @@ the same whatever the batching, the number of data-loader workers or the process
 and different in every epoch. Batches look like ``LanguagePairDataset``'s (right-padded), so the
 ``bnb`` models and criteria train on them unchanged.
 """
+
 import numpy as np
 import torch
 from fairseq.data import FairseqDataset
@@ -54,8 +55,9 @@ class CorruptedPairsDataset(FairseqDataset):
         return len(self._sizes)
 
     def collater(self, samples, pad_to_length=None):
-        return collate(samples, self.pad, self.eos, left_pad_source=False, left_pad_target=False,
-                       pad_to_length=pad_to_length)
+        return collate(
+            samples, self.pad, self.eos, left_pad_source=False, left_pad_target=False, pad_to_length=pad_to_length
+        )
 
     @property
     def sizes(self):

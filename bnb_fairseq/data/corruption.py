@@ -15,6 +15,7 @@ model learns to reconstruct it from the corrupted source:
 mlm and plm round their counts at random (floor(p n + u), u uniform), so a fraction p of n
 pieces is p n on average, also in short blocks. Every function returns new tensors.
 """
+
 from dataclasses import dataclass
 from typing import Dict, Tuple
 
@@ -43,8 +44,9 @@ def copy_block(block):
     return block.clone(), block.clone()
 
 
-def mask_block(block, generator, mask_prob, mask_idx, replacement_ids, special_ids,
-               random_token_prob=0.1, leave_unmasked_prob=0.1):
+def mask_block(
+    block, generator, mask_prob, mask_idx, replacement_ids, special_ids, random_token_prob=0.1, leave_unmasked_prob=0.1
+):
     """BERT's masking: floor(mask_prob x n + u) of the n non-special pieces are chosen; each chosen
     piece becomes [MASK] with probability 1 - random - leave, a piece drawn uniformly from
     ``replacement_ids`` with probability ``random_token_prob``, and stays with ``leave_unmasked_prob``."""
@@ -90,7 +92,7 @@ def continuation_split(block, generator, min_ratio=0.7, max_ratio=0.8):
     if n >= 2:
         k = max(1, min(n - 1, k))
     cls, sep = block[:1], block[-1:]
-    return torch.cat([block[: 1 + k], sep]), torch.cat([cls, block[1 + k:]])
+    return torch.cat([block[: 1 + k], sep]), torch.cat([cls, block[1 + k :]])
 
 
 def continuation_cut(n, min_ratio):
@@ -119,8 +121,9 @@ def parse_weights(spec):
             raise ValueError(f"--corruptions {spec!r}: the weight of {name} must be a finite number >= 0")
         weights[name] = weight
     if not weights or sum(weights.values()) <= 0:
-        raise ValueError(f"--corruptions {spec!r}: give at least one corruption with a weight > 0, "
-                         "e.g. copy:1,mlm:1,plm:1,clm:1")
+        raise ValueError(
+            f"--corruptions {spec!r}: give at least one corruption with a weight > 0, e.g. copy:1,mlm:1,plm:1,clm:1"
+        )
     return {name: w for name, w in weights.items() if w > 0}
 
 
@@ -140,10 +143,14 @@ class CorruptionMix:
     clm_max_ratio: float = 0.8
 
     def __post_init__(self):
-        for option, value in (("--mask-prob", self.mask_prob), ("--random-token-prob", self.random_token_prob),
-                              ("--leave-unmasked-prob", self.leave_unmasked_prob),
-                              ("--shuffle-prob", self.shuffle_prob), ("--clm-min-ratio", self.clm_min_ratio),
-                              ("--clm-max-ratio", self.clm_max_ratio)):
+        for option, value in (
+            ("--mask-prob", self.mask_prob),
+            ("--random-token-prob", self.random_token_prob),
+            ("--leave-unmasked-prob", self.leave_unmasked_prob),
+            ("--shuffle-prob", self.shuffle_prob),
+            ("--clm-min-ratio", self.clm_min_ratio),
+            ("--clm-max-ratio", self.clm_max_ratio),
+        ):
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{option} {value}: must be between 0 and 1")
         if self.random_token_prob + self.leave_unmasked_prob > 1.0:
@@ -166,8 +173,16 @@ class CorruptionMix:
         if name == "copy":
             source, target = copy_block(block)
         elif name == "mlm":
-            source, target = mask_block(block, generator, self.mask_prob, self.mask_idx, self.replacement_ids,
-                                        self.special_ids, self.random_token_prob, self.leave_unmasked_prob)
+            source, target = mask_block(
+                block,
+                generator,
+                self.mask_prob,
+                self.mask_idx,
+                self.replacement_ids,
+                self.special_ids,
+                self.random_token_prob,
+                self.leave_unmasked_prob,
+            )
         elif name == "plm":
             source, target = shuffle_block(block, generator, self.shuffle_prob, self.special_ids)
         else:

@@ -4,6 +4,7 @@ The lines' own [CLS]/[SEP] are dropped inside a block (a [SEP] there would start
 segment, see ``BertEncoder.segment_ids``), and a line longer than a block is cut into consecutive
 chunks, so every piece of the corpus lands in exactly one block and no block exceeds its size.
 """
+
 import numpy as np
 import torch
 from fairseq.data import BaseWrapperDataset, FairseqDataset, TokenBlockDataset
@@ -25,9 +26,11 @@ class LineChunksDataset(FairseqDataset):
         content = np.asarray(sizes, dtype=np.int64) - 2
         short = np.flatnonzero(content < 0)
         if len(short):
-            raise ValueError(f"line {short[0] + 1} of {source_name} has {content[short[0]] + 2} token(s); every "
-                             "line must be [CLS] pieces [SEP]: binarize the corpus with preprocess/binarize.py "
-                             "--only-source")
+            raise ValueError(
+                f"line {short[0] + 1} of {source_name} has {content[short[0]] + 2} token(s); every "
+                "line must be [CLS] pieces [SEP]: binarize the corpus with preprocess/binarize.py "
+                "--only-source"
+            )
         n_chunks = -(-content // limit)
         self.line = np.repeat(np.arange(len(content), dtype=np.int64), n_chunks)
         first_chunk = np.cumsum(n_chunks) - n_chunks
@@ -39,11 +42,13 @@ class LineChunksDataset(FairseqDataset):
         line = int(self.line[index])
         tokens = self.lines[line]
         if len(tokens) < 2 or tokens[0] != self.bos or tokens[-1] != self.eos:
-            raise ValueError(f"line {line + 1} of {self.source_name} is not [CLS] pieces [SEP] (it starts with id "
-                             f"{int(tokens[0])} and ends with id {int(tokens[-1])}): binarize the corpus with "
-                             "preprocess/binarize.py --only-source")
+            raise ValueError(
+                f"line {line + 1} of {self.source_name} is not [CLS] pieces [SEP] (it starts with id "
+                f"{int(tokens[0])} and ends with id {int(tokens[-1])}): binarize the corpus with "
+                "preprocess/binarize.py --only-source"
+            )
         start = int(self.start[index])
-        return tokens[start: start + int(self._sizes[index])]
+        return tokens[start : start + int(self._sizes[index])]
 
     def __len__(self):
         return len(self.line)

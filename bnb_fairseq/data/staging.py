@@ -1,5 +1,6 @@
 """Outputs written into a staging folder first and moved into place at the end, so that a run that
 fails half-way leaves the destination as it was (binarize.py, tools/distill.py)."""
+
 import os
 import shutil
 

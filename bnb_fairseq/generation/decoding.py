@@ -9,6 +9,7 @@ fairseq-generate/-interactive all accept the same names. fairseq-generate declar
 ``DecodingOptions.check_models`` is the one place that refuses an option the models cannot use; the
 generator runs it when it is built (and again only for other models).
 """
+
 import logging
 from dataclasses import dataclass, field, fields, replace
 
@@ -26,32 +27,60 @@ FAIRSEQ_MAX_ITER = GenerationConfig.__dataclass_fields__["iter_decode_max_iter"]
 
 @dataclass
 class ParallelDecodingConfig(FairseqDataclass):
-    ctc_blank_penalty: float = field(default=0.0, metadata={
-        "help": "decoding: subtract this from the blank's log-probability at every slot before the argmax; "
-                "> 0 lengthens outputs of a model that under-generates (choose it on the valid split)"})
-    ctc_beam: int = field(default=1, metadata={
-        "help": "decoding: CTC prefix beam search with this many prefixes (1: greedy argmax and collapse); "
-                "--nbest N returns the N best"})
-    ctc_beam_length_normalize: bool = field(default=False, metadata={
-        "help": "decoding: rank CTC beam hypotheses by log-probability per token instead of in total"})
-    iter_decode_with_beam: int = field(default=1, metadata={
-        "help": "decoding, --length-control classify models: decode the k most probable lengths of each "
-                "sentence in one batched pass and keep the best by mean log-probability per slot; --nbest N "
-                "returns the N best (fairseq's own option of the same name sets it in fairseq-generate)"})
-    iter_decode_max_iter: int = field(default=0, metadata={
-        "help": "decoding, --length-control classify models: mask-predict refinement passes after the first: "
-                "pass t of N feeds each candidate's tokens back with its floor(T (N - t + 1) / (N + 1)) least "
-                "probable ones replaced by [MASK] and re-predicts those (fairseq's option of the same name; "
-                "under this task its default is 0, not fairseq's 10)"})
-    iter_decode_force_max_iter: bool = field(default=False, metadata={
-        "help": "decoding: run all --iter-decode-max-iter passes; by default a candidate stops when a pass "
-                "changes none of its tokens"})
-    retain_iter_history: bool = field(default=False, metadata={
-        "help": "decoding: add each hypothesis' output after every pass (fairseq-generate prints E- lines)"})
-    iter_decode_with_external_reranker: bool = field(default=False, metadata={
-        "help": "decoding: the last --path is an autoregressive model (bert2bert) that rescores every candidate "
-                "of the BnB model(s) before it (length-beam or CTC-beam candidates) by its mean token "
-                "log-probability, with teacher forcing; --path bnb.pt:ar.pt"})
+    ctc_blank_penalty: float = field(
+        default=0.0,
+        metadata={
+            "help": "decoding: subtract this from the blank's log-probability at every slot before the argmax; "
+            "> 0 lengthens outputs of a model that under-generates (choose it on the valid split)"
+        },
+    )
+    ctc_beam: int = field(
+        default=1,
+        metadata={
+            "help": "decoding: CTC prefix beam search with this many prefixes (1: greedy argmax and collapse); "
+            "--nbest N returns the N best"
+        },
+    )
+    ctc_beam_length_normalize: bool = field(
+        default=False,
+        metadata={"help": "decoding: rank CTC beam hypotheses by log-probability per token instead of in total"},
+    )
+    iter_decode_with_beam: int = field(
+        default=1,
+        metadata={
+            "help": "decoding, --length-control classify models: decode the k most probable lengths of each "
+            "sentence in one batched pass and keep the best by mean log-probability per slot; --nbest N "
+            "returns the N best (fairseq's own option of the same name sets it in fairseq-generate)"
+        },
+    )
+    iter_decode_max_iter: int = field(
+        default=0,
+        metadata={
+            "help": "decoding, --length-control classify models: mask-predict refinement passes after the first: "
+            "pass t of N feeds each candidate's tokens back with its floor(T (N - t + 1) / (N + 1)) least "
+            "probable ones replaced by [MASK] and re-predicts those (fairseq's option of the same name; "
+            "under this task its default is 0, not fairseq's 10)"
+        },
+    )
+    iter_decode_force_max_iter: bool = field(
+        default=False,
+        metadata={
+            "help": "decoding: run all --iter-decode-max-iter passes; by default a candidate stops when a pass "
+            "changes none of its tokens"
+        },
+    )
+    retain_iter_history: bool = field(
+        default=False,
+        metadata={"help": "decoding: add each hypothesis' output after every pass (fairseq-generate prints E- lines)"},
+    )
+    iter_decode_with_external_reranker: bool = field(
+        default=False,
+        metadata={
+            "help": "decoding: the last --path is an autoregressive model (bert2bert) that rescores every candidate "
+            "of the BnB model(s) before it (length-beam or CTC-beam candidates) by its mean token "
+            "log-probability, with teacher forcing; --path bnb.pt:ar.pt"
+        },
+    )
 
 
 DECODING_OPTION_NAMES = tuple(f.name for f in fields(ParallelDecodingConfig))
@@ -79,12 +108,15 @@ class DecodingOptions:
         if self.max_iter < 0:
             raise ValueError(f"--iter-decode-max-iter {self.max_iter}: must be at least 0")
         if self.force_max_iter and not self.max_iter:
-            raise ValueError("--iter-decode-force-max-iter needs refinement passes: pass --iter-decode-max-iter N "
-                             "with N > 0")
+            raise ValueError(
+                "--iter-decode-force-max-iter needs refinement passes: pass --iter-decode-max-iter N with N > 0"
+            )
         if self.nbest > max(self.ctc_beam, self.length_beam):
-            raise ValueError(f"--nbest {self.nbest} needs a CTC beam at least as wide: pass --ctc-beam {self.nbest} "
-                             "or more (greedy CTC decoding gives one hypothesis); a --length-control classify model "
-                             f"needs --iter-decode-with-beam {self.nbest} or more")
+            raise ValueError(
+                f"--nbest {self.nbest} needs a CTC beam at least as wide: pass --ctc-beam {self.nbest} "
+                "or more (greedy CTC decoding gives one hypothesis); a --length-control classify model "
+                f"needs --iter-decode-with-beam {self.nbest} or more"
+            )
 
     @classmethod
     def resolve(cls, task_cfg=None, args=None):
@@ -94,14 +126,17 @@ class DecodingOptions:
         def option(name):
             return option_value(task_cfg, args, name)
 
-        return cls(blank_penalty=float(option("ctc_blank_penalty")), ctc_beam=int(option("ctc_beam")),
-                   length_normalize=bool(option("ctc_beam_length_normalize")),
-                   nbest=int(getattr(args, "nbest", None) or 1) if args is not None else 1,
-                   length_beam=int(option("iter_decode_with_beam")),
-                   max_iter=refinement_passes(task_cfg, args),
-                   force_max_iter=bool(option("iter_decode_force_max_iter")),
-                   retain_history=bool(option("retain_iter_history")),
-                   reranking=bool(option("iter_decode_with_external_reranker")))
+        return cls(
+            blank_penalty=float(option("ctc_blank_penalty")),
+            ctc_beam=int(option("ctc_beam")),
+            length_normalize=bool(option("ctc_beam_length_normalize")),
+            nbest=int(getattr(args, "nbest", None) or 1) if args is not None else 1,
+            length_beam=int(option("iter_decode_with_beam")),
+            max_iter=refinement_passes(task_cfg, args),
+            force_max_iter=bool(option("iter_decode_force_max_iter")),
+            retain_history=bool(option("retain_iter_history")),
+            reranking=bool(option("iter_decode_with_external_reranker")),
+        )
 
     def with_overrides(self, **changes):
         return replace(self, **changes)
@@ -111,15 +146,19 @@ class DecodingOptions:
         autoregressive = [is_autoregressive(m) for m in models]
         if not self.reranking:
             if any(autoregressive):
-                raise ValueError("bnb_seq2seq: an ensemble must be all autoregressive (bert2bert) or all "
-                                 "non-autoregressive (bnb); got a mix. To rerank BnB's candidates with an "
-                                 "autoregressive model, give it last (--path bnb.pt:ar.pt) and pass "
-                                 "--iter-decode-with-external-reranker")
+                raise ValueError(
+                    "bnb_seq2seq: an ensemble must be all autoregressive (bert2bert) or all "
+                    "non-autoregressive (bnb); got a mix. To rerank BnB's candidates with an "
+                    "autoregressive model, give it last (--path bnb.pt:ar.pt) and pass "
+                    "--iter-decode-with-external-reranker"
+                )
             return list(models), None
         if len(models) < 2 or not autoregressive[-1] or sum(autoregressive) != 1:
-            raise ValueError("--iter-decode-with-external-reranker needs the BnB model(s) first and one "
-                             "autoregressive model (bert2bert) last: --path bnb.pt:ar.pt; got "
-                             + ":".join("autoregressive" if a else "bnb" for a in autoregressive))
+            raise ValueError(
+                "--iter-decode-with-external-reranker needs the BnB model(s) first and one "
+                "autoregressive model (bert2bert) last: --path bnb.pt:ar.pt; got "
+                + ":".join("autoregressive" if a else "bnb" for a in autoregressive)
+            )
         return list(models[:-1]), models[-1]
 
     def check_models(self, models):
@@ -127,35 +166,52 @@ class DecodingOptions:
         parallel, reranker = self.split_models(models)
         strangers = [type(m).__name__ for m in parallel if not is_parallel(m)]
         if strangers:
-            raise ValueError(f"the parallel generator decodes models with a ParallelDecoder; got {', '.join(strangers)}")
+            raise ValueError(
+                f"the parallel generator decodes models with a ParallelDecoder; got {', '.join(strangers)}"
+            )
         kinds = {m.decoder.length_control for m in parallel}
         if len(kinds) > 1:
             raise ValueError("an ensemble must share its --length-control (all ctc or all classify)")
         if len({m.decoder.ensemble_key() for m in parallel}) > 1:
-            raise ValueError("ensemble members differ in their --length-classes or output vocabularies; use models "
-                             "trained with the same --length-control, --length-classes and --output-vocab on the "
-                             "same data")
+            raise ValueError(
+                "ensemble members differ in their --length-classes or output vocabularies; use models "
+                "trained with the same --length-control, --length-classes and --output-vocab on the "
+                "same data"
+            )
         decoder = parallel[0].decoder
         if decoder.predicts_length:
-            wrong = [f"--{name} {value}" for name, value, default in
-                     (("ctc-beam", self.ctc_beam, 1), ("ctc-blank-penalty", self.blank_penalty, 0.0))
-                     if value != default]
+            wrong = [
+                f"--{name} {value}"
+                for name, value, default in (
+                    ("ctc-beam", self.ctc_beam, 1),
+                    ("ctc-blank-penalty", self.blank_penalty, 0.0),
+                )
+                if value != default
+            ]
             if wrong:
-                raise ValueError(f"{' and '.join(wrong)}: CTC decoding options, but the model predicts its length "
-                                 "with a classifier (--length-control classify); use --iter-decode-with-beam")
+                raise ValueError(
+                    f"{' and '.join(wrong)}: CTC decoding options, but the model predicts its length "
+                    "with a classifier (--length-control classify); use --iter-decode-with-beam"
+                )
         else:
             if self.length_beam > 1:
-                raise ValueError(f"--iter-decode-with-beam {self.length_beam} is a length beam for "
-                                 "--length-control classify models; this model sets its length by CTC: use "
-                                 "--ctc-beam instead")
+                raise ValueError(
+                    f"--iter-decode-with-beam {self.length_beam} is a length beam for "
+                    "--length-control classify models; this model sets its length by CTC: use "
+                    "--ctc-beam instead"
+                )
             if self.nbest > self.ctc_beam:
-                raise ValueError(f"--nbest {self.nbest} needs a CTC beam at least as wide: pass --ctc-beam "
-                                 f"{self.nbest} or more (greedy CTC decoding gives one hypothesis)")
+                raise ValueError(
+                    f"--nbest {self.nbest} needs a CTC beam at least as wide: pass --ctc-beam "
+                    f"{self.nbest} or more (greedy CTC decoding gives one hypothesis)"
+                )
         if self.max_iter and not decoder.supports_refinement:
-            raise ValueError(f"--iter-decode-max-iter {self.max_iter}: mask-predict refinement needs a "
-                             "--length-control classify model; a CTC model has no fixed slot for each output "
-                             "token (blanks and repeats collapse after the argmax), so there is no token to "
-                             "re-mask in place")
+            raise ValueError(
+                f"--iter-decode-max-iter {self.max_iter}: mask-predict refinement needs a "
+                "--length-control classify model; a CTC model has no fixed slot for each output "
+                "token (blanks and repeats collapse after the argmax), so there is no token to "
+                "re-mask in place"
+            )
         return parallel, reranker, decoder.length_control
 
 
@@ -178,7 +234,9 @@ def refinement_passes(task_cfg, args):
     if value is None:
         return own
     if value == FAIRSEQ_MAX_ITER and own != value:
-        logger.info(f"iter_decode_max_iter {value} in the generation config is fairseq's default: using "
-                    f"the task's {own} (pass iter_decode_max_iter to from_pretrained to change it)")
+        logger.info(
+            f"iter_decode_max_iter {value} in the generation config is fairseq's default: using "
+            f"the task's {own} (pass iter_decode_max_iter to from_pretrained to change it)"
+        )
         return own
     return int(value)

@@ -6,6 +6,7 @@ generation run then creeps up with the number of batches although nothing is kep
 the next (README, "Memory of long generation runs"). ``malloc_trim(0)`` every few batches returns the
 free pages, which keeps the peak flat for any number of sentences at a negligible cost.
 """
+
 import ctypes
 import ctypes.util
 import os

@@ -6,6 +6,7 @@ optionally refined by mask-predict (``--iter-decode-max-iter N``). An autoregres
 
 Returns fairseq's hypothesis format, so fairseq-generate/-interactive print H-/D-/P- (and E-) lines.
 """
+
 import torch
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pad_sequence
@@ -59,9 +60,11 @@ class ParallelGenerator:
 
     def __setattr__(self, name, value):
         if name in DecodingOptions.__dataclass_fields__:
-            raise AttributeError(f"{name} is a decoding option: build the generator with it (task.build_generator "
-                                 "with the option in its generation config, or ParallelGenerator(..., "
-                                 f"{name}=...)) so that it is checked against the models")
+            raise AttributeError(
+                f"{name} is a decoding option: build the generator with it (task.build_generator "
+                "with the option in its generation config, or ParallelGenerator(..., "
+                f"{name}=...)) so that it is checked against the models"
+            )
         super().__setattr__(name, value)
 
     def check_models(self, models):
@@ -79,9 +82,11 @@ class ParallelGenerator:
             net_output = model.decoder(None, encoder_out=encoder_out)
             lprobs = model.get_normalized_probs(net_output, log_probs=True)
             if total is not None and lprobs.shape != total.shape:
-                raise ValueError("ensemble members give different output lengths or output vocabularies; use "
-                                 "models trained with the same --ctc-ratio/--ctc-min-len/--ctc-max-len and "
-                                 "--output-vocab on the same data")
+                raise ValueError(
+                    "ensemble members give different output lengths or output vocabularies; use "
+                    "models trained with the same --ctc-ratio/--ctc-min-len/--ctc-max-len and "
+                    "--output-vocab on the same data"
+                )
             total = lprobs if total is None else total + lprobs
             extra = net_output[1]
         return total / len(models), extra
@@ -114,8 +119,13 @@ class ParallelGenerator:
     def _hypothesis(self, tokens, scores, eos_score, score=None, steps=0):
         """fairseq's hypothesis dict; ``tokens`` without specials, closed here by [SEP] scored ``eos_score``."""
         pos_scores = torch.cat([scores, eos_score.reshape(1).to(scores)])
-        return {"tokens": torch.cat([tokens, tokens.new_full((1,), self.eos)]), "positional_scores": pos_scores,
-                "score": pos_scores.mean() if score is None else score, "alignment": None, "steps": steps}
+        return {
+            "tokens": torch.cat([tokens, tokens.new_full((1,), self.eos)]),
+            "positional_scores": pos_scores,
+            "score": pos_scores.mean() if score is None else score,
+            "alignment": None,
+            "steps": steps,
+        }
 
     def _greedy(self, lprobs, padding_mask, decoder):
         if self.options.blank_penalty:
@@ -128,14 +138,17 @@ class ParallelGenerator:
         else:
             scores, slots = lprobs.max(-1)
         tokens = decoder.output_tokens(slots)  # output slots -> vocabulary ids (trimmed output vocabulary)
-        out_tokens, out_scores, lengths = ctc_collapse(tokens, scores, padding_mask, decoder.blank_idx,
-                                                       drop=(self.bos, self.eos, self.pad))
+        out_tokens, out_scores, lengths = ctc_collapse(
+            tokens, scores, padding_mask, decoder.blank_idx, drop=(self.bos, self.eos, self.pad)
+        )
         # [SEP] closes every hypothesis (fairseq's convention); its score is that of the last real frame
         last = (~padding_mask).sum(1) - 1
         eos_slot = decoder.output_index(torch.tensor([self.eos]))[0]
         eos_scores = lprobs[torch.arange(lprobs.size(0), device=lprobs.device), last, eos_slot]
-        return [[self._hypothesis(out_tokens[b, :n], out_scores[b, :n], eos_scores[b])]
-                for b, n in enumerate(lengths.tolist())]
+        return [
+            [self._hypothesis(out_tokens[b, :n], out_scores[b, :n], eos_scores[b])]
+            for b, n in enumerate(lengths.tolist())
+        ]
 
     def _beam_search(self, lprobs, padding_mask, decoder, keep):
         """Prefix beam search; a hypothesis' positional scores are its total log-probability spread evenly
@@ -145,8 +158,13 @@ class ParallelGenerator:
         if self.options.blank_penalty:
             search = lprobs.clone()
             search[..., decoder.blank_slot] -= self.options.blank_penalty
-        beams = ctc_prefix_beam_search(search, (~padding_mask).sum(1), decoder.blank_slot, self.options.ctc_beam,
-                                       length_normalize=self.options.length_normalize)
+        beams = ctc_prefix_beam_search(
+            search,
+            (~padding_mask).sum(1),
+            decoder.blank_slot,
+            self.options.ctc_beam,
+            length_normalize=self.options.length_normalize,
+        )
         drop = torch.tensor([self.bos, self.eos, self.pad])
         hypos = []
         for beam in beams:
@@ -176,8 +194,10 @@ class ParallelGenerator:
                 net_output = m.decoder.refine(enc, lengths, prev_tokens)
             lp = m.get_normalized_probs(net_output, log_probs=True)
             if lprobs is not None and lp.shape != lprobs.shape:
-                raise ValueError("ensemble members give different output vocabularies; use models trained "
-                                 "with the same --output-vocab on the same data")
+                raise ValueError(
+                    "ensemble members give different output vocabularies; use models trained "
+                    "with the same --output-vocab on the same data"
+                )
             lprobs = lp if lprobs is None else lprobs + lp
         return lprobs / len(models), net_output[1]["padding_mask"]
 
@@ -193,8 +213,10 @@ class ParallelGenerator:
         """
         decoder = models[0].decoder
         encoder_outs = [m.encoder(src_tokens, src_lengths=src_lengths) for m in models]
-        length_lprobs = sum(F.log_softmax(m.decoder.length_logits(enc), dim=-1, dtype=torch.float32)
-                            for m, enc in zip(models, encoder_outs)) / len(models)
+        length_lprobs = sum(
+            F.log_softmax(m.decoder.length_logits(enc), dim=-1, dtype=torch.float32)
+            for m, enc in zip(models, encoder_outs)
+        ) / len(models)
         real_src = encoder_outs[0]["src_lengths"][0]
         shortest = min(models, key=lambda m: m.decoder.max_output_len).decoder  # every member takes its lengths
         lengths, _ = shortest.length_candidates(length_lprobs, real_src, self.options.length_beam)
@@ -211,8 +233,7 @@ class ParallelGenerator:
         steps = torch.zeros_like(flat)
         passes = [(tokens.clone(), scores.clone(), eos_scores.clone())] if self.options.retain_history else None
         if self.options.max_iter:
-            steps = self._refine(models, encoder_outs, flat, tokens, scores, eos_scores, padding_mask, eos_slot,
-                                 passes)
+            steps = self._refine(models, encoder_outs, flat, tokens, scores, eos_scores, padding_mask, eos_slot, passes)
         ranking = scores.masked_fill(padding_mask, 0.0).sum(1) / flat.to(scores.dtype)
         best = ranking.view(bsz, k).argsort(dim=1, descending=True)[:, :keep]
         chosen = (best + torch.arange(bsz, device=best.device)[:, None] * k).tolist()
@@ -223,11 +244,14 @@ class ParallelGenerator:
         for sentence in chosen:
             nbest = []
             for r in sentence:
-                hypo = self._hypothesis(toks[r, : n[r]], scs[r, : n[r]], eos_scores[r], score=ranking[r],
-                                        steps=steps[r])
+                hypo = self._hypothesis(
+                    toks[r, : n[r]], scs[r, : n[r]], eos_scores[r], score=ranking[r], steps=steps[r]
+                )
                 if history is not None:  # the candidate after each pass it took part in
-                    hypo["history"] = [self._hypothesis(pass_toks[r, : pass_n[r]], pass_scs[r, : pass_n[r]], eos[r])
-                                       for pass_toks, pass_scs, pass_n, eos in history[: steps[r] + 1]]
+                    hypo["history"] = [
+                        self._hypothesis(pass_toks[r, : pass_n[r]], pass_scs[r, : pass_n[r]], eos[r])
+                        for pass_toks, pass_scs, pass_n, eos in history[: steps[r] + 1]
+                    ]
                 nbest.append(hypo)
             hypos.append(nbest)
         return hypos
@@ -297,8 +321,9 @@ class ParallelGenerator:
             return hypos
         limit = reranker.decoder.max_positions()
         device = src_tokens.device
-        targets = pad_sequence([h["tokens"][:limit].to(device) for h in cands], batch_first=True,
-                               padding_value=self.pad)  # y [SEP]
+        targets = pad_sequence(
+            [h["tokens"][:limit].to(device) for h in cands], batch_first=True, padding_value=self.pad
+        )  # y [SEP]
         inputs = torch.cat([targets.new_full((len(cands), 1), self.bos), targets[:, :-1]], dim=1)  # [CLS] y
         enc = reranker.encoder(src_tokens, src_lengths=src_lengths)
         enc = reranker.encoder.reorder_encoder_out(enc, torch.tensor(owner, device=device))
@@ -307,8 +332,9 @@ class ParallelGenerator:
         real = targets.ne(self.pad)
         scores = token_lprobs.masked_fill(~real, 0.0).sum(1) / real.sum(1).to(token_lprobs.dtype)
         for i, (h, n, value) in enumerate(zip(cands, real.sum(1).tolist(), scores.tolist())):
-            h["positional_scores"] = torch.cat([token_lprobs[i, :n].to(h["positional_scores"]),
-                                                h["positional_scores"][n:]])
+            h["positional_scores"] = torch.cat(
+                [token_lprobs[i, :n].to(h["positional_scores"]), h["positional_scores"][n:]]
+            )
             h["score"], h["_rerank"] = scores[i], value
         ranked = [sorted(c, key=lambda h: -h["_rerank"])[: self.options.nbest] for c in hypos]
         for h in cands:

@@ -12,6 +12,7 @@ Data convention (BERT2BERT's, as in Hugging Face's EncoderDecoderModel): the dec
 feeds ``[SEP] [CLS] y``; ``forward`` and ``get_targets`` drop that first column, and the
 ``bnb_seq2seq`` task starts generation with ``[CLS]``.
 """
+
 import logging
 from dataclasses import dataclass, field
 
@@ -24,7 +25,13 @@ from fairseq.models import (
     register_model_architecture,
 )
 
-from bnb_fairseq.models.bert_seq2seq import SIZES, BertSeq2SeqConfig, BertSeq2SeqMixin, bert_decoder_parts, fill_defaults
+from bnb_fairseq.models.bert_seq2seq import (
+    SIZES,
+    BertSeq2SeqConfig,
+    BertSeq2SeqMixin,
+    bert_decoder_parts,
+    fill_defaults,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -32,10 +39,13 @@ logger = logging.getLogger(__name__)
 @dataclass
 class Bert2BertConfig(BertSeq2SeqConfig):
     cross_attention_init: ChoiceEnum(["random", "self"]) = field(
-        default="self", metadata={
+        default="self",
+        metadata={
             "help": "initialise each decoder layer's new cross-attention as a copy of its pre-trained "
-                    "self-attention (default: on the demo es->en data, bert2bert_small reached in 360 updates "
-                    "the training loss that random N(0, 0.02) initialisation reached after 660), or randomly"})
+            "self-attention (default: on the demo es->en data, bert2bert_small reached in 360 updates "
+            "the training loss that random N(0, 0.02) initialisation reached after 660), or randomly"
+        },
+    )
 
 
 class Bert2BertDecoder(FairseqIncrementalDecoder):
@@ -63,8 +73,10 @@ class Bert2BertDecoder(FairseqIncrementalDecoder):
                 caches = [{} for _ in self.encoder.layer]
             step = prev_output_tokens.size(1) - 1
             if step >= self.max_target_positions:
-                raise ValueError(f"output longer than the decoder's {self.max_target_positions} positions; "
-                                 "lower --max-len-b / --max-len-a")
+                raise ValueError(
+                    f"output longer than the decoder's {self.max_target_positions} positions; "
+                    "lower --max-len-b / --max-len-a"
+                )
             position_embeds = self.embeddings.position_embeddings.weight[step : step + 1].unsqueeze(0)
             x = self.embeddings(prev_output_tokens[:, -1:], position_embeds=position_embeds)
         else:

@@ -4,6 +4,7 @@
 Both the NAR ``bnb`` model and the autoregressive ``bert2bert`` baseline build on it, so the two
 read checkpoints, count layers and check vocabularies the same way.
 """
+
 import logging
 import os
 from dataclasses import dataclass, field, fields
@@ -24,10 +25,15 @@ logger = logging.getLogger(__name__)
 @dataclass
 class BertSeq2SeqConfig(FairseqDataclass):
     bert_checkpoint: Optional[str] = field(
-        default=None, metadata={"help": "HF BERT checkpoint directory for the encoder (and the decoder, "
-                                "unless --decoder-bert-checkpoint); sizes come from its config.json"})
+        default=None,
+        metadata={
+            "help": "HF BERT checkpoint directory for the encoder (and the decoder, "
+            "unless --decoder-bert-checkpoint); sizes come from its config.json"
+        },
+    )
     decoder_bert_checkpoint: Optional[str] = field(
-        default=None, metadata={"help": "HF BERT checkpoint directory for the decoder (target vocabulary)"})
+        default=None, metadata={"help": "HF BERT checkpoint directory for the decoder (target vocabulary)"}
+    )
     encoder_layers: int = field(default=12, metadata={"help": "encoder layers (the first N of the checkpoint)"})
     decoder_layers: int = field(default=12, metadata={"help": "decoder layers (the first N of the checkpoint)"})
     encoder_embed_dim: int = field(default=768, metadata={"help": "set from the checkpoint when given"})
@@ -40,26 +46,41 @@ class BertSeq2SeqConfig(FairseqDataclass):
     decoder_max_positions: int = field(default=512, metadata={"help": "set from the checkpoint when given"})
     encoder_activation: str = field(default="gelu", metadata={"help": "set from the checkpoint when given"})
     decoder_activation: str = field(default="gelu", metadata={"help": "set from the checkpoint when given"})
-    encoder_type_vocab_size: int = field(default=2, metadata={"help": "set from the checkpoint when given "
-                                                              "(0: no token-type embeddings, as DistilBERT)"})
-    decoder_type_vocab_size: int = field(default=2, metadata={"help": "set from the checkpoint when given "
-                                                              "(0: no token-type embeddings, as DistilBERT)"})
-    encoder_embedding_size: int = field(default=0, metadata={"help": "set from the checkpoint when given: "
-                                                             "width of the embeddings, projected to the hidden size "
-                                                             "when narrower (ELECTRA); 0: the hidden size"})
-    decoder_embedding_size: int = field(default=0, metadata={"help": "set from the checkpoint when given "
-                                                             "(see --encoder-embedding-size)"})
+    encoder_type_vocab_size: int = field(
+        default=2, metadata={"help": "set from the checkpoint when given (0: no token-type embeddings, as DistilBERT)"}
+    )
+    decoder_type_vocab_size: int = field(
+        default=2, metadata={"help": "set from the checkpoint when given (0: no token-type embeddings, as DistilBERT)"}
+    )
+    encoder_embedding_size: int = field(
+        default=0,
+        metadata={
+            "help": "set from the checkpoint when given: "
+            "width of the embeddings, projected to the hidden size "
+            "when narrower (ELECTRA); 0: the hidden size"
+        },
+    )
+    decoder_embedding_size: int = field(
+        default=0, metadata={"help": "set from the checkpoint when given (see --encoder-embedding-size)"}
+    )
     encoder_layer_norm_eps: float = field(default=1e-12, metadata={"help": "set from the checkpoint when given"})
     decoder_layer_norm_eps: float = field(default=1e-12, metadata={"help": "set from the checkpoint when given"})
     dropout: float = field(default=0.1, metadata={"help": "hidden dropout"})
     attention_dropout: float = field(default=0.1, metadata={"help": "attention probability dropout"})
     cross_attention_init: ChoiceEnum(["random", "self"]) = field(
-        default="random", metadata={
+        default="random",
+        metadata={
             "help": "initialise each decoder layer's new cross-attention randomly, N(0, 0.02) (the "
-                    "original BnB), or as a copy of that layer's pre-trained self-attention"})
-    bert_init_done: bool = field(default=False, metadata={
-        "help": "internal: set once sizes were read from --bert-checkpoint, so that a saved model is "
-                "rebuilt from its own config without the HF directory"})
+            "original BnB), or as a copy of that layer's pre-trained self-attention"
+        },
+    )
+    bert_init_done: bool = field(
+        default=False,
+        metadata={
+            "help": "internal: set once sizes were read from --bert-checkpoint, so that a saved model is "
+            "rebuilt from its own config without the HF directory"
+        },
+    )
 
 
 class BertEncoder(FairseqEncoder):
@@ -69,12 +90,26 @@ class BertEncoder(FairseqEncoder):
         super().__init__(dictionary)
         self.padding_idx = dictionary.pad()
         dim = cfg.encoder_embed_dim
-        self.embeddings = BertEmbeddings(len(dictionary), dim, cfg.encoder_max_positions,
-                                         cfg.encoder_type_vocab_size, self.padding_idx, cfg.encoder_layer_norm_eps, cfg.dropout,
-                                         embedding_size=getattr(cfg, "encoder_embedding_size", 0))
-        self.encoder = BertStack(cfg.encoder_layers, dim=dim, heads=cfg.encoder_attention_heads,
-                                 ffn_dim=cfg.encoder_ffn_embed_dim, activation=cfg.encoder_activation,
-                                 eps=cfg.encoder_layer_norm_eps, dropout=cfg.dropout, attention_dropout=cfg.attention_dropout)
+        self.embeddings = BertEmbeddings(
+            len(dictionary),
+            dim,
+            cfg.encoder_max_positions,
+            cfg.encoder_type_vocab_size,
+            self.padding_idx,
+            cfg.encoder_layer_norm_eps,
+            cfg.dropout,
+            embedding_size=getattr(cfg, "encoder_embedding_size", 0),
+        )
+        self.encoder = BertStack(
+            cfg.encoder_layers,
+            dim=dim,
+            heads=cfg.encoder_attention_heads,
+            ffn_dim=cfg.encoder_ffn_embed_dim,
+            activation=cfg.encoder_activation,
+            eps=cfg.encoder_layer_norm_eps,
+            dropout=cfg.dropout,
+            attention_dropout=cfg.attention_dropout,
+        )
         self.max_source_positions = cfg.encoder_max_positions
         self.segments = cfg.encoder_type_vocab_size > 1  # RoBERTa (1) and DistilBERT (0) have no segments
 
@@ -89,8 +124,10 @@ class BertEncoder(FairseqEncoder):
     def forward(self, src_tokens, src_lengths=None, **kwargs):
         padding_mask = src_tokens.eq(self.padding_idx)
         if padding_mask[:, 0].any():
-            raise ValueError("source batch is left-padded; BERT needs right padding: use task bnb_seq2seq, "
-                             "which right-pads, and do not pass --left-pad-source")
+            raise ValueError(
+                "source batch is left-padded; BERT needs right padding: use task bnb_seq2seq, "
+                "which right-pads, and do not pass --left-pad-source"
+            )
         types = self.segment_ids(src_tokens, padding_mask) if self.segments else None
         x = self.encoder(self.embeddings(src_tokens, token_types=types), padding_mask=padding_mask)
         return {
@@ -122,8 +159,9 @@ class BertSeq2SeqMixin:
         model = cls(BertEncoder(cfg, task.source_dictionary), cls.build_decoder(cfg, task.target_dictionary))
         init_bert_weights(model)
         if pretrained:
-            load_bert_pair(model.encoder, model.decoder, cfg,
-                           lambda name: decoder_hf_name(name, cfg.cross_attention_init))
+            load_bert_pair(
+                model.encoder, model.decoder, cfg, lambda name: decoder_hf_name(name, cfg.cross_attention_init)
+            )
         model.cfg = cfg  # sizes and options, for tools that build a model like it (the benchmark's cmlm)
         return model
 
@@ -142,9 +180,11 @@ class BertSeq2SeqMixin:
         if cfg.bpe is not None and cfg.bpe.get("_name") == "bert_wordpiece" and not cfg.bpe.get("bert_tokenizer"):
             tokenizer = os.path.join(utils.split_paths(task.cfg.data)[0], f"tokenizer.{task.cfg.source_lang}")
             if not os.path.isdir(tokenizer):
-                raise FileNotFoundError(f"{tokenizer} not found: give data_name_or_path= the data directory that "
-                                        "preprocess/binarize.py wrote (or a packaged model directory), or "
-                                        "bert_tokenizer= a BERT checkpoint directory")
+                raise FileNotFoundError(
+                    f"{tokenizer} not found: give data_name_or_path= the data directory that "
+                    "preprocess/binarize.py wrote (or a packaged model directory), or "
+                    "bert_tokenizer= a BERT checkpoint directory"
+                )
             target = os.path.join(utils.split_paths(task.cfg.data)[0], f"tokenizer.{task.cfg.target_lang}")
             with open_dict(cfg):
                 cfg.bpe.bert_tokenizer = tokenizer
@@ -163,7 +203,8 @@ class BertSeq2SeqMixin:
                     f"the checkpoint's {side} vocabulary has {theirs.size(0)} pieces but this run's {side} dictionary "
                     f"({where}) has {len(module.dictionary)}: a checkpoint to fine-tune from must use the vocabulary "
                     "of the data; binarize the data with preprocess/binarize.py --bert <the BERT checkpoint the "
-                    "pre-training data was made with>")
+                    "pre-training data was made with>"
+                )
         return super().upgrade_state_dict_named(state_dict, name)
 
     def get_normalized_probs(self, net_output, log_probs, sample=None):
@@ -180,13 +221,17 @@ def decoder_checkpoint_flag(cfg):
 
 def apply_bert_sizes(cfg):
     """Copy widths, heads and limits from config.json; layers are the first N (at most all)."""
-    for side, path, flag in (("encoder", cfg.bert_checkpoint, "--bert-checkpoint"),
-                             ("decoder", cfg.decoder_bert_checkpoint or cfg.bert_checkpoint, decoder_checkpoint_flag(cfg))):
+    for side, path, flag in (
+        ("encoder", cfg.bert_checkpoint, "--bert-checkpoint"),
+        ("decoder", cfg.decoder_bert_checkpoint or cfg.bert_checkpoint, decoder_checkpoint_flag(cfg)),
+    ):
         sizes = read_bert_sizes(path, flag)
         layers = getattr(cfg, f"{side}_layers")
         if layers > sizes.num_hidden_layers:
-            logger.info(f"{side}: {path} has {sizes.num_hidden_layers} layers; using all of them "
-                        f"(--{side}-layers asked for {layers})")
+            logger.info(
+                f"{side}: {path} has {sizes.num_hidden_layers} layers; using all of them "
+                f"(--{side}-layers asked for {layers})"
+            )
             layers = sizes.num_hidden_layers
         setattr(cfg, f"{side}_layers", layers)
         setattr(cfg, f"{side}_embed_dim", sizes.hidden_size)
@@ -207,9 +252,11 @@ def check_vocabulary(dictionary, path, side, flag):
     diff = ckpt_vocab.first_difference(dictionary)
     specials = getattr(dictionary, "specials", ckpt_vocab.specials)
     if diff is None and specials != ckpt_vocab.specials:
-        raise BertCheckpointError(f"the {side} dictionary of the data takes {specials} as its special tokens, "
-                                  f"{flag} {path} {ckpt_vocab.specials}; binarize the data with "
-                                  f"preprocess/binarize.py --bert {path}")
+        raise BertCheckpointError(
+            f"the {side} dictionary of the data takes {specials} as its special tokens, "
+            f"{flag} {path} {ckpt_vocab.specials}; binarize the data with "
+            f"preprocess/binarize.py --bert {path}"
+        )
     if diff is not None:
         i, theirs, ours = diff
         raise BertCheckpointError(
@@ -244,11 +291,27 @@ def bert_decoder_parts(cfg, dictionary):
     whose parameter names follow HF BERT's, for both the bidirectional and the causal decoder."""
     dim = cfg.decoder_embed_dim
     width = getattr(cfg, "decoder_embedding_size", 0) or dim
-    embeddings = BertEmbeddings(len(dictionary), dim, cfg.decoder_max_positions, cfg.decoder_type_vocab_size,
-                                dictionary.pad(), cfg.decoder_layer_norm_eps, cfg.dropout, embedding_size=width)
-    stack = BertStack(cfg.decoder_layers, dim=dim, heads=cfg.decoder_attention_heads, ffn_dim=cfg.decoder_ffn_embed_dim,
-                      activation=cfg.decoder_activation, eps=cfg.decoder_layer_norm_eps, dropout=cfg.dropout,
-                      attention_dropout=cfg.attention_dropout, cross_attention=True)
+    embeddings = BertEmbeddings(
+        len(dictionary),
+        dim,
+        cfg.decoder_max_positions,
+        cfg.decoder_type_vocab_size,
+        dictionary.pad(),
+        cfg.decoder_layer_norm_eps,
+        cfg.dropout,
+        embedding_size=width,
+    )
+    stack = BertStack(
+        cfg.decoder_layers,
+        dim=dim,
+        heads=cfg.decoder_attention_heads,
+        ffn_dim=cfg.decoder_ffn_embed_dim,
+        activation=cfg.decoder_activation,
+        eps=cfg.decoder_layer_norm_eps,
+        dropout=cfg.dropout,
+        attention_dropout=cfg.attention_dropout,
+        cross_attention=True,
+    )
     lm_head = BertLMHead(dim, len(dictionary), cfg.decoder_activation, cfg.decoder_layer_norm_eps, width)
     return embeddings, stack, lm_head, width
 
@@ -271,7 +334,7 @@ def decoder_hf_name(name, cross_attention_init):
 
 def lm_head_hf_name(name):
     """Our ``lm_head.*`` names -> HF's ``cls.predictions.*`` (the MLM head)."""
-    rest = name[len("lm_head."):]
+    rest = name[len("lm_head.") :]
     return "cls.predictions." + (rest if rest == "bias" else "transform." + rest)
 
 
@@ -286,11 +349,25 @@ def fill_defaults(cfg, config_class, **overrides):
 
 
 SIZES = {
-    "small": dict(encoder_layers=3, decoder_layers=3, encoder_embed_dim=256, decoder_embed_dim=256,
-                  encoder_attention_heads=4, decoder_attention_heads=4,
-                  encoder_ffn_embed_dim=1024, decoder_ffn_embed_dim=1024),
+    "small": dict(
+        encoder_layers=3,
+        decoder_layers=3,
+        encoder_embed_dim=256,
+        decoder_embed_dim=256,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        encoder_ffn_embed_dim=1024,
+        decoder_ffn_embed_dim=1024,
+    ),
     "base": {},
-    "large": dict(encoder_layers=24, decoder_layers=24, encoder_embed_dim=1024, decoder_embed_dim=1024,
-                  encoder_attention_heads=16, decoder_attention_heads=16,
-                  encoder_ffn_embed_dim=4096, decoder_ffn_embed_dim=4096),
+    "large": dict(
+        encoder_layers=24,
+        decoder_layers=24,
+        encoder_embed_dim=1024,
+        decoder_embed_dim=1024,
+        encoder_attention_heads=16,
+        decoder_attention_heads=16,
+        encoder_ffn_embed_dim=4096,
+        decoder_ffn_embed_dim=4096,
+    ),
 }

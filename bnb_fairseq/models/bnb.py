@@ -1,5 +1,6 @@
 """BERT-NAR-BERT: a BERT encoder, a per-token latent bottleneck and a bidirectional BERT
 decoder with cross-attention that emits every output position in one parallel pass."""
+
 import logging
 import re
 from dataclasses import dataclass, field
@@ -37,46 +38,78 @@ logger = logging.getLogger(__name__)
 class BnbConfig(BertSeq2SeqConfig):
     latent_dim: int = field(default=8, metadata={"help": "size of the per-token latent z"})
     latent_dropout: float = field(default=0.5, metadata={"help": "dropout on z (the paper's 0.5)"})
-    memory_dropout: float = field(default=0.5, metadata={"help": "dropout on the encoder states fed to "
-                                                          "cross-attention (the paper's 0.5)"})
-    length_control: ChoiceEnum(["ctc", "classify"]) = field(default="ctc", metadata={
-        "help": "how the output length is set: CTC over ceil(--ctc-ratio x source) slots (the paper's default), "
-                "or a classifier of target - source length (train with --criterion bnb_nat)"})
-    length_classes: int = field(default=256, metadata={
-        "help": "classify: number K of length classes; class c means target_len = source_len + c - K//2 "
-                "(offsets beyond are clamped)"})
-    sg_length_pred: bool = field(default=False, metadata={
-        "help": "classify: stop the length loss's gradient into the encoder"})
+    memory_dropout: float = field(
+        default=0.5, metadata={"help": "dropout on the encoder states fed to cross-attention (the paper's 0.5)"}
+    )
+    length_control: ChoiceEnum(["ctc", "classify"]) = field(
+        default="ctc",
+        metadata={
+            "help": "how the output length is set: CTC over ceil(--ctc-ratio x source) slots (the paper's default), "
+            "or a classifier of target - source length (train with --criterion bnb_nat)"
+        },
+    )
+    length_classes: int = field(
+        default=256,
+        metadata={
+            "help": "classify: number K of length classes; class c means target_len = source_len + c - K//2 "
+            "(offsets beyond are clamped)"
+        },
+    )
+    sg_length_pred: bool = field(
+        default=False, metadata={"help": "classify: stop the length loss's gradient into the encoder"}
+    )
     length_converter: ChoiceEnum(["gaussian", "nearest", "linear"]) = field(
-        default="gaussian", metadata={
+        default="gaussian",
+        metadata={
             "help": "classify: how source rows are mapped to the predicted length: a Gaussian over source "
-                    "positions with a learnt width (the paper's), or nearest/linear resampling "
-                    "(CTC uses --latent-upsample)"})
+            "positions with a learnt width (the paper's), or nearest/linear resampling "
+            "(CTC uses --latent-upsample)"
+        },
+    )
     ctc_ratio: float = field(default=2.0, metadata={"help": "decoder length = ceil(ratio x source length)"})
     ctc_min_len: int = field(default=4, metadata={"help": "shortest decoder length"})
-    ctc_max_len: Optional[int] = field(default=None, metadata={"help": "longest decoder length "
-                                                                "(default and cap: the decoder's positions)"})
+    ctc_max_len: Optional[int] = field(
+        default=None, metadata={"help": "longest decoder length (default and cap: the decoder's positions)"}
+    )
     latent_upsample: ChoiceEnum(["nearest", "linear"]) = field(
-        default="nearest", metadata={"help": "how latents are resampled to the decoder length"})
+        default="nearest", metadata={"help": "how latents are resampled to the decoder length"}
+    )
     decoder_input: ChoiceEnum(["latent", "encoder", "latent+encoder"]) = field(
-        default="latent+encoder", metadata={
+        default="latent+encoder",
+        metadata={
             "help": "what each decoder slot is fed: GELU(W z) of the latent (the original BnB), the "
-                    "upsampled encoder states (as CTC NAT models do), or their sum (docs/learning-curves.md)"})
+            "upsampled encoder states (as CTC NAT models do), or their sum (docs/learning-curves.md)"
+        },
+    )
     decoder_positions: ChoiceEnum(["slot", "source"]) = field(
-        default="slot", metadata={
+        default="slot",
+        metadata={
             "help": "decoder position embedding of slot j: position j (the original BnB) or BERT's "
-                    "embedding at the source position the slot reads, j x S/T, interpolated"})
+            "embedding at the source position the slot reads, j x S/T, interpolated"
+        },
+    )
     output_vocab: ChoiceEnum(["full", "train"]) = field(
-        default="train", metadata={
+        default="train",
+        metadata={
             "help": "output softmax only over the pieces that occur in the training targets (read from the "
-                    "data when the model is first built; about 2x faster training on the demo and better "
-                    "BLEU, docs/learning-curves.md), or over the full target vocabulary (the original BnB)"})
-    output_vocab_size: int = field(default=0, metadata={
-        "help": "internal: number of output pieces kept by --output-vocab train (0: full)"})
-    ctc_blank: str = field(default="[PAD]", metadata={"help": "target-vocabulary token used as the CTC "
-                                                       "blank ([PAD], as in the original BnB; or [MASK], [unusedN])"})
-    ctc_blank_force: bool = field(default=False, metadata={
-        "help": "allow an ordinary word piece (or [UNK]) as --ctc-blank; it can then never be output"})
+            "data when the model is first built; about 2x faster training on the demo and better "
+            "BLEU, docs/learning-curves.md), or over the full target vocabulary (the original BnB)"
+        },
+    )
+    output_vocab_size: int = field(
+        default=0, metadata={"help": "internal: number of output pieces kept by --output-vocab train (0: full)"}
+    )
+    ctc_blank: str = field(
+        default="[PAD]",
+        metadata={
+            "help": "target-vocabulary token used as the CTC "
+            "blank ([PAD], as in the original BnB; or [MASK], [unusedN])"
+        },
+    )
+    ctc_blank_force: bool = field(
+        default=False,
+        metadata={"help": "allow an ordinary word piece (or [UNK]) as --ctc-blank; it can then never be output"},
+    )
 
 
 BnbEncoder = BertEncoder  # the encoder is plain BERT; the old name stays importable
@@ -113,8 +146,9 @@ class BnbDecoder(ParallelDecoder):
                 self.length_converter = GaussianLengthConverter()
         self._blank_idx = check_ctc_blank(dictionary, cfg.ctc_blank, getattr(cfg, "ctc_blank_force", False))
         # None (full vocabulary) or the kept ids; sized from the config so that a saved model reloads
-        self.register_buffer("output_ids", torch.zeros(cfg.output_vocab_size, dtype=torch.long)
-                             if cfg.output_vocab_size else None)
+        self.register_buffer(
+            "output_ids", torch.zeros(cfg.output_vocab_size, dtype=torch.long) if cfg.output_vocab_size else None
+        )
 
     def set_output_vocab(self, token_ids):
         """Restrict the output softmax to ``token_ids`` plus the specials and the blank."""
@@ -133,12 +167,17 @@ class BnbDecoder(ParallelDecoder):
         key = f"{name}.output_ids" if name else "output_ids"
         theirs = state_dict.get(key)
         if self.output_ids is None and theirs is not None:
-            logger.info(f"output vocabulary: the full {len(self.dictionary)} pieces (the checkpoint kept {len(theirs)})")
+            logger.info(
+                f"output vocabulary: the full {len(self.dictionary)} pieces (the checkpoint kept {len(theirs)})"
+            )
             del state_dict[key]
         elif getattr(self, "output_vocab_chosen", False) and (
-                theirs is None or not torch.equal(theirs.cpu(), self.output_ids.cpu())):
-            logger.info(f"output vocabulary: this run's {len(self.output_ids)} pieces, not the checkpoint's "
-                        f"{len(theirs) if theirs is not None else len(self.dictionary)}")
+            theirs is None or not torch.equal(theirs.cpu(), self.output_ids.cpu())
+        ):
+            logger.info(
+                f"output vocabulary: this run's {len(self.output_ids)} pieces, not the checkpoint's "
+                f"{len(theirs) if theirs is not None else len(self.dictionary)}"
+            )
             state_dict[key] = self.output_ids.detach().clone()
         return super().upgrade_state_dict_named(state_dict, name)
 
@@ -160,7 +199,14 @@ class BnbDecoder(ParallelDecoder):
             return weight, bias
         if self.training or torch.is_grad_enabled():
             return weight[self.output_ids], bias[self.output_ids]
-        key = (weight.data_ptr(), weight._version, bias.data_ptr(), bias._version, self.output_ids.data_ptr(), weight.dtype)
+        key = (
+            weight.data_ptr(),
+            weight._version,
+            bias.data_ptr(),
+            bias._version,
+            self.output_ids.data_ptr(),
+            weight.dtype,
+        )
         cached = getattr(self, "_trimmed", None)
         if cached is None or cached[0] != key:
             cached = self._trimmed = (key, weight[self.output_ids], bias[self.output_ids])
@@ -208,8 +254,10 @@ class BnbDecoder(ParallelDecoder):
         return super().ensemble_key() + (ctc_rule,)
 
     def length_rule(self):
-        return (f"ceil(--ctc-ratio {self.cfg.ctc_ratio:g} x length), at least --ctc-min-len {self.cfg.ctc_min_len}, "
-                f"at most the decoder's {self._max_len}")
+        return (
+            f"ceil(--ctc-ratio {self.cfg.ctc_ratio:g} x length), at least --ctc-min-len {self.cfg.ctc_min_len}, "
+            f"at most the decoder's {self._max_len}"
+        )
 
     def output_index(self, tokens):
         """Vocabulary ids -> output slots; ids outside a trimmed output vocabulary map to [UNK]'s slot."""
@@ -277,8 +325,9 @@ class BnbDecoder(ParallelDecoder):
             x = self.slot_to_embedding(x)
         if prev_tokens is not None:
             if prev_tokens.shape != padding_mask.shape:
-                raise ValueError(f"prev_tokens {tuple(prev_tokens.shape)}: need one token per slot, "
-                                 f"{tuple(padding_mask.shape)}")
+                raise ValueError(
+                    f"prev_tokens {tuple(prev_tokens.shape)}: need one token per slot, {tuple(padding_mask.shape)}"
+                )
             given = prev_tokens.ne(self.embeddings.word_embeddings.padding_idx).unsqueeze(-1)
             x = x + self.embeddings.word_embeddings(prev_tokens) * given
         position_embeds = None
@@ -315,11 +364,13 @@ class BnbModel(BertSeq2SeqMixin, FairseqEncoderDecoderModel):
         """Restrict the output softmax to ``token_ids`` (plus the specials and the blank)."""
         self.decoder.set_output_vocab(token_ids)
 
-    def forward(self, src_tokens, src_lengths=None, prev_output_tokens=None, out_lengths=None, prev_tokens=None,
-                **kwargs):
+    def forward(
+        self, src_tokens, src_lengths=None, prev_output_tokens=None, out_lengths=None, prev_tokens=None, **kwargs
+    ):
         encoder_out = self.encoder(src_tokens, src_lengths=src_lengths)
-        return self.decoder(prev_output_tokens, encoder_out=encoder_out, out_lengths=out_lengths,
-                            prev_tokens=prev_tokens)
+        return self.decoder(
+            prev_output_tokens, encoder_out=encoder_out, out_lengths=out_lengths, prev_tokens=prev_tokens
+        )
 
 
 def check_ctc_blank(dictionary, token, force=False):
@@ -331,14 +382,22 @@ def check_ctc_blank(dictionary, token, force=False):
         raise ValueError(f"--ctc-blank {token!r} is not in the target vocabulary; use [PAD] (the default) or [MASK]")
     idx = dictionary.index(token)
     if idx in (dictionary.bos(), dictionary.eos()):
-        raise ValueError(f"--ctc-blank {token}: every target holds it ([CLS] y [SEP]), so CTC could never emit "
-                         "it; use [PAD] (the default) or [MASK]")
-    reserved = (idx == dictionary.pad() or token == "[MASK]" or idx == getattr(dictionary, "mask_index", None)
-                or re.fullmatch(r"\[unused\d+\]", token))
+        raise ValueError(
+            f"--ctc-blank {token}: every target holds it ([CLS] y [SEP]), so CTC could never emit "
+            "it; use [PAD] (the default) or [MASK]"
+        )
+    reserved = (
+        idx == dictionary.pad()
+        or token == "[MASK]"
+        or idx == getattr(dictionary, "mask_index", None)
+        or re.fullmatch(r"\[unused\d+\]", token)
+    )
     if not reserved and not force:
-        raise ValueError(f"--ctc-blank {token}: an ordinary token of the target vocabulary, which the model could "
-                         "then never output; use [PAD] (the default), [MASK] or an [unusedN] entry, or pass "
-                         "--ctc-blank-force to use it anyway")
+        raise ValueError(
+            f"--ctc-blank {token}: an ordinary token of the target vocabulary, which the model could "
+            "then never output; use [PAD] (the default), [MASK] or an [unusedN] entry, or pass "
+            "--ctc-blank-force to use it anyway"
+        )
     return idx
 
 

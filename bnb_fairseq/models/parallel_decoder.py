@@ -9,6 +9,7 @@ the same interface and works with every caller unchanged.
 Vocabulary ids and output slots: a decoder may score only part of its vocabulary (``--output-vocab
 train``); its logits are then indexed by *slot*, and ``output_index``/``output_tokens`` translate.
 """
+
 from fairseq.models import FairseqDecoder, FairseqIncrementalDecoder
 
 LENGTH_CONTROLS = ("ctc", "classify")

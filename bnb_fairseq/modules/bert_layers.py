@@ -5,6 +5,7 @@ so checkpoint loading is a name lookup. Unlike HF's BertModel, a layer may take
 cross-attention without being causal, which the BnB decoder needs; causal layers with a
 key/value cache serve the autoregressive BERT2BERT baseline.
 """
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -88,7 +89,11 @@ class BertAttention(nn.Module):
                 cache["k"], cache["v"] = k, v
         mask = None if key_padding_mask is None else ~key_padding_mask[:, None, None, :]
         out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, dropout_p=self.attention_dropout if self.training else 0.0,
+            q,
+            k,
+            v,
+            attn_mask=mask,
+            dropout_p=self.attention_dropout if self.training else 0.0,
             is_causal=causal and q.size(2) > 1,
         )
         b, h, t, dh = out.shape
@@ -111,9 +116,7 @@ class BertLayer(nn.Module):
     def __init__(self, dim, heads, ffn_dim, activation, eps, dropout, attention_dropout, cross_attention=False):
         super().__init__()
         self.attention = BertAttention(dim, heads, eps, dropout, attention_dropout)
-        self.crossattention = (
-            BertAttention(dim, heads, eps, dropout, attention_dropout) if cross_attention else None
-        )
+        self.crossattention = BertAttention(dim, heads, eps, dropout, attention_dropout) if cross_attention else None
         self.intermediate = BertIntermediate(dim, ffn_dim, activation)
         self.output = DenseNorm(ffn_dim, dim, eps, dropout)
 
@@ -153,11 +156,15 @@ class BertEmbeddings(nn.Module):
         if position_embeds is None:
             t = x.size(1)
             if t > self.position_embeddings.num_embeddings:
-                raise ValueError(f"sequence of {t} positions exceeds the model's {self.position_embeddings.num_embeddings}")
+                raise ValueError(
+                    f"sequence of {t} positions exceeds the model's {self.position_embeddings.num_embeddings}"
+                )
             position_embeds = self.position_embeddings.weight[:t].unsqueeze(0)
         x = x + position_embeds
         if self.token_type_embeddings is not None:
-            x = x + (self.token_type_embeddings.weight[0] if token_types is None else self.token_type_embeddings(token_types))
+            x = x + (
+                self.token_type_embeddings.weight[0] if token_types is None else self.token_type_embeddings(token_types)
+            )
         x = self.dropout(self.LayerNorm(x))
         return x if self.embeddings_project is None else self.embeddings_project(x)
 
@@ -188,5 +195,4 @@ class BertLMHead(nn.Module):
 
     def forward(self, x, embedding_weight, bias=None):
         """``embedding_weight``/``bias`` may be a subset of the vocabulary's rows (a trimmed output)."""
-        return F.linear(self.LayerNorm(self.act(self.dense(x))), embedding_weight,
-                        self.bias if bias is None else bias)
+        return F.linear(self.LayerNorm(self.act(self.dense(x))), embedding_weight, self.bias if bias is None else bias)

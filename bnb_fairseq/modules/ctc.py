@@ -1,4 +1,5 @@
 """CTC decoder lengths and the CTC collapse, vectorised over the batch."""
+
 import torch
 import torch.nn.functional as F
 

@@ -29,6 +29,7 @@ the next beam.
 Cost per frame: O(B V) for the top-k of the frame, O(B K^2) for the hash comparison,
 O(B K k) for the candidates and O(B K T) to gather/verify the token rows.
 """
+
 import torch
 
 _P1, _P2 = 2147483647, 2147483629  # primes < 2**31: (h * base + x) stays inside int64

@@ -1,4 +1,5 @@
 """The BnB latent bottleneck and the source positions each decoder slot reads."""
+
 import torch
 import torch.nn as nn
 
@@ -44,4 +45,3 @@ def gather_rows(x, pos, last, mode="nearest"):
         w = (pos - lo.to(pos.dtype)).clamp(0, 1).unsqueeze(-1).to(x.dtype)
         return take(lo) * (1 - w) + take(hi) * w
     raise ValueError(f"unknown resampling mode {mode!r}")
-

@@ -1,5 +1,6 @@
 """Length classification for BnB (``--length-control classify``): the offset classes, the classifier
 that predicts them, the candidate lengths of a length beam and the Gaussian length converter."""
+
 import math
 
 import torch

@@ -1,4 +1,5 @@
 """Sequence-to-sequence with BERT vocabularies on both sides, for NAR models."""
+
 import logging
 import os
 from argparse import Namespace
@@ -16,8 +17,8 @@ from omegaconf import open_dict
 
 from bnb_fairseq import checkpoint_compat
 from bnb_fairseq.bert.dictionary import BertDictionary
-from bnb_fairseq.data.resized import ResizedRowsMixin
 from bnb_fairseq.bert.tokenizer import TextDecoder
+from bnb_fairseq.data.resized import ResizedRowsMixin
 from bnb_fairseq.generation import ParallelGenerator
 from bnb_fairseq.generation.decoding import DecodingOptions, ParallelDecodingConfig, option_value
 from bnb_fairseq.generation.heap import HeapTrimmer
@@ -34,15 +35,25 @@ BLEU_ORDER = 4
 class BnbSeq2SeqConfig(TranslationConfig, ParallelDecodingConfig):
     """Translation's options and the parallel generator's decoding options (generation/decoding.py)."""
 
-    left_pad_source: bool = field(default=False, metadata={"help": "must stay False: BERT's absolute "
-                                                            "positions need right-padded sources"})
-    eval_bleu_cased: bool = field(default=False, metadata={"help": "case-sensitive BLEU in --eval-bleu whatever "
-                                                            "the target tokenizer; by default BLEU is lowercased when the "
-                                                            "target checkpoint's tokenizer lowercases (uncased), "
-                                                            "case-sensitive otherwise"})
-    overlong_source: ChoiceEnum(["truncate", "error"]) = field(default="truncate", metadata={
-        "help": "sources longer than the model's positions (or --max-source-positions): truncate them "
-                "keeping [SEP], with a warning, or refuse them with an error; never skipped"})
+    left_pad_source: bool = field(
+        default=False, metadata={"help": "must stay False: BERT's absolute positions need right-padded sources"}
+    )
+    eval_bleu_cased: bool = field(
+        default=False,
+        metadata={
+            "help": "case-sensitive BLEU in --eval-bleu whatever "
+            "the target tokenizer; by default BLEU is lowercased when the "
+            "target checkpoint's tokenizer lowercases (uncased), "
+            "case-sensitive otherwise"
+        },
+    )
+    overlong_source: ChoiceEnum(["truncate", "error"]) = field(
+        default="truncate",
+        metadata={
+            "help": "sources longer than the model's positions (or --max-source-positions): truncate them "
+            "keeping [SEP], with a warning, or refuse them with an error; never skipped"
+        },
+    )
 
 
 # TranslationConfig options this task does not implement: refused rather than silently ignored.
@@ -50,12 +61,17 @@ UNSUPPORTED = {
     "num_batch_buckets": (0, "--num-batch-buckets (bucketed padding) is not supported"),
     "load_alignments": (False, "--load-alignments is not supported (the model uses no alignments)"),
     "left_pad_target": (False, "targets are always right-padded: do not pass --left-pad-target"),
-    "eval_bleu_args": ("{}", "--eval-bleu-args is not used: validation decodes with the parallel generator (bnb) or greedy "
-                                 "search up to 1.2 x source + 10 tokens (bert2bert)"),
+    "eval_bleu_args": (
+        "{}",
+        "--eval-bleu-args is not used: validation decodes with the parallel generator (bnb) or greedy "
+        "search up to 1.2 x source + 10 tokens (bert2bert)",
+    ),
     "eval_bleu_detok": ("space", "--eval-bleu-detok is not used: --eval-bleu joins BERT word pieces itself"),
     "eval_bleu_detok_args": ("{}", "--eval-bleu-detok-args is not used: --eval-bleu joins BERT word pieces itself"),
-    "eval_tokenized_bleu": (False, "--eval-tokenized-bleu is not supported: --eval-bleu is sacrebleu (13a) on "
-                                   "detokenized text"),
+    "eval_tokenized_bleu": (
+        False,
+        "--eval-tokenized-bleu is not supported: --eval-bleu is sacrebleu (13a) on detokenized text",
+    ),
     "eval_bleu_remove_bpe": (None, "--eval-bleu-remove-bpe is not used: --eval-bleu joins BERT word pieces itself"),
 }
 
@@ -94,8 +110,10 @@ class BnbSeq2SeqTask(CoverAllBatchesMixin, TranslationTask):
     @classmethod
     def setup_task(cls, cfg, **kwargs):
         if cfg.left_pad_source:
-            raise ValueError("bnb_seq2seq: left-padded sources shift BERT's absolute positions; sources are "
-                             "always right-padded: do not pass --left-pad-source")
+            raise ValueError(
+                "bnb_seq2seq: left-padded sources shift BERT's absolute positions; sources are "
+                "always right-padded: do not pass --left-pad-source"
+            )
         refused = [why for name, (default, why) in UNSUPPORTED.items() if getattr(cfg, name, default) != default]
         if refused:
             raise ValueError("bnb_seq2seq: " + "; ".join(refused) + ". Drop the option(s).")
@@ -112,16 +130,19 @@ class BnbSeq2SeqTask(CoverAllBatchesMixin, TranslationTask):
             return super().setup_task(cfg, **kwargs)  # fairseq infers the pair from the file names
         # not fairseq's setup: it asserts that both dictionaries share pad/eos/unk ids, which an encoder and a
         # decoder from different checkpoint families (BERT's [PAD] 0, RoBERTa's <pad> 1) do not
-        src_dict, tgt_dict = (cls.load_dictionary(os.path.join(paths[0], f"dict.{lang}.txt"))
-                              for lang in (cfg.source_lang, cfg.target_lang))
+        src_dict, tgt_dict = (
+            cls.load_dictionary(os.path.join(paths[0], f"dict.{lang}.txt"))
+            for lang in (cfg.source_lang, cfg.target_lang)
+        )
         for lang, d in ((cfg.source_lang, src_dict), (cfg.target_lang, tgt_dict)):
             logger.info(f"[{lang}] dictionary: {len(d)} types")
         return cls(cfg, src_dict, tgt_dict)
 
     def state_dict(self):
         """The task state saved in checkpoints, with fingerprints of both dictionaries."""
-        return dict(super().state_dict(), **{checkpoint_compat.VOCABULARY_KEY:
-                                             checkpoint_compat.vocabulary_fingerprints(self)})
+        return dict(
+            super().state_dict(), **{checkpoint_compat.VOCABULARY_KEY: checkpoint_compat.vocabulary_fingerprints(self)}
+        )
 
     def load_state_dict(self, state_dict):
         """Called with a checkpoint's task state before its model is built (fairseq-generate, the hub):
@@ -145,11 +166,21 @@ class BnbSeq2SeqTask(CoverAllBatchesMixin, TranslationTask):
         # target's, which pads the targets
         two_vocabularies = not same_special_ids(self.src_dict, self.tgt_dict)
         self.datasets[split] = load_langpair_dataset(
-            paths[(epoch - 1) % len(paths)], split, self.cfg.source_lang, self.src_dict, self.cfg.target_lang,
-            self.src_dict if two_vocabularies else self.tgt_dict, combine=combine, dataset_impl=self.cfg.dataset_impl,
-            upsample_primary=self.cfg.upsample_primary, left_pad_source=False, left_pad_target=False,
-            max_source_positions=self.cfg.max_source_positions, max_target_positions=self.cfg.max_target_positions,
-            truncate_source=self.cfg.truncate_source, shuffle=(split != "test"),
+            paths[(epoch - 1) % len(paths)],
+            split,
+            self.cfg.source_lang,
+            self.src_dict,
+            self.cfg.target_lang,
+            self.src_dict if two_vocabularies else self.tgt_dict,
+            combine=combine,
+            dataset_impl=self.cfg.dataset_impl,
+            upsample_primary=self.cfg.upsample_primary,
+            left_pad_source=False,
+            left_pad_target=False,
+            max_source_positions=self.cfg.max_source_positions,
+            max_target_positions=self.cfg.max_target_positions,
+            truncate_source=self.cfg.truncate_source,
+            shuffle=(split != "test"),
             pad_to_multiple=self.cfg.required_seq_len_multiple,
         )
         if two_vocabularies:
@@ -168,8 +199,10 @@ class BnbSeq2SeqTask(CoverAllBatchesMixin, TranslationTask):
             if dataset is not None:
                 break
         else:
-            raise FileNotFoundError(f"--output-vocab train: no binarized training targets "
-                                    f"{base}/{self.cfg.train_subset}.{src}-{tgt}.{tgt}.bin")
+            raise FileNotFoundError(
+                f"--output-vocab train: no binarized training targets "
+                f"{base}/{self.cfg.train_subset}.{src}-{tgt}.{tgt}.bin"
+            )
         seen = np.zeros(len(self.tgt_dict), dtype=bool)
         for i in range(len(dataset)):
             seen[dataset[i].numpy()] = True
@@ -180,8 +213,14 @@ class BnbSeq2SeqTask(CoverAllBatchesMixin, TranslationTask):
         bos = self.src_dict.bos()
         src_tokens = [t if len(t) and t[0] == bos else torch.cat([t.new_tensor([bos]), t]) for t in src_tokens]
         self.warn_unknown_pieces(src_tokens)
-        return TwoVocabularyPairDataset(src_tokens, [len(t) for t in src_tokens], self.source_dictionary,
-                                        tgt_dict=self.target_dictionary, left_pad_source=False, constraints=constraints)
+        return TwoVocabularyPairDataset(
+            src_tokens,
+            [len(t) for t in src_tokens],
+            self.source_dictionary,
+            tgt_dict=self.target_dictionary,
+            left_pad_source=False,
+            constraints=constraints,
+        )
 
     def warn_unknown_pieces(self, src_tokens):
         """Words the source tokenizer cannot spell become [UNK]: still translated, but their meaning is lost."""
@@ -189,17 +228,20 @@ class BnbSeq2SeqTask(CoverAllBatchesMixin, TranslationTask):
         rows = [t for t in src_tokens if t.eq(unk).any()]
         if rows:
             shown = "; ".join(repr(self.src_dict.string(t)[:80]) for t in rows[:3]) + (" ..." if len(rows) > 3 else "")
-            logger.warning(f"{len(rows)} of {len(src_tokens)} input line(s) hold words unknown to the source "
-                           f"vocabulary (characters outside the BERT checkpoint's vocab.txt), read as "
-                           f"{self.src_dict.unk_word}: {shown}")
+            logger.warning(
+                f"{len(rows)} of {len(src_tokens)} input line(s) hold words unknown to the source "
+                f"vocabulary (characters outside the BERT checkpoint's vocab.txt), read as "
+                f"{self.src_dict.unk_word}: {shown}"
+            )
 
     def build_bpe(self, args):
         """``--bpe bert_wordpiece`` defaults to the source tokenizer saved beside the data."""
         name = getattr(args, "_name", None) or getattr(args, "bpe", None)
         if name == "bert_wordpiece" and getattr(args, "bert_tokenizer", None) is None:
             with open_dict(args):
-                args.bert_tokenizer = os.path.join(utils.split_paths(self.cfg.data)[0],
-                                                   f"tokenizer.{self.cfg.source_lang}")
+                args.bert_tokenizer = os.path.join(
+                    utils.split_paths(self.cfg.data)[0], f"tokenizer.{self.cfg.source_lang}"
+                )
         if name == "bert_wordpiece" and getattr(args, "bert_target_tokenizer", None) is None:
             target = os.path.join(utils.split_paths(self.cfg.data)[0], f"tokenizer.{self.cfg.target_lang}")
             if os.path.isdir(target):  # outputs are decoded by the target checkpoint's own tokenizer
@@ -212,8 +254,10 @@ class BnbSeq2SeqTask(CoverAllBatchesMixin, TranslationTask):
         and for BnB model(s) followed by an autoregressive one with --iter-decode-with-external-reranker,
         the parallel generator with that model as reranker."""
         if getattr(args, "score_reference", False):
-            raise ValueError("bnb_seq2seq: --score-reference is not supported: a CTC model gives no per-token "
-                             "score of a given reference (its loss is in fairseq-validate)")
+            raise ValueError(
+                "bnb_seq2seq: --score-reference is not supported: a CTC model gives no per-token "
+                "score of a given reference (its loss is in fairseq-validate)"
+            )
 
         reranking = option_value(self.cfg, args, "iter_decode_with_external_reranker")
         if all(is_autoregressive(m) for m in models) and not reranking:
@@ -235,8 +279,9 @@ class BnbSeq2SeqTask(CoverAllBatchesMixin, TranslationTask):
             if prefix_tokens is not None and "target" in sample:  # --prefix-size: the words after [CLS]
                 prefix_tokens = sample["target"][:, 1 : 1 + prefix_tokens.size(1)]
             with torch.no_grad():
-                hypos = generator.generate(models, sample, prefix_tokens=prefix_tokens, constraints=constraints,
-                                           bos_token=self.tgt_dict.bos())
+                hypos = generator.generate(
+                    models, sample, prefix_tokens=prefix_tokens, constraints=constraints, bos_token=self.tgt_dict.bos()
+                )
         self.heap_trimmer.after_batch()
         return hypos
 
@@ -267,13 +312,17 @@ class BnbSeq2SeqTask(CoverAllBatchesMixin, TranslationTask):
         if self.cfg.overlong_source == "error":
             raise ValueError(
                 f"bnb_seq2seq: {len(long)} source sentence(s) longer than the model's {limit} positions "
-                f"(sample ids {ids}); shorten them, or pass --overlong-source truncate")
-        logger.warning(f"{len(long)} source sentence(s) longer than the model's {limit} positions truncated "
-                       f"to {limit} tokens, keeping [SEP] (sample ids {ids}); --overlong-source error refuses them")
+                f"(sample ids {ids}); shorten them, or pass --overlong-source truncate"
+            )
+        logger.warning(
+            f"{len(long)} source sentence(s) longer than the model's {limit} positions truncated "
+            f"to {limit} tokens, keeping [SEP] (sample ids {ids}); --overlong-source error refuses them"
+        )
         dataset.src = TruncatedSourceDataset(dataset.src, dataset.src_sizes, limit)
         dataset.src_sizes = dataset.src.sizes
-        dataset.sizes = (np.vstack((dataset.src_sizes, dataset.tgt_sizes)).T if dataset.tgt_sizes is not None
-                         else dataset.src_sizes)
+        dataset.sizes = (
+            np.vstack((dataset.src_sizes, dataset.tgt_sizes)).T if dataset.tgt_sizes is not None else dataset.src_sizes
+        )
 
     def build_model(self, cfg, from_checkpoint=False):
         model = super(TranslationTask, self).build_model(cfg, from_checkpoint)
@@ -304,12 +353,13 @@ class BnbSeq2SeqTask(CoverAllBatchesMixin, TranslationTask):
 
             hypos = self.inference_step(self.sequence_generator, [model], sample)
             hyps = [self.detokenize(h[0]["tokens"]) for h in hypos]
-            refs = [self.detokenize(utils.strip_pad(t, self.tgt_dict.pad()), escape_unk=True)
-                    for t in sample["target"]]
+            refs = [self.detokenize(utils.strip_pad(t, self.tgt_dict.pad()), escape_unk=True) for t in sample["target"]]
             if self.cfg.eval_bleu_print_samples:
                 logger.info("example hypothesis: " + hyps[0])
                 logger.info("example reference: " + refs[0])
-            bleu = sacrebleu.corpus_bleu(hyps, [refs], lowercase=self.detokenizer.lowercase and not self.cfg.eval_bleu_cased)
+            bleu = sacrebleu.corpus_bleu(
+                hyps, [refs], lowercase=self.detokenizer.lowercase and not self.cfg.eval_bleu_cased
+            )
             logging_output["_bleu_sys_len"] = int(bleu.sys_len)
             logging_output["_bleu_ref_len"] = int(bleu.ref_len)
             for i in range(BLEU_ORDER):
@@ -321,8 +371,9 @@ class BnbSeq2SeqTask(CoverAllBatchesMixin, TranslationTask):
         super(TranslationTask, self).reduce_metrics(logging_outputs, criterion)
         if not self.cfg.eval_bleu:
             return
-        keys = ["_bleu_sys_len", "_bleu_ref_len"] + [f"_bleu_{k}_{i}" for k in ("counts", "totals")
-                                                    for i in range(BLEU_ORDER)]
+        keys = ["_bleu_sys_len", "_bleu_ref_len"] + [
+            f"_bleu_{k}_{i}" for k in ("counts", "totals") for i in range(BLEU_ORDER)
+        ]
         sums = {key: int(sum(int(log.get(key, 0)) for log in logging_outputs)) for key in keys}
         if sums["_bleu_totals_0"] == 0:  # training steps carry no BLEU statistics
             return
@@ -335,7 +386,8 @@ class BnbSeq2SeqTask(CoverAllBatchesMixin, TranslationTask):
             bleu = BLEU.compute_bleu(
                 correct=[int(meters[f"_bleu_counts_{i}"].sum) for i in range(BLEU_ORDER)],
                 total=[int(meters[f"_bleu_totals_{i}"].sum) for i in range(BLEU_ORDER)],
-                sys_len=int(meters["_bleu_sys_len"].sum), ref_len=int(meters["_bleu_ref_len"].sum),
+                sys_len=int(meters["_bleu_sys_len"].sum),
+                ref_len=int(meters["_bleu_ref_len"].sum),
                 smooth_method="exp",
             )
             return round(bleu.score, 2)

@@ -1,5 +1,6 @@
 """``--output-vocab train``: the task, which reads the data, tells a new model which pieces its training
 targets hold; the model never reads data itself."""
+
 import logging
 
 logger = logging.getLogger(__name__)
@@ -10,5 +11,7 @@ def choose_output_vocab(model, task):
     if not getattr(model, "wants_output_vocab", False):  # bert2bert, full-vocabulary and reloaded models
         return
     model.set_output_vocab(task.target_ids_in_training_data())
-    logger.info(f"output vocabulary: {model.decoder.output_vocab_size} of {len(task.target_dictionary)} pieces "
-                "(those in the training targets, the specials and the blank)")
+    logger.info(
+        f"output vocabulary: {model.decoder.output_vocab_size} of {len(task.target_dictionary)} pieces "
+        "(those in the training targets, the specials and the blank)"
+    )

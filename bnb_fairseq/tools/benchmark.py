@@ -20,6 +20,7 @@ reference only: no BLEU) and its length prediction is computed but replaced by t
 length, so it emits as many tokens as a trained one would. Batches are collated before timing;
 GPU clocks are read after ``torch.cuda.synchronize()``.
 """
+
 import argparse
 import json
 import logging
@@ -36,31 +37,69 @@ logger = logging.getLogger("bnb_fairseq.benchmark")
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     p.add_argument("--data", required=True, help="binarized data directory (preprocess/binarize.py)")
     p.add_argument("-s", "--source-lang", required=True)
     p.add_argument("-t", "--target-lang", required=True)
     p.add_argument("--subset", default="test", help="split to decode")
-    p.add_argument("--reference", help="raw reference text of the split (one line per sentence); "
-                                       "default: the detokenized binarized targets")
-    p.add_argument("--ar", action="append", default=[], metavar="[LABEL=]CKPT",
-                   help="autoregressive (bert2bert) checkpoint; repeatable; decoded greedy and with beam 4")
-    p.add_argument("--nar", action="append", default=[], metavar="[LABEL=]CKPT",
-                   help="BnB checkpoint; repeatable; decoded with every generator setting")
-    p.add_argument("--cased", action="store_true", help="case-sensitive BLEU whatever the target tokenizer; by "
-                                                        "default lowercased when the target tokenizer lowercases")
+    p.add_argument(
+        "--reference",
+        help="raw reference text of the split (one line per sentence); default: the detokenized binarized targets",
+    )
+    p.add_argument(
+        "--ar",
+        action="append",
+        default=[],
+        metavar="[LABEL=]CKPT",
+        help="autoregressive (bert2bert) checkpoint; repeatable; decoded greedy and with beam 4",
+    )
+    p.add_argument(
+        "--nar",
+        action="append",
+        default=[],
+        metavar="[LABEL=]CKPT",
+        help="BnB checkpoint; repeatable; decoded with every generator setting",
+    )
+    p.add_argument(
+        "--cased",
+        action="store_true",
+        help="case-sensitive BLEU whatever the target tokenizer; by "
+        "default lowercased when the target tokenizer lowercases",
+    )
     p.add_argument("--ar-beams", default="1,4", help="beam sizes for the AR rows")
     p.add_argument("--max-len-a", type=float, default=1.2, help="AR output cap: a x source length + b")
     p.add_argument("--max-len-b", type=int, default=10)
     p.add_argument("--lenpen", type=float, default=1.0)
-    p.add_argument("--ctc-blank-penalty", type=float, action="append", default=[],
-                   help="extra BnB rows with this --ctc-blank-penalty (repeatable)")
-    p.add_argument("--ctc-beam", type=int, action="append", default=[],
-                   help="extra BnB rows with a CTC prefix beam search of this width (repeatable)")
-    p.add_argument("--length-beam", type=int, action="append", default=[],
-                   help="classify models: extra rows with a length beam of this width (repeatable)")
-    p.add_argument("--refine", type=int, action="append", default=[],
-                   help="classify models: extra rows with this many mask-predict refinement passes (repeatable)")
+    p.add_argument(
+        "--ctc-blank-penalty",
+        type=float,
+        action="append",
+        default=[],
+        help="extra BnB rows with this --ctc-blank-penalty (repeatable)",
+    )
+    p.add_argument(
+        "--ctc-beam",
+        type=int,
+        action="append",
+        default=[],
+        help="extra BnB rows with a CTC prefix beam search of this width (repeatable)",
+    )
+    p.add_argument(
+        "--length-beam",
+        type=int,
+        action="append",
+        default=[],
+        help="classify models: extra rows with a length beam of this width (repeatable)",
+    )
+    p.add_argument(
+        "--refine",
+        type=int,
+        action="append",
+        default=[],
+        help="classify models: extra rows with this many mask-predict refinement passes (repeatable)",
+    )
     p.add_argument("--no-cmlm", action="store_true", help="skip fairseq's cmlm_transformer reference row")
     p.add_argument("--latency-sentences", type=int, default=100, help="sentences timed one at a time")
     p.add_argument("--warmup", type=int, default=5, help="untimed runs before each timing")
@@ -68,11 +107,15 @@ def parse_args(argv=None):
     p.add_argument("--max-sentences", type=int, default=None, help="use only the first N sentences of the split")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--baseline", default=None, help="label of the row speed-ups are relative to "
-                                                    "(default: the first AR beam-4 row)")
+    p.add_argument(
+        "--baseline", default=None, help="label of the row speed-ups are relative to (default: the first AR beam-4 row)"
+    )
     p.add_argument("--out", required=True, help="directory for results.md, results.json, speedup.png")
-    p.add_argument("--fast", action="store_true", help="smoke test: 8 sentences, 3 timed one by one, 1 warm-up run, "
-                                                       "batches of 4 (numbers mean nothing)")
+    p.add_argument(
+        "--fast",
+        action="store_true",
+        help="smoke test: 8 sentences, 3 timed one by one, 1 warm-up run, batches of 4 (numbers mean nothing)",
+    )
     args = p.parse_args(argv)
     if args.fast:
         args.max_sentences, args.latency_sentences, args.warmup, args.batch_size = 8, 3, 1, 4
@@ -121,15 +164,22 @@ def ar_settings(label, model, task, args):
     from bnb_fairseq.models.parallel_decoder import is_autoregressive
 
     if not is_autoregressive(model):
-        raise SystemExit(f"benchmark: --ar {label}: not an autoregressive model ({type(model).__name__}); "
-                         "pass BnB checkpoints with --nar")
+        raise SystemExit(
+            f"benchmark: --ar {label}: not an autoregressive model ({type(model).__name__}); "
+            "pass BnB checkpoints with --nar"
+        )
     rows = []
     for beam in [int(b) for b in args.ar_beams.split(",")]:
         gen = generator(task, model, beam=beam, max_len_a=args.max_len_a, max_len_b=args.max_len_b, lenpen=args.lenpen)
         name = "greedy" if beam == 1 else f"beam {beam}"
-        rows.append(Setting(f"{label} AR {name}", f"ar-beam{beam}",
-                            lambda s, g=gen: first_hypothesis_tokens(task.inference_step(g, [model], s)),
-                            note=f"max len {args.max_len_a:g} x src + {args.max_len_b}"))
+        rows.append(
+            Setting(
+                f"{label} AR {name}",
+                f"ar-beam{beam}",
+                lambda s, g=gen: first_hypothesis_tokens(task.inference_step(g, [model], s)),
+                note=f"max len {args.max_len_a:g} x src + {args.max_len_b}",
+            )
+        )
     return rows
 
 
@@ -137,21 +187,33 @@ def nar_settings(label, model, task, args):
     from bnb_fairseq.models.parallel_decoder import is_parallel
 
     if not is_parallel(model):
-        raise SystemExit(f"benchmark: --nar {label}: not a parallel (BnB) model ({type(model).__name__}); pass "
-                         "autoregressive checkpoints with --ar")
+        raise SystemExit(
+            f"benchmark: --nar {label}: not a parallel (BnB) model ({type(model).__name__}); pass "
+            "autoregressive checkpoints with --ar"
+        )
     if model.decoder.predicts_length:
         return classify_settings(label, model, task, args) + [floor_setting(label, model)]
     rows = []
     for penalty in [0.0] + [p for p in args.ctc_blank_penalty if p]:
         gen = generator(task, model, ctc_blank_penalty=penalty)
         name = "CTC greedy" + (f", blank penalty {penalty:g}" if penalty else "")
-        rows.append(Setting(f"{label} BnB {name}", "bnb-ctc-greedy" if not penalty else "bnb-ctc-greedy-penalty",
-                            lambda s, g=gen: first_hypothesis_tokens(g.generate([model], s))))
+        rows.append(
+            Setting(
+                f"{label} BnB {name}",
+                "bnb-ctc-greedy" if not penalty else "bnb-ctc-greedy-penalty",
+                lambda s, g=gen: first_hypothesis_tokens(g.generate([model], s)),
+            )
+        )
 
     for beam in args.ctc_beam:
         gen = generator(task, model, ctc_beam=beam, ctc_blank_penalty=0.0)
-        rows.append(Setting(f"{label} BnB CTC beam {beam}", "bnb-ctc-beam",
-                            lambda s, g=gen: first_hypothesis_tokens(g.generate([model], s))))
+        rows.append(
+            Setting(
+                f"{label} BnB CTC beam {beam}",
+                "bnb-ctc-beam",
+                lambda s, g=gen: first_hypothesis_tokens(g.generate([model], s)),
+            )
+        )
 
     rows.append(floor_setting(label, model))
     return rows
@@ -165,8 +227,9 @@ def classify_settings(label, model, task, args):
             gen = generator(task, model, iter_decode_with_beam=beam, iter_decode_max_iter=passes)
             name = f"length beam {beam}" + (f", {passes} refinement passes" if passes else "")
             kind = "bnb-classify" if beam == 1 and not passes else "bnb-classify-beam" if not passes else "bnb-refine"
-            rows.append(Setting(f"{label} BnB {name}", kind,
-                                lambda s, g=gen: first_hypothesis_tokens(g.generate([model], s))))
+            rows.append(
+                Setting(f"{label} BnB {name}", kind, lambda s, g=gen: first_hypothesis_tokens(g.generate([model], s)))
+            )
     return rows
 
 
@@ -178,8 +241,9 @@ def floor_setting(label, model):
         logits.argmax(-1)
         return None
 
-    return Setting(f"{label} model-only floor", "floor", floor, bleu=False,
-                   note="encoder + decoder forward + argmax, no generator")
+    return Setting(
+        f"{label} model-only floor", "floor", floor, bleu=False, note="encoder + decoder forward + argmax, no generator"
+    )
 
 
 def cmlm_setting(nar_model, task, device):
@@ -189,12 +253,19 @@ def cmlm_setting(nar_model, task, device):
 
     c = nar_model.cfg
     args = Namespace(
-        encoder_layers=c.encoder_layers, decoder_layers=c.decoder_layers,
-        encoder_embed_dim=c.encoder_embed_dim, decoder_embed_dim=c.decoder_embed_dim,
-        encoder_attention_heads=c.encoder_attention_heads, decoder_attention_heads=c.decoder_attention_heads,
-        encoder_ffn_embed_dim=c.encoder_ffn_embed_dim, decoder_ffn_embed_dim=c.decoder_ffn_embed_dim,
-        encoder_learned_pos=True, decoder_learned_pos=True, activation_fn="gelu",
-        max_source_positions=c.encoder_max_positions, max_target_positions=c.decoder_max_positions,
+        encoder_layers=c.encoder_layers,
+        decoder_layers=c.decoder_layers,
+        encoder_embed_dim=c.encoder_embed_dim,
+        decoder_embed_dim=c.decoder_embed_dim,
+        encoder_attention_heads=c.encoder_attention_heads,
+        decoder_attention_heads=c.decoder_attention_heads,
+        encoder_ffn_embed_dim=c.encoder_ffn_embed_dim,
+        decoder_ffn_embed_dim=c.decoder_ffn_embed_dim,
+        encoder_learned_pos=True,
+        decoder_learned_pos=True,
+        activation_fn="gelu",
+        max_source_positions=c.encoder_max_positions,
+        max_target_positions=c.decoder_max_positions,
         share_all_embeddings=task.source_dictionary.symbols == task.target_dictionary.symbols,
         share_decoder_input_output_embed=True,
     )
@@ -215,13 +286,24 @@ def cmlm_setting(nar_model, task, device):
         return first_hypothesis_tokens(gen.generate([model], sample))
 
     dims = f"{c.encoder_layers}+{c.decoder_layers} x {c.encoder_embed_dim}"
-    return Setting(f"fairseq cmlm_transformer ({dims}), one pass", "cmlm", decode, bleu=False,
-                   note="untrained (speed only), reference lengths")
+    return Setting(
+        f"fairseq cmlm_transformer ({dims}), one pass",
+        "cmlm",
+        decode,
+        bleu=False,
+        note="untrained (speed only), reference lengths",
+    )
 
 
 def batches(task, dataset, max_sentences, device):
-    itr = task.get_batch_iterator(dataset=dataset, max_sentences=max_sentences, max_positions=None,
-                                  ignore_invalid_inputs=False, seed=1, num_workers=0).next_epoch_itr(shuffle=False)
+    itr = task.get_batch_iterator(
+        dataset=dataset,
+        max_sentences=max_sentences,
+        max_positions=None,
+        ignore_invalid_inputs=False,
+        seed=1,
+        num_workers=0,
+    ).next_epoch_itr(shuffle=False)
     return [move(s, device) for s in itr]
 
 
@@ -260,9 +342,16 @@ def run_setting(setting, warm, single, batched, device, tgt_dict):
     n = sum(len(s["id"]) for s in batched)
     q = statistics.quantiles(latency, n=10) if len(latency) >= 2 else latency * 9
     row = {
-        "setting": setting.label, "kind": setting.kind, "note": setting.note,
-        "latency_ms_p50": statistics.median(latency), "latency_ms_p90": q[8], "latency_ms_mean": statistics.fmean(latency),
-        "latency_sentences": len(latency), "sentences": n, "batch_seconds": total, "sentences_per_s": n / total,
+        "setting": setting.label,
+        "kind": setting.kind,
+        "note": setting.note,
+        "latency_ms_p50": statistics.median(latency),
+        "latency_ms_p90": q[8],
+        "latency_ms_mean": statistics.fmean(latency),
+        "latency_sentences": len(latency),
+        "sentences": n,
+        "batch_seconds": total,
+        "sentences_per_s": n / total,
     }
     if hyps:
         row["tokens_per_s"] = sum(len(h) for h in hyps.values()) / total
@@ -271,15 +360,16 @@ def run_setting(setting, warm, single, batched, device, tgt_dict):
 
 def score(rows_hyps, dataset, task, reference_file, cased=False):
     """BLEU of each row, on text made by the target tokenizer's decoder (tools/decode_score.py)."""
-    from bnb_fairseq.tools.decode_score import TextMaker, UNK_IN_REFERENCE, corpus_bleu
+    from bnb_fairseq.tools.decode_score import UNK_IN_REFERENCE, TextMaker, corpus_bleu
 
     text = TextMaker(task, cased)
     if reference_file:
         with open(reference_file, encoding="utf-8") as f:
             refs = [line.rstrip("\n") for line in f]
         if len(refs) < len(dataset):
-            raise SystemExit(f"benchmark: --reference {reference_file} has {len(refs)} lines, the split has "
-                             f"{len(dataset)} sentences")
+            raise SystemExit(
+                f"benchmark: --reference {reference_file} has {len(refs)} lines, the split has {len(dataset)} sentences"
+            )
     else:
         refs = [text(dataset.tgt[i], unk=UNK_IN_REFERENCE) for i in range(len(dataset))]
     for row, hyps in rows_hyps:
@@ -302,8 +392,13 @@ def machine(device):
             cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    info = {"device": device, "cpu": cpu, "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-            "python": platform.python_version()}
+    info = {
+        "device": device,
+        "cpu": cpu,
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
     if device.startswith("cuda"):
         info["gpu"] = torch.cuda.get_device_name(device)
     return info
@@ -321,8 +416,10 @@ def add_speedups(rows, baseline):
 
 
 def markdown(rows, info, args, baseline):
-    head = (f"| setting | batch 1 p50 ms | p90 ms | speed-up b1 | batch {args.batch_size} sent/s | tokens/s | "
-            f"speed-up b{args.batch_size} | BLEU | hyp / ref words |")
+    head = (
+        f"| setting | batch 1 p50 ms | p90 ms | speed-up b1 | batch {args.batch_size} sent/s | tokens/s | "
+        f"speed-up b{args.batch_size} | BLEU | hyp / ref words |"
+    )
     lines = [head, "|" + "---|" * 9]
     for r in rows:
         bleu = f"{r['bleu']:.2f}" if "bleu" in r else "n/a"
@@ -330,20 +427,31 @@ def markdown(rows, info, args, baseline):
         tok = f"{r['tokens_per_s']:.0f}" if "tokens_per_s" in r else "n/a"
         sp1 = f"{r['speedup_batch1']:.1f}x" if "speedup_batch1" in r else ""
         spb = f"{r['speedup_batched']:.1f}x" if "speedup_batched" in r else ""
-        lines.append(f"| {r['setting']} | {r['latency_ms_p50']:.1f} | {r['latency_ms_p90']:.1f} | {sp1} | "
-                     f"{r['sentences_per_s']:.1f} | {tok} | {spb} | {bleu} | {length} |")
+        lines.append(
+            f"| {r['setting']} | {r['latency_ms_p50']:.1f} | {r['latency_ms_p90']:.1f} | {sp1} | "
+            f"{r['sentences_per_s']:.1f} | {tok} | {spb} | {bleu} | {length} |"
+        )
     notes = [f"- {r['setting']}: {r['note']}" for r in rows if r["note"]]
     floor = next((r for r in rows if r["kind"] == "floor"), None)
     greedy = next((r for r in rows if r["kind"] == "bnb-ctc-greedy"), None)
     if floor and greedy:
-        notes.append(f"- generator overhead (BnB CTC greedy / model-only floor, batch-1 mean): "
-                     f"{greedy['latency_ms_mean'] / floor['latency_ms_mean']:.2f}x")
+        notes.append(
+            f"- generator overhead (BnB CTC greedy / model-only floor, batch-1 mean): "
+            f"{greedy['latency_ms_mean'] / floor['latency_ms_mean']:.2f}x"
+        )
     where = info.get("gpu") or info["cpu"]
-    lines += ["", f"Machine: {where} ({info['device']}), torch {info['torch']}, {info['torch_threads']} threads. "
-              f"Split `{args.subset}`: {rows[0]['sentences']} sentences, batch-1 latency over the first "
-              f"{rows[0]['latency_sentences']} after {args.warmup} warm-up runs" +
-              (f"; speed-ups against {baseline} (batch 1: ratio of mean latencies; batched: ratio of sentences/s)."
-               if baseline else "; no AR beam-4 row, so no speed-ups."), ""]
+    lines += [
+        "",
+        f"Machine: {where} ({info['device']}), torch {info['torch']}, {info['torch_threads']} threads. "
+        f"Split `{args.subset}`: {rows[0]['sentences']} sentences, batch-1 latency over the first "
+        f"{rows[0]['latency_sentences']} after {args.warmup} warm-up runs"
+        + (
+            f"; speed-ups against {baseline} (batch 1: ratio of mean latencies; batched: ratio of sentences/s)."
+            if baseline
+            else "; no AR beam-4 row, so no speed-ups."
+        ),
+        "",
+    ]
     return "\n".join(lines + notes) + "\n"
 
 
@@ -359,7 +467,9 @@ def plot(rows, path, baseline):
             continue
         for key, marker in (("speedup_batch1", "o"), ("speedup_batched", "s")):
             ax.scatter(r[key], r["bleu"], marker=marker, color="C0" if r["kind"].startswith("ar") else "C1")
-        ax.annotate(r["setting"], (r["speedup_batch1"], r["bleu"]), fontsize=7, xytext=(4, 4), textcoords="offset points")
+        ax.annotate(
+            r["setting"], (r["speedup_batch1"], r["bleu"]), fontsize=7, xytext=(4, 4), textcoords="offset points"
+        )
     ax.set_xscale("log")
     ax.set_xlabel(f"speed-up against {baseline} (o: batch 1, s: large batch)")
     ax.set_ylabel("BLEU")
@@ -399,8 +509,11 @@ def main(argv=None):
     batched = batches(task, dataset, args.batch_size, args.device)
     if n < len(dataset):
         keep = set(ids)
-        batched = [move(dataset.collater([dataset[i] for i in b["id"].tolist() if i in keep]), args.device)
-                   for b in batched if any(i in keep for i in b["id"].tolist())]
+        batched = [
+            move(dataset.collater([dataset[i] for i in b["id"].tolist() if i in keep]), args.device)
+            for b in batched
+            if any(i in keep for i in b["id"].tolist())
+        ]
     # warm-up runs decode the last sentences (up to --warmup), timing the first --latency-sentences
     warm = one_by_one(dataset, ids[::-1][: args.warmup], args.device)
     single = one_by_one(dataset, ids[: args.latency_sentences], args.device)
@@ -412,8 +525,10 @@ def main(argv=None):
         logger.info(f"timing {setting.label}")
         row, hyps = run_setting(setting, warm, single, batched, args.device, task.target_dictionary)
         rows_hyps.append((row, hyps if setting.bleu else {}))
-        logger.info(f"  batch 1: {row['latency_ms_mean']:.1f} ms mean; batch {args.batch_size}: "
-                    f"{row['sentences_per_s']:.1f} sentences/s")
+        logger.info(
+            f"  batch 1: {row['latency_ms_mean']:.1f} ms mean; batch {args.batch_size}: "
+            f"{row['sentences_per_s']:.1f} sentences/s"
+        )
     score(rows_hyps, dataset, task, args.reference, args.cased)
     rows = [r for r, _ in rows_hyps]
     baseline = add_speedups(rows, args.baseline)

@@ -6,6 +6,7 @@ decoded in input order, outputs and references are turned into text by the targe
 decoder (WordPiece, byte-level BPE or SentencePiece: the same text as fairseq-generate's D- lines),
 and BLEU is sacreBLEU's (``tools/score.py``), lowercased when the target tokenizer lowercases.
 """
+
 import copy
 import os
 import time
@@ -41,7 +42,8 @@ def load(checkpoints, data, subset, device="cpu", overrides=None):
         if not os.path.isfile(path):
             raise FileNotFoundError(f"checkpoint {path} not found")
     models, cfg, task = checkpoint_utils.load_model_ensemble_and_task(
-        paths, arg_overrides={"data": data, **(overrides or {})})
+        paths, arg_overrides={"data": data, **(overrides or {})}
+    )
     models = [m.to(device).eval() for m in models]
     task.load_dataset(subset)
     return Loaded(models, cfg, task, subset, task.dataset(subset))
@@ -70,9 +72,15 @@ def batches(task, dataset, max_tokens=None, max_sentences=None, device="cpu"):
     """The split in fairseq's length-sorted batches, every sentence once (on ``device``)."""
     from fairseq import utils
 
-    itr = task.get_batch_iterator(dataset=dataset, max_tokens=max_tokens, max_sentences=max_sentences,
-                                  max_positions=None, ignore_invalid_inputs=False, seed=1,
-                                  num_workers=0).next_epoch_itr(shuffle=False)
+    itr = task.get_batch_iterator(
+        dataset=dataset,
+        max_tokens=max_tokens,
+        max_sentences=max_sentences,
+        max_positions=None,
+        ignore_invalid_inputs=False,
+        seed=1,
+        num_workers=0,
+    ).next_epoch_itr(shuffle=False)
     for sample in itr:
         yield utils.move_to_cuda(sample) if device.startswith("cuda") else sample
 

@@ -20,6 +20,7 @@ are missing (or were made with other settings). The output proper is assembled i
 and moved into OUT at the end, so an error leaves no half-written data. OUT/distill.json records
 the settings, counts, fallbacks, speed and the teacher's BLEU on --valid-subset.
 """
+
 import argparse
 import json
 import logging
@@ -40,11 +41,15 @@ class DistillError(Exception):
 
 
 def get_parser():
-    p = argparse.ArgumentParser(prog="python -m bnb_fairseq.tools.distill", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m bnb_fairseq.tools.distill",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--teacher", required=True, metavar="CKPT", help="autoregressive (bert2bert) checkpoint")
-    p.add_argument("--data", required=True, metavar="DATA_BIN",
-                   help="binarized data directory (preprocess/binarize.py)")
+    p.add_argument(
+        "--data", required=True, metavar="DATA_BIN", help="binarized data directory (preprocess/binarize.py)"
+    )
     p.add_argument("-s", "--source-lang", required=True)
     p.add_argument("-t", "--target-lang", required=True)
     p.add_argument("--out", required=True, metavar="OUT_DIR", help="data directory to write")
@@ -55,18 +60,28 @@ def get_parser():
     p.add_argument("--max-len-b", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=64, help="sentences per batch")
     p.add_argument("--shard-size", type=int, default=1000, help="sentences per resumable shard")
-    p.add_argument("--valid-subset", default="valid",
-                   help="split on which the teacher's BLEU is reported ('none' to skip)")
-    p.add_argument("--valid-reference", default=None, metavar="FILE",
-                   help="raw reference text of --valid-subset, one line a sentence (default: its binarized targets)")
-    p.add_argument("--cased", action="store_true", help="case-sensitive BLEU whatever the target tokenizer; by "
-                                                        "default lowercased when the target tokenizer lowercases")
+    p.add_argument(
+        "--valid-subset", default="valid", help="split on which the teacher's BLEU is reported ('none' to skip)"
+    )
+    p.add_argument(
+        "--valid-reference",
+        default=None,
+        metavar="FILE",
+        help="raw reference text of --valid-subset, one line a sentence (default: its binarized targets)",
+    )
+    p.add_argument(
+        "--cased",
+        action="store_true",
+        help="case-sensitive BLEU whatever the target tokenizer; by "
+        "default lowercased when the target tokenizer lowercases",
+    )
     p.add_argument("--cpu", action="store_true", help="decode on the CPU even if CUDA is available")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (torch.set_num_threads)")
     return p
 
 
 # --- input checks (before the teacher is loaded, so mistakes fail in seconds) ---
+
 
 def split_prefix(data, split, src, tgt):
     """``DATA/split.src-tgt.`` (or ``tgt-src``, as fairseq accepts): the prefix of a split's files."""
@@ -79,8 +94,10 @@ def split_prefix(data, split, src, tgt):
     for lang in (src, tgt):
         for ext in ("bin", "idx"):
             if not os.path.isfile(f"{base}{lang}.{ext}"):
-                raise DistillError(f"{base}{lang}.{ext}: no such file; split '{split}' is missing from {data} "
-                                   "(binarize it with preprocess/binarize.py)")
+                raise DistillError(
+                    f"{base}{lang}.{ext}: no such file; split '{split}' is missing from {data} "
+                    "(binarize it with preprocess/binarize.py)"
+                )
     return base
 
 
@@ -124,8 +141,10 @@ def check_inputs(args):
                 raise DistillError(f"--valid-reference {args.valid_reference}: no such file")
             n_ref, n_split = count_lines(args.valid_reference), count_sentences(base + args.source_lang)
             if n_ref != n_split:
-                raise DistillError(f"--valid-reference {args.valid_reference} has {n_ref} lines but split "
-                                   f"'{args.valid_subset}' ({base}{args.source_lang}.bin) has {n_split} sentences")
+                raise DistillError(
+                    f"--valid-reference {args.valid_reference} has {n_ref} lines but split "
+                    f"'{args.valid_subset}' ({base}{args.source_lang}.bin) has {n_split} sentences"
+                )
     elif args.valid_reference:
         raise DistillError("--valid-reference needs a --valid-subset (it is 'none')")
 
@@ -141,13 +160,17 @@ def load_teacher(args, use_cuda):
     try:
         state = checkpoint_utils.load_checkpoint_to_cpu(args.teacher, overrides)
     except Exception as e:  # a truncated or foreign file: name it (errors building the model keep their traceback)
-        raise DistillError(f"--teacher {args.teacher}: not a readable fairseq checkpoint "
-                           f"({type(e).__name__}: {e})") from e
-    models, _cfg, task = checkpoint_utils.load_model_ensemble_and_task([args.teacher], arg_overrides=overrides,
-                                                                        state=state)
+        raise DistillError(
+            f"--teacher {args.teacher}: not a readable fairseq checkpoint ({type(e).__name__}: {e})"
+        ) from e
+    models, _cfg, task = checkpoint_utils.load_model_ensemble_and_task(
+        [args.teacher], arg_overrides=overrides, state=state
+    )
     if not all(is_autoregressive(m) for m in models):
-        raise DistillError(f"--teacher {args.teacher}: a non-autoregressive ({type(models[0]).__name__}) model; "
-                           "distillation needs an autoregressive teacher such as --arch bert2bert_small")
+        raise DistillError(
+            f"--teacher {args.teacher}: a non-autoregressive ({type(models[0]).__name__}) model; "
+            "distillation needs an autoregressive teacher such as --arch bert2bert_small"
+        )
     for model in models:
         model.eval()
         if use_cuda:
@@ -157,6 +180,7 @@ def load_teacher(args, use_cuda):
 
 # --- decoding ---
 
+
 def shard_view(dataset, start, end):
     """The sentences ``start`` .. ``end``-1 of a LanguagePairDataset, as one (ids from 0)."""
     from fairseq.data import LanguagePairDataset
@@ -164,10 +188,17 @@ def shard_view(dataset, start, end):
 
     ids = range(start, end)
     return LanguagePairDataset(
-        Subset(dataset.src, ids), dataset.src_sizes[start:end], dataset.src_dict,
-        Subset(dataset.tgt, ids), dataset.tgt_sizes[start:end], dataset.tgt_dict,
-        left_pad_source=dataset.left_pad_source, left_pad_target=dataset.left_pad_target,
-        eos=dataset.eos, shuffle=False, pad_to_multiple=dataset.pad_to_multiple,
+        Subset(dataset.src, ids),
+        dataset.src_sizes[start:end],
+        dataset.src_dict,
+        Subset(dataset.tgt, ids),
+        dataset.tgt_sizes[start:end],
+        dataset.tgt_dict,
+        left_pad_source=dataset.left_pad_source,
+        left_pad_target=dataset.left_pad_target,
+        eos=dataset.eos,
+        shuffle=False,
+        pad_to_multiple=dataset.pad_to_multiple,
     )
 
 
@@ -178,8 +209,13 @@ def decode(task, generator, models, dataset, batch_size, use_cuda):
 
     max_positions = utils.resolve_max_positions(task.max_positions(), *[m.max_positions() for m in models])
     itr = task.get_batch_iterator(
-        dataset=dataset, max_sentences=batch_size, max_positions=max_positions, ignore_invalid_inputs=False,
-        required_batch_size_multiple=1, num_workers=0, disable_iterator_cache=True,
+        dataset=dataset,
+        max_sentences=batch_size,
+        max_positions=max_positions,
+        ignore_invalid_inputs=False,
+        required_batch_size_multiple=1,
+        num_workers=0,
+        disable_iterator_cache=True,
     ).next_epoch_itr(shuffle=False)
     pad = task.target_dictionary.pad()
     with torch.no_grad():
@@ -246,8 +282,18 @@ def distill_subset(args, split, task, generator, models, use_cuda, settings):
     shard_dir = os.path.join(args.out, SHARD_DIR)
     os.makedirs(shard_dir, exist_ok=True)
     n = len(dataset)
-    stats = {"sentences": n, "shards": 0, "shards_decoded": [], "shards_done_earlier": [], "fallbacks": 0,
-             "fallback_ids": [], "hyp_pieces": 0, "ref_pieces": 0, "decoded_sentences": 0, "decode_seconds": 0.0}
+    stats = {
+        "sentences": n,
+        "shards": 0,
+        "shards_decoded": [],
+        "shards_done_earlier": [],
+        "fallbacks": 0,
+        "fallback_ids": [],
+        "hyp_pieces": 0,
+        "ref_pieces": 0,
+        "decoded_sentences": 0,
+        "decode_seconds": 0.0,
+    }
     paths = []
     for k, start in enumerate(range(0, n, args.shard_size)):
         end = min(start + args.shard_size, n)
@@ -260,8 +306,9 @@ def distill_subset(args, split, task, generator, models, use_cuda, settings):
         else:
             began = time.time()
             lines, fallbacks = {}, []
-            for i, hypo, ref in decode(task, generator, models, shard_view(dataset, start, end), args.batch_size,
-                                       use_cuda):
+            for i, hypo, ref in decode(
+                task, generator, models, shard_view(dataset, start, end), args.batch_size, use_cuda
+            ):
                 lines[start + i], fell_back = answer_line(hypo, ref, dictionary)
                 if fell_back:
                     fallbacks.append(start + i)
@@ -273,8 +320,10 @@ def distill_subset(args, split, task, generator, models, use_cuda, settings):
             stats["decode_seconds"] += seconds
             stats["decoded_sentences"] += end - start
             stats["shards_decoded"].append(k)
-            logger.info(f"{split} shard {k}: decoded (sentences {start}..{end - 1}, {seconds:.1f}s, "
-                        f"{len(fallbacks)} fallback(s))")
+            logger.info(
+                f"{split} shard {k}: decoded (sentences {start}..{end - 1}, {seconds:.1f}s, "
+                f"{len(fallbacks)} fallback(s))"
+            )
         stats["shards"] += 1
         stats["fallbacks"] += len(shard["fallbacks"])
         stats["fallback_ids"] += shard["fallbacks"]
@@ -312,8 +361,9 @@ def valid_bleu(args, task, generator, models, use_cuda):
     text = TextMaker(task, args.cased)
     hyps, refs = {}, {}
     began = time.time()
-    for i, hypo, ref in decode(task, generator, models, shard_view(dataset, 0, len(dataset)), args.batch_size,
-                               use_cuda):
+    for i, hypo, ref in decode(
+        task, generator, models, shard_view(dataset, 0, len(dataset)), args.batch_size, use_cuda
+    ):
         hyps[i] = text(torch.tensor(hypo))
         refs[i] = text(torch.tensor(ref), unk=UNK_IN_REFERENCE)
     seconds = time.time() - began
@@ -325,13 +375,22 @@ def valid_bleu(args, task, generator, models, use_cuda):
     order = range(len(dataset))
     bleu = corpus_bleu([hyps[i] for i in order], [refs[i] for i in order], text.lowercase)
     n = max(len(dataset), 1)
-    return {"subset": args.valid_subset, "sentences": len(dataset), "bleu": round(bleu["BLEU-4"], 2),
-            "signature": bleu["bleu_signature"], "reference": reference, "length_ratio": bleu["length_ratio"],
-            "mean_hyp_words": round(bleu["sys_len"] / n, 2), "mean_ref_words": round(bleu["ref_len"] / n, 2),
-            "decode_seconds": round(seconds, 2), "example": hyps[0] if hyps else ""}
+    return {
+        "subset": args.valid_subset,
+        "sentences": len(dataset),
+        "bleu": round(bleu["BLEU-4"], 2),
+        "signature": bleu["bleu_signature"],
+        "reference": reference,
+        "length_ratio": bleu["length_ratio"],
+        "mean_hyp_words": round(bleu["sys_len"] / n, 2),
+        "mean_ref_words": round(bleu["ref_len"] / n, 2),
+        "decode_seconds": round(seconds, 2),
+        "example": hyps[0] if hyps else "",
+    }
 
 
 # --- output ---
+
 
 def copy_inputs(data, stage, skip):
     """Dictionaries, tokenizers and every binarized file except those in ``skip``, byte for byte."""
@@ -339,8 +398,11 @@ def copy_inputs(data, stage, skip):
         path = os.path.join(data, name)
         if name.startswith("tokenizer.") and os.path.isdir(path):
             shutil.copytree(path, os.path.join(stage, name))
-        elif os.path.isfile(path) and name not in skip and (
-                (name.startswith("dict.") and name.endswith(".txt")) or name.endswith((".bin", ".idx"))):
+        elif (
+            os.path.isfile(path)
+            and name not in skip
+            and ((name.startswith("dict.") and name.endswith(".txt")) or name.endswith((".bin", ".idx")))
+        ):
             shutil.copyfile(path, os.path.join(stage, name))
 
 
@@ -353,19 +415,38 @@ def run(args):
         torch.set_num_threads(args.threads)
     use_cuda = torch.cuda.is_available() and not args.cpu
     models, task = load_teacher(args, use_cuda)
-    generator = task.build_generator(models, argparse.Namespace(
-        beam=args.beam, lenpen=args.lenpen, max_len_a=args.max_len_a, max_len_b=args.max_len_b))
+    generator = task.build_generator(
+        models,
+        argparse.Namespace(beam=args.beam, lenpen=args.lenpen, max_len_a=args.max_len_a, max_len_b=args.max_len_b),
+    )
     teacher = os.path.abspath(args.teacher)
     stat = os.stat(teacher)
     # what a shard's content depends on: a resumed run reuses a shard only if all of it is unchanged
-    settings = {"teacher": teacher, "teacher_size": stat.st_size, "teacher_mtime": stat.st_mtime,
-                "data": os.path.abspath(args.data), "source_lang": args.source_lang, "target_lang": args.target_lang,
-                "beam": args.beam, "lenpen": args.lenpen, "max_len_a": args.max_len_a, "max_len_b": args.max_len_b,
-                "shard_size": args.shard_size}
-    report = {"teacher": teacher, "data": settings["data"], "source_lang": args.source_lang,
-              "target_lang": args.target_lang, "device": "cuda" if use_cuda else "cpu",
-              "generation": {k: settings[k] for k in ("beam", "lenpen", "max_len_a", "max_len_b")},
-              "batch_size": args.batch_size, "shard_size": args.shard_size, "subsets": {}, "valid": None}
+    settings = {
+        "teacher": teacher,
+        "teacher_size": stat.st_size,
+        "teacher_mtime": stat.st_mtime,
+        "data": os.path.abspath(args.data),
+        "source_lang": args.source_lang,
+        "target_lang": args.target_lang,
+        "beam": args.beam,
+        "lenpen": args.lenpen,
+        "max_len_a": args.max_len_a,
+        "max_len_b": args.max_len_b,
+        "shard_size": args.shard_size,
+    }
+    report = {
+        "teacher": teacher,
+        "data": settings["data"],
+        "source_lang": args.source_lang,
+        "target_lang": args.target_lang,
+        "device": "cuda" if use_cuda else "cpu",
+        "generation": {k: settings[k] for k in ("beam", "lenpen", "max_len_a", "max_len_b")},
+        "batch_size": args.batch_size,
+        "shard_size": args.shard_size,
+        "subsets": {},
+        "valid": None,
+    }
 
     os.makedirs(args.out, exist_ok=True)
     if args.valid_subset:  # first: a poor teacher shows before hours of decoding
@@ -376,19 +457,25 @@ def run(args):
         shards[split], stats = distill_subset(args, split, task, generator, models, use_cuda, settings)
         n = max(stats["sentences"], 1)
         report["subsets"][split] = {
-            "sentences": stats["sentences"], "shards": stats["shards"], "shards_decoded": stats["shards_decoded"],
-            "shards_done_earlier": stats["shards_done_earlier"], "fallbacks": stats["fallbacks"],
+            "sentences": stats["sentences"],
+            "shards": stats["shards"],
+            "shards_decoded": stats["shards_decoded"],
+            "shards_done_earlier": stats["shards_done_earlier"],
+            "fallbacks": stats["fallbacks"],
             "fallback_ids": stats["fallback_ids"][:100],  # the first 100, to look at
-            "mean_hyp_pieces": round(stats["hyp_pieces"] / n, 2), "mean_ref_pieces": round(stats["ref_pieces"] / n, 2),
-            "decoded_sentences": stats["decoded_sentences"], "decode_seconds": round(stats["decode_seconds"], 2),
+            "mean_hyp_pieces": round(stats["hyp_pieces"] / n, 2),
+            "mean_ref_pieces": round(stats["ref_pieces"] / n, 2),
+            "decoded_sentences": stats["decoded_sentences"],
+            "decode_seconds": round(stats["decode_seconds"], 2),
             "sentences_per_second": round(stats["decoded_sentences"] / max(stats["decode_seconds"], 1e-9), 2),
         }
 
     stage = tempfile.mkdtemp(prefix=".distill-stage-", dir=args.out)
     try:
         prefixes = {split: split_prefix(args.data, split, args.source_lang, args.target_lang) for split in args.subsets}
-        distilled = {os.path.basename(prefixes[s]) + f"{args.target_lang}.{ext}" for s in args.subsets
-                     for ext in ("bin", "idx")}
+        distilled = {
+            os.path.basename(prefixes[s]) + f"{args.target_lang}.{ext}" for s in args.subsets for ext in ("bin", "idx")
+        }
         copy_inputs(args.data, stage, skip=distilled)
         for split in args.subsets:
             out_prefix = os.path.join(stage, os.path.basename(prefixes[split]) + args.target_lang)
@@ -412,14 +499,18 @@ def run(args):
 def summary(report, out):
     lines = []
     for split, s in report["subsets"].items():
-        lines.append(f"| {split}: {s['sentences']} sentences in {s['shards']} shard(s) ({len(s['shards_decoded'])} "
-                     f"decoded, {len(s['shards_done_earlier'])} done earlier), {s['fallbacks']} fallback(s) to the "
-                     f"reference, mean length {s['mean_hyp_pieces']} pieces (reference {s['mean_ref_pieces']}), "
-                     f"{s['sentences_per_second']} sentences/s")
+        lines.append(
+            f"| {split}: {s['sentences']} sentences in {s['shards']} shard(s) ({len(s['shards_decoded'])} "
+            f"decoded, {len(s['shards_done_earlier'])} done earlier), {s['fallbacks']} fallback(s) to the "
+            f"reference, mean length {s['mean_hyp_pieces']} pieces (reference {s['mean_ref_pieces']}), "
+            f"{s['sentences_per_second']} sentences/s"
+        )
     if report["valid"]:
         v = report["valid"]
-        lines.append(f"| teacher valid BLEU {v['bleu']} on '{v['subset']}' ({v['sentences']} sentences, "
-                     f"length ratio {v['length_ratio']}, {v['signature']})")
+        lines.append(
+            f"| teacher valid BLEU {v['bleu']} on '{v['subset']}' ({v['sentences']} sentences, "
+            f"length ratio {v['length_ratio']}, {v['signature']})"
+        )
     lines.append(f"| wrote {out} in {report['seconds']:.1f}s")
     return "\n".join(lines)
 
@@ -441,6 +532,7 @@ def main(argv=None):
 
 if __name__ == "__main__":
     # force: importing fairseq's text_to_speech task already configured the root logger its own way
-    logging.basicConfig(format="%(asctime)s | %(levelname)s | %(name)s | %(message)s", level=logging.INFO,
-                        stream=sys.stderr, force=True)
+    logging.basicConfig(
+        format="%(asctime)s | %(levelname)s | %(name)s | %(message)s", level=logging.INFO, stream=sys.stderr, force=True
+    )
     sys.exit(main())

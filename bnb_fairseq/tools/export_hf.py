@@ -20,6 +20,7 @@ Before the directory is moved into place, transformers' BertModel and the plugin
 the same batch (a sentence pair with segment ids and a padded single sentence); the export fails if
 their hidden states differ by more than --tolerance.
 """
+
 import argparse
 import json
 import os
@@ -29,8 +30,10 @@ import sys
 import torch
 
 PREFIX = "encoder."  # the encoder's parameters in a bnb/bert2bert state dict
-PROBE = [("who built the observatory ?", "the copper bell observatory was built in 1891 by mira castell ."),
-         ("a short single sentence .", None)]
+PROBE = [
+    ("who built the observatory ?", "the copper bell observatory was built in 1891 by mira castell ."),
+    ("a short single sentence .", None),
+]
 
 
 class ExportError(Exception):
@@ -38,7 +41,7 @@ class ExportError(Exception):
 
 
 def encoder_state(model_state, checkpoint):
-    state = {k[len(PREFIX):]: v for k, v in model_state.items() if k.startswith(PREFIX)}
+    state = {k[len(PREFIX) :]: v for k, v in model_state.items() if k.startswith(PREFIX)}
     if not state:
         raise ExportError(f"{checkpoint}: no encoder.* parameters; give a bnb or bert2bert checkpoint")
     return state
@@ -48,15 +51,24 @@ def bert_config(model_cfg, vocab_size, pad_id):
     from transformers import BertConfig
 
     if getattr(model_cfg, "encoder_embedding_size", 0):
-        raise ExportError("this encoder embeds in a narrower width and projects up (ELECTRA); a BERT directory "
-                          "cannot hold that projection")
+        raise ExportError(
+            "this encoder embeds in a narrower width and projects up (ELECTRA); a BERT directory "
+            "cannot hold that projection"
+        )
     return BertConfig(
-        vocab_size=vocab_size, hidden_size=model_cfg.encoder_embed_dim, num_hidden_layers=model_cfg.encoder_layers,
-        num_attention_heads=model_cfg.encoder_attention_heads, intermediate_size=model_cfg.encoder_ffn_embed_dim,
-        hidden_act=model_cfg.encoder_activation, hidden_dropout_prob=model_cfg.dropout,
+        vocab_size=vocab_size,
+        hidden_size=model_cfg.encoder_embed_dim,
+        num_hidden_layers=model_cfg.encoder_layers,
+        num_attention_heads=model_cfg.encoder_attention_heads,
+        intermediate_size=model_cfg.encoder_ffn_embed_dim,
+        hidden_act=model_cfg.encoder_activation,
+        hidden_dropout_prob=model_cfg.dropout,
         attention_probs_dropout_prob=model_cfg.attention_dropout,
-        max_position_embeddings=model_cfg.encoder_max_positions, type_vocab_size=model_cfg.encoder_type_vocab_size,
-        layer_norm_eps=model_cfg.encoder_layer_norm_eps, pad_token_id=pad_id, architectures=["BertModel"],
+        max_position_embeddings=model_cfg.encoder_max_positions,
+        type_vocab_size=model_cfg.encoder_type_vocab_size,
+        layer_norm_eps=model_cfg.encoder_layer_norm_eps,
+        pad_token_id=pad_id,
+        architectures=["BertModel"],
     )
 
 
@@ -70,10 +82,14 @@ def check_names(state, config):
     extra = sorted(set(state) - set(expected))
     wrong = sorted(k for k in set(state) & set(expected) if tuple(state[k].shape) != tuple(expected[k]))
     if missing or extra or wrong:
-        raise ExportError("the encoder does not have BERT's layout: "
-                          + "; ".join(f"{what}: {', '.join(names[:5])}" + (" ..." if len(names) > 5 else "")
-                                      for what, names in (("missing", missing), ("not in BERT", extra),
-                                                          ("other shape", wrong)) if names))
+        raise ExportError(
+            "the encoder does not have BERT's layout: "
+            + "; ".join(
+                f"{what}: {', '.join(names[:5])}" + (" ..." if len(names) > 5 else "")
+                for what, names in (("missing", missing), ("not in BERT", extra), ("other shape", wrong))
+                if names
+            )
+        )
 
 
 def find_tokenizer(cfg, option):
@@ -89,8 +105,10 @@ def find_tokenizer(cfg, option):
     for path in candidates:
         if os.path.isdir(path):
             return path
-    raise ExportError(f"no tokenizer found (looked in {', '.join(candidates) or 'nothing'}): pass --tokenizer DIR, "
-                      "the data directory's tokenizer.<src> folder or the BERT checkpoint the model started from")
+    raise ExportError(
+        f"no tokenizer found (looked in {', '.join(candidates) or 'nothing'}): pass --tokenizer DIR, "
+        "the data directory's tokenizer.<src> folder or the BERT checkpoint the model started from"
+    )
 
 
 def pooler_weights(cfg, pooler_from, no_pooler):
@@ -118,8 +136,10 @@ def save_tokenizer(tokenizer_dir, out, vocab_size):
 
     tok = load_wordpiece_tokenizer(tokenizer_dir, what="--tokenizer")
     if len(tok) != vocab_size:
-        raise ExportError(f"--tokenizer {tokenizer_dir} has {len(tok)} entries, the encoder's embeddings {vocab_size} "
-                          "rows: give the tokenizer the model was trained with")
+        raise ExportError(
+            f"--tokenizer {tokenizer_dir} has {len(tok)} entries, the encoder's embeddings {vocab_size} "
+            "rows: give the tokenizer the model was trained with"
+        )
     tok.save_pretrained(out)
     vocab = os.path.join(tokenizer_dir, "vocab.txt")
     if os.path.isfile(vocab):  # transformers 5 writes tokenizer.json but no vocab.txt
@@ -201,11 +221,18 @@ def export(checkpoint, out, tokenizer=None, pooler_from=None, no_pooler=False, t
         save_file({**state, **pooler}, os.path.join(stage, "model.safetensors"), metadata={"format": "pt"})
         diff = parity(stage, cfg.model, state, tok)
         if not diff <= tolerance:
-            raise ExportError(f"the exported encoder's hidden states differ from the plugin's by {diff:.2e} "
-                              f"(more than --tolerance {tolerance}): this encoder is not a plain BERT")
-        info = {"checkpoint": os.path.abspath(checkpoint), "arch": cfg.model.get("_name", None),
-                "updates": ckpt.get("optimizer_history", [{}])[-1].get("num_updates"),
-                "layers": cfg.model.encoder_layers, "pooler": pooler_note, "max_abs_difference": diff}
+            raise ExportError(
+                f"the exported encoder's hidden states differ from the plugin's by {diff:.2e} "
+                f"(more than --tolerance {tolerance}): this encoder is not a plain BERT"
+            )
+        info = {
+            "checkpoint": os.path.abspath(checkpoint),
+            "arch": cfg.model.get("_name", None),
+            "updates": ckpt.get("optimizer_history", [{}])[-1].get("num_updates"),
+            "layers": cfg.model.encoder_layers,
+            "pooler": pooler_note,
+            "max_abs_difference": diff,
+        }
         with open(os.path.join(stage, "bnb_export.json"), "w", encoding="utf-8") as f:
             json.dump(info, f, indent=2)
         os.replace(stage, out)
@@ -215,8 +242,11 @@ def export(checkpoint, out, tokenizer=None, pooler_from=None, no_pooler=False, t
 
 
 def get_parser():
-    p = argparse.ArgumentParser(prog="python -m bnb_fairseq.tools.export_hf", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m bnb_fairseq.tools.export_hf",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("checkpoint", help="a bnb or bert2bert fairseq checkpoint")
     p.add_argument("out", help="directory to write (must not exist)")
     p.add_argument("--tokenizer", metavar="DIR", help="tokenizer directory (default: see above)")
@@ -234,9 +264,11 @@ def main(argv=None):
     except (ExportError, ValueError, FileNotFoundError) as e:
         print(f"export_hf: error: {e}", file=sys.stderr)
         return 1
-    print(f"| exported the {info['layers']}-layer encoder of {args.checkpoint} to {args.out}; "
-          f"pooler: {info['pooler']}; "
-          f"largest hidden-state difference to the plugin: {info['max_abs_difference']:.2e}")
+    print(
+        f"| exported the {info['layers']}-layer encoder of {args.checkpoint} to {args.out}; "
+        f"pooler: {info['pooler']}; "
+        f"largest hidden-state difference to the plugin: {info['max_abs_difference']:.2e}"
+    )
     return 0
 
 

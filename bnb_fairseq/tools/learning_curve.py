@@ -14,6 +14,7 @@ state), then decodes ``--subset`` with each requested checkpoint (and the last o
 WORK/curve.png. Training seconds exclude checkpoint writing, which fairseq logs, and include
 start-up. ``--copy-text`` builds src = tgt data from any text file (a copy task).
 """
+
 import argparse
 import csv
 import glob
@@ -30,8 +31,19 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 PLUGIN_DIR = os.path.join(ROOT, "bnb_fairseq")
 SAVED = re.compile(r"Saved checkpoint (\S+) \(epoch \d+ @ (\d+) updates.*writing took ([\d.]+) seconds")
 TRAIN_INNER = re.compile(r"train_inner \|.* ctc=([\d.]+).*num_updates=(\d+)")
-FIELDS = ["label", "updates", "train_seconds", "seconds_per_update", "train_ctc_bits", "bleu",
-          "length_ratio", "hyp_len", "ref_len", "sentences", "decode_seconds"]
+FIELDS = [
+    "label",
+    "updates",
+    "train_seconds",
+    "seconds_per_update",
+    "train_ctc_bits",
+    "bleu",
+    "length_ratio",
+    "hyp_len",
+    "ref_len",
+    "sentences",
+    "decode_seconds",
+]
 
 
 def build_copy_data(text, bert, work, n_valid, n_test, max_len):
@@ -39,10 +51,15 @@ def build_copy_data(text, bert, work, n_valid, n_test, max_len):
     with open(text, encoding="utf-8") as f:
         lines = [line.rstrip("\n") for line in f if line.strip()]
     if len(lines) <= n_valid + n_test:
-        raise SystemExit(f"error: {text} has {len(lines)} non-empty lines; --copy-text needs more than "
-                         f"--valid-lines + --test-lines = {n_valid + n_test}")
-    splits = {"train": lines[: -(n_valid + n_test)], "valid": lines[-(n_valid + n_test): -n_test],
-              "test": lines[-n_test:]}
+        raise SystemExit(
+            f"error: {text} has {len(lines)} non-empty lines; --copy-text needs more than "
+            f"--valid-lines + --test-lines = {n_valid + n_test}"
+        )
+    splits = {
+        "train": lines[: -(n_valid + n_test)],
+        "valid": lines[-(n_valid + n_test) : -n_test],
+        "test": lines[-n_test:],
+    }
     raw = os.path.join(work, "raw")
     os.makedirs(raw, exist_ok=True)
     for split, rows in splits.items():
@@ -50,10 +67,30 @@ def build_copy_data(text, bert, work, n_valid, n_test, max_len):
             with open(os.path.join(raw, f"{split}.{lang}"), "w", encoding="utf-8") as f:
                 f.writelines(r + "\n" for r in rows)
     dest = os.path.join(work, "data-bin")
-    subprocess.run([sys.executable, os.path.join(ROOT, "preprocess", "binarize.py"), "--bert", bert,
-                    "-s", "src", "-t", "tgt", "--trainpref", f"{raw}/train", "--validpref", f"{raw}/valid",
-                    "--testpref", f"{raw}/test", "--destdir", dest, "--max-len", str(max_len), "--quiet"],
-                   check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            os.path.join(ROOT, "preprocess", "binarize.py"),
+            "--bert",
+            bert,
+            "-s",
+            "src",
+            "-t",
+            "tgt",
+            "--trainpref",
+            f"{raw}/train",
+            "--validpref",
+            f"{raw}/valid",
+            "--testpref",
+            f"{raw}/test",
+            "--destdir",
+            dest,
+            "--max-len",
+            str(max_len),
+            "--quiet",
+        ],
+        check=True,
+    )
     return dest, os.path.join(raw, "test.tgt")
 
 
@@ -61,11 +98,35 @@ def train(args, train_args, work):
     """Run fairseq-train, returning {updates: train seconds} of the saved checkpoints and the log."""
     save_dir = os.path.join(work, "checkpoints")
     every = reduce(math.gcd, args.eval_updates)
-    cmd = [sys.executable, "-m", "fairseq_cli.train", args.data, "--user-dir", PLUGIN_DIR, "--task", "bnb_seq2seq",
-           "-s", args.source_lang, "-t", args.target_lang, "--save-dir", save_dir,
-           "--save-interval-updates", str(every), "--keep-interval-updates", "-1", "--no-epoch-checkpoints",
-           "--no-save-optimizer-state", "--disable-validation", "--max-update", str(max(args.eval_updates)),
-           "--log-format", "simple", "--log-interval", str(min(10, every))]
+    cmd = [
+        sys.executable,
+        "-m",
+        "fairseq_cli.train",
+        args.data,
+        "--user-dir",
+        PLUGIN_DIR,
+        "--task",
+        "bnb_seq2seq",
+        "-s",
+        args.source_lang,
+        "-t",
+        args.target_lang,
+        "--save-dir",
+        save_dir,
+        "--save-interval-updates",
+        str(every),
+        "--keep-interval-updates",
+        "-1",
+        "--no-epoch-checkpoints",
+        "--no-save-optimizer-state",
+        "--disable-validation",
+        "--max-update",
+        str(max(args.eval_updates)),
+        "--log-format",
+        "simple",
+        "--log-interval",
+        str(min(10, every)),
+    ]
     if args.max_minutes:
         cmd += ["--stop-time-hours", str(args.max_minutes / 60)]
     cmd += train_args
@@ -74,8 +135,10 @@ def train(args, train_args, work):
     times, ctc, saving, last_ctc = {}, {}, 0.0, None
     start = time.time()
     env = dict(os.environ, TOKENIZERS_PARALLELISM="false")
-    with open(log_path, "w", encoding="utf-8") as log, subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as proc:
+    with (
+        open(log_path, "w", encoding="utf-8") as log,
+        subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as proc,
+    ):
         for line in proc.stdout:
             log.write(line)
             m = TRAIN_INNER.search(line)
@@ -116,10 +179,16 @@ def decode(checkpoint, data, subset, reference, cased, max_tokens, blank_penalty
     try:
         scores = decode_score.score_split(loaded, hyps, reference, cased)
     except ValueError as e:
-        raise SystemExit(f"error: {e}")
-    return {"bleu": round(scores["BLEU-4"], 2), "length_ratio": scores["length_ratio"],
-            "hyp_len": scores["sys_len"], "ref_len": scores["ref_len"], "sentences": len(loaded.dataset),
-            "decode_seconds": round(seconds, 1), "example": scores["hypotheses"][0]}
+        raise SystemExit(f"error: {e}") from None
+    return {
+        "bleu": round(scores["BLEU-4"], 2),
+        "length_ratio": scores["length_ratio"],
+        "hyp_len": scores["sys_len"],
+        "ref_len": scores["ref_len"],
+        "sentences": len(loaded.dataset),
+        "decode_seconds": round(seconds, 1),
+        "example": scores["hypotheses"][0],
+    }
 
 
 def checkpoint_updates(path):
@@ -136,8 +205,9 @@ def run(args, train_args):
     if args.copy_text:
         if not args.bert:
             raise SystemExit("error: --copy-text needs --bert (the checkpoint whose vocabulary binarizes it)")
-        args.data, copy_ref = build_copy_data(args.copy_text, args.bert, work, args.valid_lines, args.test_lines,
-                                              args.max_len)
+        args.data, copy_ref = build_copy_data(
+            args.copy_text, args.bert, work, args.valid_lines, args.test_lines, args.max_len
+        )
         args.source_lang, args.target_lang = "src", "tgt"
         reference = reference or copy_ref
     if not args.data or not args.source_lang or not args.target_lang:
@@ -150,21 +220,36 @@ def run(args, train_args):
     for updates in sorted(set(points + ([final] if final else []))):
         found = glob.glob(os.path.join(save_dir, f"checkpoint_*_{updates}.pt"))
         path = found[0] if found else last
-        scores = decode(path, args.data, args.subset, reference, args.cased, args.max_tokens,
-                        args.ctc_blank_penalty)
+        scores = decode(path, args.data, args.subset, reference, args.cased, args.max_tokens, args.ctc_blank_penalty)
         train_seconds = times.get(updates)
-        rows.append({"label": args.label, "updates": updates,
-                     "train_seconds": round(train_seconds, 1) if train_seconds else None,
-                     "seconds_per_update": round(train_seconds / updates, 3) if train_seconds else None,
-                     "train_ctc_bits": ctc.get(updates), **scores})
-        print(f"learning_curve: {updates} updates, {rows[-1]['train_seconds']} s: BLEU {scores['bleu']}, "
-              f"length ratio {scores['length_ratio']}  e.g. {scores['example']!r}", flush=True)
+        rows.append(
+            {
+                "label": args.label,
+                "updates": updates,
+                "train_seconds": round(train_seconds, 1) if train_seconds else None,
+                "seconds_per_update": round(train_seconds / updates, 3) if train_seconds else None,
+                "train_ctc_bits": ctc.get(updates),
+                **scores,
+            }
+        )
+        print(
+            f"learning_curve: {updates} updates, {rows[-1]['train_seconds']} s: BLEU {scores['bleu']}, "
+            f"length ratio {scores['length_ratio']}  e.g. {scores['example']!r}",
+            flush=True,
+        )
     if not args.keep_checkpoints:
         for path in glob.glob(os.path.join(save_dir, "checkpoint*.pt")):
             os.remove(path)
-    meta = {"label": args.label, "data": args.data, "subset": args.subset, "reference": reference,
-            "ctc_blank_penalty": args.ctc_blank_penalty,
-            "train_args": train_args, "threads": _threads(), "rows": rows}
+    meta = {
+        "label": args.label,
+        "data": args.data,
+        "subset": args.subset,
+        "reference": reference,
+        "ctc_blank_penalty": args.ctc_blank_penalty,
+        "train_args": train_args,
+        "threads": _threads(),
+        "rows": rows,
+    }
     with open(os.path.join(work, "curve.json"), "w", encoding="utf-8") as f:
         json.dump(meta, f, indent=1)
     with open(os.path.join(work, "curve.csv"), "w", newline="", encoding="utf-8") as f:
@@ -203,8 +288,9 @@ def plot(curve_files, out):
         axes[1].plot(x, [r["length_ratio"] for r in rows], marker="o", label=label)
         timed = [r for r in rows if r.get("train_seconds")]
         axes[2].plot([r["train_seconds"] / 60 for r in timed], [r["bleu"] for r in timed], marker="o", label=label)
-    for ax, (xl, yl) in zip(axes, (("updates", "BLEU"), ("updates", "hypothesis / reference length"),
-                                   ("training minutes", "BLEU"))):
+    for ax, (xl, yl) in zip(
+        axes, (("updates", "BLEU"), ("updates", "hypothesis / reference length"), ("training minutes", "BLEU"))
+    ):
         ax.set_xlabel(xl)
         ax.set_ylabel(yl)
         ax.grid(alpha=0.3)
@@ -220,7 +306,7 @@ def main(argv=None):
     train_args = []
     if "--" in argv:
         i = argv.index("--")
-        argv, train_args = argv[:i], argv[i + 1:]
+        argv, train_args = argv[:i], argv[i + 1 :]
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="train a recipe and score its checkpoints (fairseq-train args after --)")
@@ -229,16 +315,24 @@ def main(argv=None):
     r.add_argument("-t", "--target-lang")
     r.add_argument("--work", required=True, help="output folder: train.log, curve.csv/json/png")
     r.add_argument("--label", default=None, help="name of this curve in plots and tables")
-    r.add_argument("--eval-updates", default="100,300,1000",
-                   help="comma-separated update counts to score (training stops at the largest)")
+    r.add_argument(
+        "--eval-updates",
+        default="100,300,1000",
+        help="comma-separated update counts to score (training stops at the largest)",
+    )
     r.add_argument("--max-minutes", type=float, default=None, help="stop training after this many minutes")
     r.add_argument("--subset", default="test", help="held-out split to decode")
-    r.add_argument("--reference", default=None, help="raw reference file of --subset (default: the "
-                   "binarized targets, detokenized)")
+    r.add_argument(
+        "--reference", default=None, help="raw reference file of --subset (default: the binarized targets, detokenized)"
+    )
     r.add_argument("--cased", action="store_true", help="case-sensitive BLEU (cased target checkpoint)")
     r.add_argument("--max-tokens", type=int, default=4096, help="decoding batch size in tokens")
-    r.add_argument("--ctc-blank-penalty", type=float, default=None,
-                   help="decode with this --ctc-blank-penalty (default: the task's, 0)")
+    r.add_argument(
+        "--ctc-blank-penalty",
+        type=float,
+        default=None,
+        help="decode with this --ctc-blank-penalty (default: the task's, 0)",
+    )
     r.add_argument("--copy-text", default=None, help="build a copy task (src = tgt) from this text file")
     r.add_argument("--bert", default=None, help="BERT checkpoint directory that binarizes --copy-text")
     r.add_argument("--valid-lines", type=int, default=200, help="copy mode: held-out valid lines")

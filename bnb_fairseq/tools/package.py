@@ -5,6 +5,7 @@ dictionaries, the tokenizer folders binarize.py saved, and a README with the tra
 ``BnbModel.from_pretrained(OUT)`` (or ``Bert2BertModel``) and ``fairseq-interactive OUT --path
 OUT/model.pt`` take it as it is: no data directory, BERT checkpoint or tokenizer argument needed.
 """
+
 import argparse
 import os
 import shutil
@@ -60,8 +61,10 @@ def package(checkpoint, data, out):
     needed = [f"dict.{src}.txt", f"dict.{tgt}.txt", f"tokenizer.{src}"]
     missing = [n for n in needed if not os.path.exists(os.path.join(data, n))]
     if missing:
-        raise SystemExit(f"package: {data} lacks {', '.join(missing)}: give the directory preprocess/binarize.py "
-                         "wrote for this model's training data")
+        raise SystemExit(
+            f"package: {data} lacks {', '.join(missing)}: give the directory preprocess/binarize.py "
+            "wrote for this model's training data"
+        )
     stage = out.rstrip("/") + ".partial"
     shutil.rmtree(stage, ignore_errors=True)
     os.makedirs(stage)
@@ -82,15 +85,28 @@ def package(checkpoint, data, out):
     autoregressive = model_cfg._name.startswith("bert2bert")
     options = "\n".join(f"{k} = {v}" for k, v in sorted(model_cfg.items()) if not k.startswith("_"))
     with open(os.path.join(stage, "README.md"), "w", encoding="utf-8") as f:
-        f.write(README.format(
-            name=os.path.basename(out.rstrip("/")), article="An" if autoregressive else "A", kind="autoregressive BERT2BERT" if autoregressive else
-            "non-autoregressive BnB", arch=model_cfg._name, src=src, tgt=tgt,
-            updates=state.get("optimizer_history", [{}])[-1].get("num_updates", "?"),
-            module="bert2bert" if autoregressive else "bnb", cls="Bert2BertModel" if autoregressive else "BnbModel",
-            out=out, extra=" --beam 4" if autoregressive else "", task=cfg.task._name,
-            criterion=cfg.criterion._name, optimizer=cfg.optimizer._name if cfg.optimizer else "?",
-            lr=list(cfg.optimization.lr), max_tokens=cfg.dataset.max_tokens, update_freq=list(cfg.optimization.update_freq),
-            model_options=options))
+        f.write(
+            README.format(
+                name=os.path.basename(out.rstrip("/")),
+                article="An" if autoregressive else "A",
+                kind="autoregressive BERT2BERT" if autoregressive else "non-autoregressive BnB",
+                arch=model_cfg._name,
+                src=src,
+                tgt=tgt,
+                updates=state.get("optimizer_history", [{}])[-1].get("num_updates", "?"),
+                module="bert2bert" if autoregressive else "bnb",
+                cls="Bert2BertModel" if autoregressive else "BnbModel",
+                out=out,
+                extra=" --beam 4" if autoregressive else "",
+                task=cfg.task._name,
+                criterion=cfg.criterion._name,
+                optimizer=cfg.optimizer._name if cfg.optimizer else "?",
+                lr=list(cfg.optimization.lr),
+                max_tokens=cfg.dataset.max_tokens,
+                update_freq=list(cfg.optimization.update_freq),
+                model_options=options,
+            )
+        )
     os.replace(stage, out)
     return out
 

@@ -13,6 +13,7 @@ largest to the smallest peak; the exit status is 1 if a run failed or did not an
 The environment is passed on: with glibc's default malloc, CPU decoding's peak creeps up with the
 number of batches (heap fragmentation); ``MALLOC_MMAP_THRESHOLD_=4194304`` keeps it flat (README).
 """
+
 import argparse
 import glob
 import json
@@ -72,7 +73,7 @@ def measure(cmd, log_path, env):
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
-    extra = argv[argv.index("--") + 1:] if "--" in argv else []
+    extra = argv[argv.index("--") + 1 :] if "--" in argv else []
     argv = argv[: argv.index("--")] if "--" in argv else argv
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint")
@@ -96,26 +97,65 @@ def main(argv=None):
         for n in sizes:
             data = os.path.join(work, f"n{n}")
             repeated_split(args.data, args.subset, src, tgt, n, data)
-            cmd = ["fairseq-generate", data, "--user-dir", user_dir, "--task", "bnb_seq2seq", "-s", src, "-t", tgt,
-                   "--path", args.checkpoint, "--gen-subset", "test", "--max-tokens", str(args.max_tokens),
-                   "--num-workers", "0", *extra]
+            cmd = [
+                "fairseq-generate",
+                data,
+                "--user-dir",
+                user_dir,
+                "--task",
+                "bnb_seq2seq",
+                "-s",
+                src,
+                "-t",
+                tgt,
+                "--path",
+                args.checkpoint,
+                "--gen-subset",
+                "test",
+                "--max-tokens",
+                str(args.max_tokens),
+                "--num-workers",
+                "0",
+                *extra,
+            ]
             log = os.path.join(work, f"generate-{n}.txt")
             status, peak_kb, seconds = measure(cmd, log, env)
             with open(log, encoding="utf-8", errors="replace") as f:
                 answered = sum(1 for line in f if line.startswith("H-"))
-            rows.append({"sentences": n, "peak_rss_kb": peak_kb, "seconds": round(seconds, 1),
-                         "answered": answered, "status": status})
-            print(f"{n:>8} sentences: peak RSS {peak_kb / 1024:8.1f} MB, {seconds:6.1f} s, {answered} answered"
-                  + ("" if status == 0 else f", exit status {status} (see {log})"), flush=True)
+            rows.append(
+                {
+                    "sentences": n,
+                    "peak_rss_kb": peak_kb,
+                    "seconds": round(seconds, 1),
+                    "answered": answered,
+                    "status": status,
+                }
+            )
+            print(
+                f"{n:>8} sentences: peak RSS {peak_kb / 1024:8.1f} MB, {seconds:6.1f} s, {answered} answered"
+                + ("" if status == 0 else f", exit status {status} (see {log})"),
+                flush=True,
+            )
             ok &= status == 0 and answered == n
         peaks = [r["peak_rss_kb"] for r in rows]
         ratio = max(peaks) / min(peaks)
-        print(f"largest / smallest peak RSS: {ratio:.3f} over {min(sizes)} -> {max(sizes)} sentences "
-              f"(--max-tokens {args.max_tokens}, {args.threads} thread(s))")
+        print(
+            f"largest / smallest peak RSS: {ratio:.3f} over {min(sizes)} -> {max(sizes)} sentences "
+            f"(--max-tokens {args.max_tokens}, {args.threads} thread(s))"
+        )
         if args.json:
             with open(args.json, "w") as f:
-                json.dump({"checkpoint": args.checkpoint, "max_tokens": args.max_tokens, "threads": args.threads,
-                           "runs": rows, "peak_ratio": round(ratio, 4)}, f, indent=1)
+                json.dump(
+                    {
+                        "checkpoint": args.checkpoint,
+                        "max_tokens": args.max_tokens,
+                        "threads": args.threads,
+                        "runs": rows,
+                        "peak_ratio": round(ratio, 4),
+                    },
+                    f,
+                    indent=1,
+                )
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)

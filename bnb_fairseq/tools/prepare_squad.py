@@ -26,6 +26,7 @@ in the log and prepare.json. Whitespace (newlines, tabs) inside a text is collap
 Bad input (a JSON syntax error, a missing field, an answer that is not in its paragraph) is one
 error naming the file, the line and the question id.
 """
+
 import argparse
 import json
 import math
@@ -57,10 +58,11 @@ class SquadFile:
         try:
             self.json = json.loads(self.text)
         except json.JSONDecodeError as e:
-            raise SquadError(f"{path}:{e.lineno}: not valid JSON ({e.msg}, column {e.colno}); "
-                             "give the SQuAD v1.1 file as downloaded") from None
+            raise SquadError(
+                f"{path}:{e.lineno}: not valid JSON ({e.msg}, column {e.colno}); give the SQuAD v1.1 file as downloaded"
+            ) from None
         if not isinstance(self.json, dict) or not isinstance(self.json.get("data"), list):
-            raise SquadError(f"{path}:1: no top-level \"data\" list; this is not a SQuAD v1.1 file")
+            raise SquadError(f'{path}:1: no top-level "data" list; this is not a SQuAD v1.1 file')
 
     def where(self, path_in_json, qid=None):
         """'file:line (json path, id ...)': the line is that of the id's first occurrence, if found."""
@@ -80,7 +82,7 @@ def require(obj, key, kind, squad, path_in_json, qid=None):
     value = obj.get(key) if isinstance(obj, dict) else None
     if not isinstance(value, kind) or (kind is str and not value.strip()) or (kind is list and not value):
         what = {str: "a non-empty string", list: "a non-empty list", int: "an integer"}[kind]
-        raise SquadError(f"{squad.where(path_in_json, qid)}: \"{key}\" must be {what}")
+        raise SquadError(f'{squad.where(path_in_json, qid)}: "{key}" must be {what}')
     return value
 
 
@@ -105,7 +107,7 @@ def examples(squad, article_ids):
 def locate_answer(context, text, start):
     """(start, corrected): the answer's character offset, moved to the nearest occurrence when the
     given offset does not hold the answer text; None when the text is not in the context."""
-    if context[start:start + len(text)] == text:
+    if context[start : start + len(text)] == text:
         return start, False
     found = [m.start() for m in re.finditer(re.escape(text), context)]
     if not found:
@@ -147,7 +149,7 @@ class SourceBuilder:
         last = next((i for i in range(len(tokens) - 1, -1, -1) if offsets[i][0] < answer_start + len(answer)), first)
         while True:
             window = self.window(offsets, context, first, last, budget)
-            text = context[offsets[window[0]][0]:offsets[window[1] - 1][1]]
+            text = context[offsets[window[0]][0] : offsets[window[1] - 1][1]]
             source = f"{one_line(answer)} {self.sep} {one_line(text)}"
             excess = len(self.tok(source)["input_ids"]) - self.max_len
             if excess <= 0:
@@ -184,8 +186,9 @@ def split_articles(n_articles, valid_fraction, seed):
     if not 0 < valid_fraction < 1:
         raise SquadError(f"--valid-fraction {valid_fraction} must be between 0 and 1")
     if n_articles < 2:
-        raise SquadError("the training file has fewer than 2 articles: nothing to hold out for valid; "
-                         "pass --valid FILE")
+        raise SquadError(
+            "the training file has fewer than 2 articles: nothing to hold out for valid; pass --valid FILE"
+        )
     order = list(range(n_articles))
     random.Random(seed).shuffle(order)
     n_valid = min(n_articles - 1, max(1, math.ceil(valid_fraction * n_articles)))
@@ -194,14 +197,18 @@ def split_articles(n_articles, valid_fraction, seed):
 
 def write_split(squad, article_ids, builder, out, split, stats):
     n = 0
-    with open(os.path.join(out, f"{split}.src"), "w", encoding="utf-8") as src, \
-            open(os.path.join(out, f"{split}.tgt"), "w", encoding="utf-8") as tgt, \
-            open(os.path.join(out, f"{split}.ids"), "w", encoding="utf-8") as ids:
+    with (
+        open(os.path.join(out, f"{split}.src"), "w", encoding="utf-8") as src,
+        open(os.path.join(out, f"{split}.tgt"), "w", encoding="utf-8") as tgt,
+        open(os.path.join(out, f"{split}.ids"), "w", encoding="utf-8") as ids,
+    ):
         for qid, question, text, start, context, where in examples(squad, article_ids):
             start, corrected = locate_answer(context, text, start)
             if start is None:
-                raise SquadError(f"{squad.where(where, qid)}: the answer {text!r} does not occur in its paragraph's "
-                                 "context; fix or remove the question")
+                raise SquadError(
+                    f"{squad.where(where, qid)}: the answer {text!r} does not occur in its paragraph's "
+                    "context; fix or remove the question"
+                )
             source, context_cut, answer_cut = builder.build(text, start, context)
             src.write(source + "\n")
             tgt.write(one_line(question) + "\n")
@@ -217,8 +224,11 @@ def write_split(squad, article_ids, builder, out, split, stats):
 
 
 def get_parser():
-    p = argparse.ArgumentParser(prog="python -m bnb_fairseq.tools.prepare_squad", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m bnb_fairseq.tools.prepare_squad",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--train", required=True, help="SQuAD v1.1 training JSON (train and, by default, valid)")
     p.add_argument("--dev", required=True, help="SQuAD v1.1 dev JSON (the test split)")
     p.add_argument("--valid", help="a JSON file for the valid split (default: held-out training articles)")
@@ -248,8 +258,13 @@ def main(argv=None):
         plan.append(("test", dev, range(len(dev.articles()))))
         builder = SourceBuilder(load_wordpiece_tokenizer(args.tokenizer, what="--tokenizer"), args.max_len)
         os.makedirs(args.out, exist_ok=True)
-        stats = {"max_len": args.max_len, "sizes": {}, "context_truncated": 0, "answer_truncated": 0,
-                 "answer_start_corrected": []}
+        stats = {
+            "max_len": args.max_len,
+            "sizes": {},
+            "context_truncated": 0,
+            "answer_truncated": 0,
+            "answer_start_corrected": [],
+        }
         for split, squad, article_ids in plan:
             write_split(squad, article_ids, builder, args.out, split, stats)
     except (SquadError, ValueError) as e:
@@ -259,10 +274,14 @@ def main(argv=None):
     with open(os.path.join(args.out, "prepare.json"), "w", encoding="utf-8") as f:
         json.dump(stats, f, indent=2)
     corrected = stats["answer_start_corrected"]
-    print(f"| wrote {args.out}: " + ", ".join(f"{s} {stats['sizes'][s]}" for s in SPLITS)
-          + f" questions; {stats['context_truncated']} context(s) cut to fit --max-len {args.max_len}, "
-          f"{stats['answer_truncated']} answer(s) cut, {len(corrected)} answer_start(s) moved to where the answer "
-          "occurs" + (f" (ids {', '.join(corrected[:10])})" if corrected else ""), file=sys.stderr)
+    print(
+        f"| wrote {args.out}: "
+        + ", ".join(f"{s} {stats['sizes'][s]}" for s in SPLITS)
+        + f" questions; {stats['context_truncated']} context(s) cut to fit --max-len {args.max_len}, "
+        f"{stats['answer_truncated']} answer(s) cut, {len(corrected)} answer_start(s) moved to where the answer "
+        "occurs" + (f" (ids {', '.join(corrected[:10])})" if corrected else ""),
+        file=sys.stderr,
+    )
     return 0
 
 

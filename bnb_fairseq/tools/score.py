@@ -20,6 +20,7 @@ The recipes' common last step. It reads the detokenized ``D-`` lines (the best o
   rather than a number from a reduced metric. This is not the Meteor 1.5 jar (with paraphrase
   tables) that question-generation papers report, so its numbers are not comparable with theirs.
 """
+
 import argparse
 import hashlib
 import json
@@ -34,7 +35,8 @@ INSTALLED_WORDNET = os.path.join(sys.prefix, "share", "wordnet")  # bnb_fairseq.
 DEBIAN_WORDNET = "/usr/share/wordnet"
 # the WordNet 3.0 database files nltk's reader opens; ``lexnames`` is written when missing
 WORDNET_FILES = tuple(f"{kind}.{pos}" for kind in ("data", "index") for pos in ("noun", "verb", "adj", "adv")) + tuple(
-    f"{pos}.exc" for pos in ("noun", "verb", "adj", "adv"))
+    f"{pos}.exc" for pos in ("noun", "verb", "adj", "adv")
+)
 LEXICOGRAPHER_FILES = 45  # WordNet 3.0 numbers its lexicographer files 00-44
 
 
@@ -51,8 +53,9 @@ def read_hypotheses(path):
                 continue
             fields = line.rstrip("\n").split("\t")
             if len(fields) < 2 or not fields[0][2:].isdigit():
-                raise ScoreError(f"{path}:{lineno}: not a fairseq-generate D- line (D-<id> TAB score TAB text): "
-                                 f"{line[:80]!r}")
+                raise ScoreError(
+                    f"{path}:{lineno}: not a fairseq-generate D- line (D-<id> TAB score TAB text): {line[:80]!r}"
+                )
             hyps.setdefault(int(fields[0][2:]), fields[2] if len(fields) > 2 else "")
     return hyps
 
@@ -81,7 +84,8 @@ def ordered_hypotheses(hyps, refs, gen_path, ref_path):
             f"{gen_path} answers {len(hyps)} inputs but {ref_path} has {len(refs)} lines"
             + (f"; no hypothesis for line(s) {', '.join(str(i + 1) for i in missing[:10])}" if missing else "")
             + (f"; ids beyond the reference: {extra[:10]}" if extra else "")
-            + ": generate the same split the reference belongs to, with every sentence (see the log for errors)")
+            + ": generate the same split the reference belongs to, with every sentence (see the log for errors)"
+        )
     return [hyps[i] for i in range(len(refs))]
 
 
@@ -97,9 +101,14 @@ def bleu(hyps, refs, lowercase):
 
     metric = BLEU(lowercase=lowercase)
     score = metric.corpus_score(hyps, [refs])
-    return {"BLEU-4": score.score, "bleu_detail": str(score), "bleu_signature": str(metric.get_signature()),
-            "sys_len": score.sys_len, "ref_len": score.ref_len,
-            "length_ratio": round(score.sys_len / max(score.ref_len, 1), 3)}
+    return {
+        "BLEU-4": score.score,
+        "bleu_detail": str(score),
+        "bleu_signature": str(metric.get_signature()),
+        "sys_len": score.sys_len,
+        "ref_len": score.ref_len,
+        "length_ratio": round(score.sys_len / max(score.ref_len, 1), 3),
+    }
 
 
 def rouge(hyps, refs):
@@ -114,15 +123,20 @@ def rouge(hyps, refs):
         for name, s in scorer.score(ref, hyp).items():
             totals[name] += s.fmeasure
     n = max(len(hyps), 1)
-    return {"ROUGE-1": 100 * totals["rouge1"] / n, "ROUGE-2": 100 * totals["rouge2"] / n,
-            "ROUGE-L": 100 * totals["rougeL"] / n}
+    return {
+        "ROUGE-1": 100 * totals["rouge1"] / n,
+        "ROUGE-2": 100 * totals["rouge2"] / n,
+        "ROUGE-L": 100 * totals["rougeL"] / n,
+    }
 
 
 def wordnet_cache_dir(source):
     """A cache folder of its own for each WordNet directory (and version of its files)."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    stamp = [os.path.realpath(source)] + [str(os.stat(os.path.join(source, n)).st_size) + ":" +
-                                          str(os.stat(os.path.join(source, n)).st_mtime_ns) for n in WORDNET_FILES]
+    stamp = [os.path.realpath(source)] + [
+        str(os.stat(os.path.join(source, n)).st_size) + ":" + str(os.stat(os.path.join(source, n)).st_mtime_ns)
+        for n in WORDNET_FILES
+    ]
     return os.path.join(base, "bnb_fairseq", "wordnet-3.0", hashlib.sha1("|".join(stamp).encode()).hexdigest()[:16])
 
 
@@ -182,10 +196,12 @@ def load_wordnet(wordnet_dir=None):
             return wordnet, "nltk's wordnet corpus"
         except LookupError:
             if not os.path.isdir(DEBIAN_WORDNET):
-                return None, ("no WordNet 3.0 database found: run `python -m bnb_fairseq.tools.install_wordnet` "
-                              f"(make install does, into {INSTALLED_WORDNET}), install Debian/Ubuntu's "
-                              "wordnet-base (apt-get install wordnet-base) or nltk's wordnet corpus, "
-                              "or pass --wordnet DIR")
+                return None, (
+                    "no WordNet 3.0 database found: run `python -m bnb_fairseq.tools.install_wordnet` "
+                    f"(make install does, into {INSTALLED_WORDNET}), install Debian/Ubuntu's "
+                    "wordnet-base (apt-get install wordnet-base) or nltk's wordnet corpus, "
+                    "or pass --wordnet DIR"
+                )
             wordnet_dir = DEBIAN_WORDNET
     root = prepared_wordnet_root(os.path.abspath(wordnet_dir))
     nltk.data.path.insert(0, root)  # nltk opens corpus files only under its data path
@@ -212,10 +228,12 @@ def meteor(hyps, refs, wordnet_dir=None):
 
 
 def score(hyps, refs, metrics, lowercase=True, wordnet_dir=None):
-    out = {"sentences": len(refs),
-           "hypothesis_words": sum(len(h.split()) for h in hyps) / max(len(hyps), 1),
-           "reference_words": sum(len(r.split()) for r in refs) / max(len(refs), 1),
-           "empty_hypotheses": sum(1 for h in hyps if not h.strip())}
+    out = {
+        "sentences": len(refs),
+        "hypothesis_words": sum(len(h.split()) for h in hyps) / max(len(hyps), 1),
+        "reference_words": sum(len(r.split()) for r in refs) / max(len(refs), 1),
+        "empty_hypotheses": sum(1 for h in hyps if not h.strip()),
+    }
     if "bleu" in metrics:
         out.update(bleu(hyps, refs, lowercase))
     if "rouge" in metrics:
@@ -235,22 +253,31 @@ def report_lines(result):
     if "METEOR" in result:
         value = "not computed" if result["METEOR"] is None else f"{result['METEOR']:.2f}"
         lines.append(f"METEOR = {value}: {result['meteor_note']}")
-    lines.append(f"sentences = {result['sentences']}  (words per hypothesis {result['hypothesis_words']:.1f}, "
-                 f"per reference {result['reference_words']:.1f}, empty hypotheses {result['empty_hypotheses']})")
+    lines.append(
+        f"sentences = {result['sentences']}  (words per hypothesis {result['hypothesis_words']:.1f}, "
+        f"per reference {result['reference_words']:.1f}, empty hypotheses {result['empty_hypotheses']})"
+    )
     return lines
 
 
 def get_parser():
-    p = argparse.ArgumentParser(prog="python -m bnb_fairseq.tools.score", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m bnb_fairseq.tools.score",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("generate_output", help="fairseq-generate output (with --bpe bert_wordpiece: D- lines)")
     p.add_argument("reference", help="raw reference text, one line per input")
     p.add_argument("--metrics", default="bleu", help=f"comma-separated, from {','.join(METRICS)} (default bleu)")
     case = p.add_mutually_exclusive_group()
     case.add_argument("--tokenizer", metavar="DIR", help="target BERT tokenizer: BLEU keeps case if it does")
     case.add_argument("--cased", action="store_true", help="case-sensitive BLEU (default: lowercased)")
-    p.add_argument("--wordnet", metavar="DIR", help="WordNet 3.0 database directory for METEOR (default: the "
-                   "virtual environment's share/wordnet, nltk's wordnet corpus, /usr/share/wordnet)")
+    p.add_argument(
+        "--wordnet",
+        metavar="DIR",
+        help="WordNet 3.0 database directory for METEOR (default: the "
+        "virtual environment's share/wordnet, nltk's wordnet corpus, /usr/share/wordnet)",
+    )
     p.add_argument("--hyps-out", metavar="FILE", help="write the hypotheses in reference order")
     p.add_argument("--json", metavar="FILE", help="write the scores as JSON")
     return p

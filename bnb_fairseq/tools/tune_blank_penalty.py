@@ -9,6 +9,7 @@ recipe can pass it to fairseq-generate:
 
 The last line of the output is the chosen value alone.
 """
+
 import argparse
 import sys
 
@@ -34,10 +35,14 @@ def main(argv=None):
     best = None
     loaded = load_for_decoding(args.checkpoint, args.data, args.subset)  # once for all candidates
     for penalty in candidates:
-        scores = decode(args.checkpoint, args.data, args.subset, args.reference, args.cased, args.max_tokens, penalty,
-                        loaded=loaded)
-        print(f"blank penalty {penalty:g}: {args.subset} BLEU {scores['bleu']}, length ratio "
-              f"{scores['length_ratio']}", file=sys.stderr, flush=True)
+        scores = decode(
+            args.checkpoint, args.data, args.subset, args.reference, args.cased, args.max_tokens, penalty, loaded=loaded
+        )
+        print(
+            f"blank penalty {penalty:g}: {args.subset} BLEU {scores['bleu']}, length ratio {scores['length_ratio']}",
+            file=sys.stderr,
+            flush=True,
+        )
         if best is None or scores["bleu"] > best[1]:
             best = (penalty, scores["bleu"])
     print(f"{best[0]:g}")
