@@ -119,12 +119,13 @@ recipe_checkpoint() {
 }
 
 # recipe_blank_penalty CHECKPOINT DATA REFERENCE: BLANK_PENALTY if set, else the value that gives the
-# best BLEU on the valid split (bnb_fairseq.tools.tune_blank_penalty; never the test split).
+# best BLEU on the valid split (bnb_fairseq.tools.tune_blank_penalty; never the test split), which is also
+# stored in CHECKPOINT, so that the Python API and fairseq-interactive decode it the same way.
 recipe_blank_penalty() {
   if [[ -n "${BLANK_PENALTY:-}" ]]; then
     echo "$BLANK_PENALTY"
   else
-    python -m bnb_fairseq.tools.tune_blank_penalty "$1" "$2" --subset valid --reference "$3" | tail -n 1
+    python -m bnb_fairseq.tools.tune_blank_penalty "$1" "$2" --subset valid --reference "$3" --save | tail -n 1
   fi
 }
 

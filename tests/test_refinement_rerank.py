@@ -20,6 +20,7 @@ SRC = [[CLS, 7592, 2088, 2003, SEP], [CLS, 2129, 2024, 2017, 2725, 2651, 1012, S
 WORDS = [2023, 2003, 1037, 3231, 2748]
 K = 16
 MASK = 103  # [MASK] in BERT's uncased vocabulary
+UNK = 100
 
 
 def build_bnb(bert_dir, **overrides):
@@ -82,7 +83,8 @@ def spied(classify):
 
 
 def strip(tokens, n):
-    toks = [t for t in tokens[:n] if t not in (CLS, SEP, PAD)]
+    """A hypothesis' tokens: the specials and [UNK] (--unk-policy drop, the default) left out, [SEP] closing."""
+    toks = [t for t in tokens[:n] if t not in (CLS, SEP, PAD, UNK)]
     return toks + [SEP]
 
 

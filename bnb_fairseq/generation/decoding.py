@@ -12,8 +12,9 @@ generator runs it when it is built (and again only for other models).
 
 import logging
 from dataclasses import dataclass, field, fields, replace
+from typing import Optional
 
-from fairseq.dataclass import FairseqDataclass
+from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 from fairseq.dataclass.configs import GenerationConfig
 
 from bnb_fairseq.models.parallel_decoder import is_autoregressive, is_parallel
@@ -27,18 +28,19 @@ FAIRSEQ_MAX_ITER = GenerationConfig.__dataclass_fields__["iter_decode_max_iter"]
 
 @dataclass
 class ParallelDecodingConfig(FairseqDataclass):
-    ctc_blank_penalty: float = field(
-        default=0.0,
+    ctc_blank_penalty: Optional[float] = field(
+        default=None,
         metadata={
             "help": "decoding: subtract this from the blank's log-probability at every slot before the argmax; "
-            "> 0 lengthens outputs of a model that under-generates (choose it on the valid split)"
+            "> 0 lengthens outputs of a model that under-generates (choose it on the valid split with "
+            "tools.tune_blank_penalty --save; default: the value stored in the checkpoint, else 0)"
         },
     )
-    ctc_beam: int = field(
-        default=1,
+    ctc_beam: Optional[int] = field(
+        default=None,
         metadata={
             "help": "decoding: CTC prefix beam search with this many prefixes (1: greedy argmax and collapse); "
-            "--nbest N returns the N best"
+            "--nbest N returns the N best (default: the value stored in the checkpoint, else 1)"
         },
     )
     ctc_beam_length_normalize: bool = field(
@@ -73,6 +75,14 @@ class ParallelDecodingConfig(FairseqDataclass):
         default=False,
         metadata={"help": "decoding: add each hypothesis' output after every pass (fairseq-generate prints E- lines)"},
     )
+    unk_policy: ChoiceEnum(["drop", "keep", "copy-source"]) = field(
+        default="drop",
+        metadata={
+            "help": "decoding: what becomes of an output [UNK] (a piece the target vocabulary lacks): dropped from "
+            "the output, kept as the literal token, or replaced by the source piece its slot reads (when the "
+            "target vocabulary has that piece; greedy CTC and length-classify decoding, else dropped)"
+        },
+    )
     iter_decode_with_external_reranker: bool = field(
         default=False,
         metadata={
@@ -84,6 +94,10 @@ class ParallelDecodingConfig(FairseqDataclass):
 
 
 DECODING_OPTION_NAMES = tuple(f.name for f in fields(ParallelDecodingConfig))
+# options a tuner may store in a checkpoint (``decoding_defaults``), with their built-in values; their
+# flags default to None, so that an option given explicitly (even at its built-in value) wins
+STORABLE_DEFAULTS = {"ctc_blank_penalty": 0.0, "ctc_beam": 1}
+BUILT_IN = {f.name: STORABLE_DEFAULTS.get(f.name, f.default) for f in fields(ParallelDecodingConfig)}
 
 
 @dataclass(frozen=True)
@@ -99,8 +113,11 @@ class DecodingOptions:
     force_max_iter: bool = False
     retain_history: bool = False
     reranking: bool = False
+    unk_policy: str = "drop"
 
     def __post_init__(self):
+        if self.unk_policy not in ("drop", "keep", "copy-source"):
+            raise ValueError(f"--unk-policy {self.unk_policy}: choose drop, keep or copy-source")
         if self.ctc_beam < 1:
             raise ValueError(f"--ctc-beam {self.ctc_beam}: must be at least 1")
         if self.length_beam < 1:
@@ -119,14 +136,23 @@ class DecodingOptions:
             )
 
     @classmethod
-    def resolve(cls, task_cfg=None, args=None):
+    def resolve(cls, task_cfg=None, args=None, stored=None):
         """The options of a generator built with generation config ``args`` (fairseq-generate's, the hub's
-        with its keyword arguments, a Namespace of overrides, or None) over the task config ``task_cfg``."""
+        with its keyword arguments, a Namespace of overrides, or None) over the task config ``task_cfg``,
+        over ``stored``, the decoding defaults a tuner saved in the checkpoint (``StoredDecodingDefaults``),
+        over the built-in values. Logs where each value that is not built in came from."""
+        sources = []
 
         def option(name):
-            return option_value(task_cfg, args, name)
+            value, source = option_value(task_cfg, args, name, stored)
+            overrides_stored = stored is not None and name in stored.values and source == "given"
+            if overrides_stored:
+                source = f"given, over the {stored.values[name]} stored in the checkpoint"
+            if (source != "built-in" and value != BUILT_IN[name]) or overrides_stored:
+                sources.append(f"--{name.replace('_', '-')} {value} ({source})")
+            return value
 
-        return cls(
+        options = cls(
             blank_penalty=float(option("ctc_blank_penalty")),
             ctc_beam=int(option("ctc_beam")),
             length_normalize=bool(option("ctc_beam_length_normalize")),
@@ -136,7 +162,11 @@ class DecodingOptions:
             force_max_iter=bool(option("iter_decode_force_max_iter")),
             retain_history=bool(option("retain_iter_history")),
             reranking=bool(option("iter_decode_with_external_reranker")),
+            unk_policy=str(option("unk_policy")),
         )
+        if sources:
+            logger.info("decoding with " + "; ".join(sources))
+        return options
 
     def with_overrides(self, **changes):
         return replace(self, **changes)
@@ -215,12 +245,59 @@ class DecodingOptions:
         return parallel, reranker, decoder.length_control
 
 
-def option_value(task_cfg, args, name):
-    """One decoding option: the generation config's value, else the task config's, else the default."""
+def option_value(task_cfg, args, name, stored=None):
+    """(value, where it came from) of one decoding option: the generation config (command line, keyword
+    arguments of the Python API), else the task config, else the checkpoint's stored defaults, else built in."""
     value = getattr(args, name, None) if args is not None else None
-    if value is None and task_cfg is not None:
-        value = getattr(task_cfg, name, None)
-    return ParallelDecodingConfig.__dataclass_fields__[name].default if value is None else value
+    if value is not None:
+        return value, "given"
+    value = getattr(task_cfg, name, None) if task_cfg is not None else None
+    if value is not None:
+        return value, "given"
+    if stored is not None and name in stored.values:
+        return stored.values[name], f"stored in the checkpoint by {stored.chosen_by}"
+    return BUILT_IN[name], "built-in"
+
+
+@dataclass(frozen=True)
+class StoredDecodingDefaults:
+    """Decoding settings chosen for a checkpoint (on a held-out split) and saved in it, so that every way of
+    decoding it (fairseq-generate/-interactive, the Python API, the tools) uses them unless told otherwise."""
+
+    values: dict
+    chosen_by: str = "a tuner"
+
+    KEY = "decoding_defaults"  # in the checkpoint's task state
+
+    def __post_init__(self):
+        unknown = sorted(set(self.values) - set(STORABLE_DEFAULTS))
+        if unknown:
+            raise ValueError(f"decoding defaults {unknown}: only {sorted(STORABLE_DEFAULTS)} can be stored")
+
+    def to_state(self):
+        return {"values": dict(self.values), "chosen_by": self.chosen_by}
+
+    @classmethod
+    def from_state(cls, state):
+        return None if not state else cls(dict(state["values"]), state.get("chosen_by", "a tuner"))
+
+    def save_into(self, checkpoint):
+        """Write these defaults into a fairseq checkpoint file (its task state), beside any stored before
+        (a value stored again is replaced); the file is replaced whole, never left half-written."""
+        import os
+
+        import torch
+
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        task_state = dict(state.get("task_state") or {})
+        before = StoredDecodingDefaults.from_state(task_state.get(self.KEY))
+        merged = StoredDecodingDefaults({**(before.values if before else {}), **self.values}, self.chosen_by)
+        task_state[self.KEY] = merged.to_state()
+        state["task_state"] = task_state
+        partial = checkpoint + ".partial"
+        torch.save(state, partial)
+        os.replace(partial, checkpoint)
+        return merged
 
 
 def refinement_passes(task_cfg, args):

@@ -40,6 +40,10 @@ class ParallelGenerator:
         self.bos = tgt_dict.bos()
         self.eos = tgt_dict.eos()
         self.pad = tgt_dict.pad()
+        self.tgt_dict = tgt_dict
+        # ids no hypothesis prints: the specials, and [UNK] unless --unk-policy keep
+        self.unprinted = (self.bos, self.eos, self.pad) + ((tgt_dict.unk(),) if options.unk_policy != "keep" else ())
+        self._source_to_target = None
         self.mask = None
         if options.max_iter:
             if not hasattr(tgt_dict, "mask"):
@@ -108,7 +112,7 @@ class ParallelGenerator:
             if self.options.ctc_beam > 1:
                 hypos = self._beam_search(lprobs, extra["padding_mask"], models[0].decoder, keep)
             else:
-                hypos = self._greedy(lprobs, extra["padding_mask"], models[0].decoder)
+                hypos = self._greedy(lprobs, extra["padding_mask"], models[0], src_tokens)
         if self.options.retain_history:  # one pass: its history is itself (refinement records its passes)
             for h in (h for nbest in hypos for h in nbest if "history" not in h):
                 h["history"] = [{key: h[key] for key in ("tokens", "positional_scores", "score", "alignment")}]
@@ -127,7 +131,23 @@ class ParallelGenerator:
             "steps": steps,
         }
 
-    def _greedy(self, lprobs, padding_mask, decoder):
+    def _copy_source(self, tokens, padding_mask, model, src_tokens):
+        """--unk-policy copy-source on (rows, T) slot outputs: an [UNK] slot takes the source piece it reads
+        (the decoder's source_alignment) when the target vocabulary has that piece."""
+        unk_slots = tokens.eq(self.tgt_dict.unk()) & ~padding_mask
+        if self.options.unk_policy != "copy-source" or not unk_slots.any():
+            return tokens
+        src_dict = model.encoder.dictionary
+        if self._source_to_target is None or self._source_to_target.device != tokens.device:
+            table = [self.tgt_dict.indices.get(symbol, self.tgt_dict.unk()) for symbol in src_dict.symbols]
+            self._source_to_target = torch.tensor(table, dtype=torch.long, device=tokens.device)
+        src_lengths = src_tokens.ne(src_dict.pad()).sum(1)
+        aligned = model.decoder.source_alignment(src_lengths, (~padding_mask).sum(1))
+        copied = self._source_to_target[src_tokens.gather(1, aligned)]
+        return torch.where(unk_slots, copied, tokens)
+
+    def _greedy(self, lprobs, padding_mask, model, src_tokens):
+        decoder = model.decoder
         if self.options.blank_penalty:
             # a CTC model that under-generates puts too much mass on the blank: handicap it in the
             # argmax only; the printed scores stay the model's own log-probabilities
@@ -138,8 +158,9 @@ class ParallelGenerator:
         else:
             scores, slots = lprobs.max(-1)
         tokens = decoder.output_tokens(slots)  # output slots -> vocabulary ids (trimmed output vocabulary)
+        tokens = self._copy_source(tokens, padding_mask, model, src_tokens)
         out_tokens, out_scores, lengths = ctc_collapse(
-            tokens, scores, padding_mask, decoder.blank_idx, drop=(self.bos, self.eos, self.pad)
+            tokens, scores, padding_mask, decoder.blank_idx, drop=self.unprinted
         )
         # [SEP] closes every hypothesis (fairseq's convention); its score is that of the last real frame
         last = (~padding_mask).sum(1) - 1
@@ -165,7 +186,7 @@ class ParallelGenerator:
             self.options.ctc_beam,
             length_normalize=self.options.length_normalize,
         )
-        drop = torch.tensor([self.bos, self.eos, self.pad])
+        drop = torch.tensor(self.unprinted)
         hypos = []
         for beam in beams:
             nbest, seen = [], set()
@@ -238,6 +259,7 @@ class ParallelGenerator:
         best = ranking.view(bsz, k).argsort(dim=1, descending=True)[:, :keep]
         chosen = (best + torch.arange(bsz, device=best.device)[:, None] * k).tolist()
         steps = steps.tolist()
+        tokens = self._copy_source(tokens, padding_mask, models[0], src_tokens.index_select(0, order))
         toks, scs, n = self._real_tokens_first(tokens, scores, flat)
         history = [self._real_tokens_first(*p[:2], flat) + (p[2],) for p in passes] if passes is not None else None
         hypos = []
@@ -257,9 +279,10 @@ class ParallelGenerator:
         return hypos
 
     def _real_tokens_first(self, tokens, scores, lengths):
-        """Each row's tokens other than [CLS]/[SEP]/[PAD] among its first ``lengths`` slots moved to its
+        """Each row's tokens other than the unprinted ones ([CLS]/[SEP]/[PAD], [UNK] but with --unk-policy
+        keep) among its first ``lengths`` slots moved to its
         front in order, with their scores, and their counts (a list: one device sync for all rows)."""
-        specials = torch.tensor([self.bos, self.eos, self.pad], device=tokens.device)
+        specials = torch.tensor(self.unprinted, device=tokens.device)
         slots = torch.arange(tokens.size(1), device=tokens.device)
         keep = (slots < lengths[:, None]) & ~torch.isin(tokens, specials)
         order = torch.argsort((~keep).to(torch.int8), dim=1, stable=True)

@@ -190,6 +190,13 @@ class BertSeq2SeqMixin:
                 cfg.bpe.bert_tokenizer = tokenizer
                 if os.path.isdir(target) and not cfg.bpe.get("bert_target_tokenizer"):
                     cfg.bpe.bert_target_tokenizer = target  # outputs decode with the target's own tokenizer
+        # decoding options given here are requests, and win over the defaults stored in the checkpoint
+        requested = {
+            k: v for k, v in kwargs.items() if k in getattr(task, "decoding_option_names", ()) and v is not None
+        }
+        with open_dict(cfg):
+            for name, value in requested.items():
+                cfg.generation[name] = value
         return hub_utils.GeneratorHubInterface(cfg, task, loaded["models"])
 
     def upgrade_state_dict_named(self, state_dict, name):

@@ -253,6 +253,10 @@ class BnbDecoder(ParallelDecoder):
         ctc_rule = (self.cfg.ctc_ratio, self.cfg.ctc_min_len, self._max_len) if not self.predicts_length else None
         return super().ensemble_key() + (ctc_rule,)
 
+    def source_alignment(self, src_lengths, out_lengths):
+        pos, _ = source_positions(src_lengths, out_lengths)
+        return torch.minimum(pos.floor().long(), (src_lengths - 1)[:, None])
+
     def length_rule(self):
         return (
             f"ceil(--ctc-ratio {self.cfg.ctc_ratio:g} x length), at least --ctc-min-len {self.cfg.ctc_min_len}, "

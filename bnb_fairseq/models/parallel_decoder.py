@@ -81,6 +81,10 @@ class ParallelDecoder(FairseqDecoder):
         """Output slots -> vocabulary ids."""
         raise NotImplementedError
 
+    def source_alignment(self, src_lengths, out_lengths):
+        """(B, T) index of the source token each output slot reads (for --unk-policy copy-source)."""
+        raise NotImplementedError
+
     # --- the passes ---
     def forward(self, prev_output_tokens=None, encoder_out=None, out_lengths=None, prev_tokens=None, **kwargs):
         """The one parallel pass: ``(logits (B, T, V), extra)`` with ``extra["padding_mask"]`` (B, T),

@@ -20,7 +20,13 @@ from bnb_fairseq.bert.dictionary import BertDictionary
 from bnb_fairseq.bert.tokenizer import TextDecoder
 from bnb_fairseq.data.resized import ResizedRowsMixin
 from bnb_fairseq.generation import ParallelGenerator
-from bnb_fairseq.generation.decoding import DecodingOptions, ParallelDecodingConfig, option_value
+from bnb_fairseq.generation.decoding import (
+    DECODING_OPTION_NAMES,
+    DecodingOptions,
+    ParallelDecodingConfig,
+    StoredDecodingDefaults,
+    option_value,
+)
 from bnb_fairseq.generation.heap import HeapTrimmer
 from bnb_fairseq.models.parallel_decoder import is_autoregressive
 from bnb_fairseq.tasks.batching import CoverAllBatchesMixin
@@ -96,6 +102,7 @@ class BnbSeq2SeqTask(CoverAllBatchesMixin, TranslationTask):
     """Data from preprocess/binarize.py: ``[CLS] pieces [SEP]`` on both sides, BERT ids."""
 
     cfg: BnbSeq2SeqConfig
+    decoding_option_names = DECODING_OPTION_NAMES  # the Python API passes these on as decoding requests
 
     @classmethod
     def add_args(cls, parser):
@@ -127,7 +134,9 @@ class BnbSeq2SeqTask(CoverAllBatchesMixin, TranslationTask):
         checkpoint_compat.check_launch(cfg, kwargs.get("from_checkpoint", False))
         checkpoint_compat.check_checkpoints_to_load(cfg, kwargs.get("from_checkpoint", False))
         if cfg.source_lang is None or cfg.target_lang is None:
-            return super().setup_task(cfg, **kwargs)  # fairseq infers the pair from the file names
+            task = super().setup_task(cfg, **kwargs)  # fairseq infers the pair from the file names
+            task.config_from_checkpoint = bool(kwargs.get("from_checkpoint", False))
+            return task
         # not fairseq's setup: it asserts that both dictionaries share pad/eos/unk ids, which an encoder and a
         # decoder from different checkpoint families (BERT's [PAD] 0, RoBERTa's <pad> 1) do not
         src_dict, tgt_dict = (
@@ -136,7 +145,10 @@ class BnbSeq2SeqTask(CoverAllBatchesMixin, TranslationTask):
         )
         for lang, d in ((cfg.source_lang, src_dict), (cfg.target_lang, tgt_dict)):
             logger.info(f"[{lang}] dictionary: {len(d)} types")
-        return cls(cfg, src_dict, tgt_dict)
+        task = cls(cfg, src_dict, tgt_dict)
+        # a checkpoint's task config holds training-time values, not a request for this decoding
+        task.config_from_checkpoint = bool(kwargs.get("from_checkpoint", False))
+        return task
 
     def state_dict(self):
         """The task state saved in checkpoints, with fingerprints of both dictionaries."""
@@ -148,6 +160,9 @@ class BnbSeq2SeqTask(CoverAllBatchesMixin, TranslationTask):
         """Called with a checkpoint's task state before its model is built (fairseq-generate, the hub):
         a data directory with other dictionaries is one clear error, not a tensor size mismatch."""
         state_dict = dict(state_dict)
+        self.remember_decoding_defaults(
+            StoredDecodingDefaults.from_state(state_dict.pop(StoredDecodingDefaults.KEY, None))
+        )
         saved = state_dict.pop(checkpoint_compat.VOCABULARY_KEY, None)
         if saved is not None:
             root = checkpoint_compat.root_config(self.cfg)
@@ -156,6 +171,16 @@ class BnbSeq2SeqTask(CoverAllBatchesMixin, TranslationTask):
             if problem:
                 raise ValueError("bnb_seq2seq: " + problem)
         super().load_state_dict(state_dict)
+
+    def remember_decoding_defaults(self, stored):
+        """The first checkpoint's stored decoding defaults serve the whole ensemble (a reranker stores none)."""
+        if stored is None:
+            return
+        mine = getattr(self, "stored_decoding_defaults", None)
+        if mine is None:
+            self.stored_decoding_defaults = stored
+        elif mine.values != stored.values:
+            logger.warning(f"ensemble members store different decoding defaults; using the first's, {mine.values}")
 
     def load_dataset(self, split, epoch=1, combine=False, **kwargs):
         paths = utils.split_paths(self.cfg.data)
@@ -259,13 +284,20 @@ class BnbSeq2SeqTask(CoverAllBatchesMixin, TranslationTask):
                 "score of a given reference (its loss is in fairseq-validate)"
             )
 
-        reranking = option_value(self.cfg, args, "iter_decode_with_external_reranker")
+        reranking = option_value(self.cfg, args, "iter_decode_with_external_reranker")[0]
         if all(is_autoregressive(m) for m in models) and not reranking:
             if args is None:  # --eval-bleu during training: greedy, up to 1.2 x source + 10 tokens
                 args = Namespace(beam=1, max_len_a=1.2, max_len_b=10)
             return super().build_generator(models, args, seq_gen_cls, extra_gen_cls_kwargs, prefix_allowed_tokens_fn)
         # hub calls (model.translate(..., ctc_beam=4)) pass decoding options in the generation config
-        options = DecodingOptions.resolve(self.cfg, args)
+        stored = getattr(self, "stored_decoding_defaults", None)
+        task_cfg = self.cfg
+        if stored is not None and getattr(self, "config_from_checkpoint", False):
+            # the training-time values of the checkpoint's task config give way to the tuned ones
+            task_cfg = Namespace(
+                **{n: getattr(self.cfg, n, None) for n in DECODING_OPTION_NAMES if n not in stored.values}
+            )
+        options = DecodingOptions.resolve(task_cfg, args, stored)
         return ParallelGenerator(self.target_dictionary, options, models=models)  # options checked here, once
 
     def inference_step(self, generator, models, sample, prefix_tokens=None, constraints=None):

@@ -205,6 +205,16 @@ def nar_settings(label, model, task, args):
             )
         )
 
+    stored = generator(task, model)  # the decoding defaults stored in the checkpoint, if any
+    if stored.options.blank_penalty and stored.options.blank_penalty not in args.ctc_blank_penalty:
+        rows.append(
+            Setting(
+                f"{label} BnB CTC greedy, stored blank penalty {stored.options.blank_penalty:g}",
+                "bnb-ctc-greedy-penalty",
+                lambda s, g=stored: first_hypothesis_tokens(g.generate([model], s)),
+            )
+        )
+
     for beam in args.ctc_beam:
         gen = generator(task, model, ctc_beam=beam, ctc_blank_penalty=0.0)
         rows.append(

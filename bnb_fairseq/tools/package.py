@@ -28,6 +28,8 @@ fairseq-interactive {out} --path {out}/model.pt --user-dir bnb_fairseq --task bn
     -s {src} -t {tgt} --bpe bert_wordpiece{extra}
 ```
 
+Decoding defaults stored in the checkpoint (used unless a decoding option is given): {decoding}.
+
 Training settings (from the checkpoint): task `{task}`, criterion `{criterion}`, optimizer `{optimizer}`,
 lr {lr}, max tokens {max_tokens}, update freq {update_freq}.
 
@@ -36,6 +38,16 @@ Model options:
 {model_options}
 ```
 """
+
+
+def stored_decoding(state):
+    from bnb_fairseq.generation.decoding import StoredDecodingDefaults
+
+    stored = StoredDecodingDefaults.from_state((state.get("task_state") or {}).get(StoredDecodingDefaults.KEY))
+    if stored is None:
+        return "none"
+    values = ", ".join(f"`--{k.replace('_', '-')} {v}`" for k, v in sorted(stored.values.items()))
+    return f"{values} (chosen by {stored.chosen_by})"
 
 
 def parse_args(argv=None):
@@ -105,6 +117,7 @@ def package(checkpoint, data, out):
                 max_tokens=cfg.dataset.max_tokens,
                 update_freq=list(cfg.optimization.update_freq),
                 model_options=options,
+                decoding=stored_decoding(state),
             )
         )
     os.replace(stage, out)

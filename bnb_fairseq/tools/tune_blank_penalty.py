@@ -1,11 +1,13 @@
 """Choose --ctc-blank-penalty on a held-out split (never on the test split).
 
 A CTC model early in training under-generates: the blank wins slots where a word belongs. This
-decodes the valid split with each candidate penalty and prints the one with the best BLEU, so a
-recipe can pass it to fairseq-generate:
+decodes the valid split with each candidate penalty and prints the one with the best BLEU; with
+``--save`` it also stores the value in the checkpoint (``decoding_defaults`` in its task state), where
+fairseq-generate/-interactive, the Python API, tools/package.py and the tools find it: they decode with
+it unless given --ctc-blank-penalty, and log where the value came from.
 
   python -m bnb_fairseq.tools.tune_blank_penalty CHECKPOINT DATA_BIN --reference raw/valid.en \\
-      [--subset valid] [--candidates 0,0.5,1,1.5,2] [--cased]
+      [--subset valid] [--candidates 0,0.5,1,1.5,2] [--cased] [--save]
 
 The last line of the output is the chosen value alone.
 """
@@ -25,6 +27,7 @@ def main(argv=None):
     p.add_argument("--candidates", default="0,0.5,1,1.5,2")
     p.add_argument("--cased", action="store_true")
     p.add_argument("--max-tokens", type=int, default=4096)
+    p.add_argument("--save", action="store_true", help="store the chosen value in CHECKPOINT as its decoding default")
     args = p.parse_args(argv)
     if args.subset == "test":
         p.error("--subset test: choose decoding settings on a held-out split other than the one you report")
@@ -45,6 +48,12 @@ def main(argv=None):
         )
         if best is None or scores["bleu"] > best[1]:
             best = (penalty, scores["bleu"])
+    if args.save:
+        from bnb_fairseq.generation.decoding import StoredDecodingDefaults
+
+        chosen_by = f"tune_blank_penalty on {args.subset} (BLEU {best[1]})"
+        StoredDecodingDefaults({"ctc_blank_penalty": best[0]}, chosen_by).save_into(args.checkpoint)
+        print(f"stored --ctc-blank-penalty {best[0]:g} in {args.checkpoint} ({chosen_by})", file=sys.stderr, flush=True)
     print(f"{best[0]:g}")
     return 0
 

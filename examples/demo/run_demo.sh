@@ -8,7 +8,8 @@
 # default the shipped sample), SRC, TGT (default es, en), WORK (default demo-work/: data, checkpoints,
 # $WORK/generate-test.txt), MAX_UPDATE (default 1000), STOP_MINUTES (default 10; training stops at
 # whichever comes first), BLANK_PENALTY (--ctc-blank-penalty for the test decoding; default: the best of
-# 0,0.5,1,1.5,2 on the valid split), BERT (default the MiniLM checkpoint).
+# BLANK_PENALTY_CANDIDATES on the valid split, stored in the checkpoint), BLANK_PENALTY_CANDIDATES (default
+# 0,0.5,1,1.5,2), BERT (default the MiniLM checkpoint).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA=${DATA:-examples/demo/data}
@@ -41,16 +42,22 @@ fairseq-train "$WORK/data-bin" --user-dir bnb_fairseq --task bnb_seq2seq -s "$SR
   --save-dir "$WORK/checkpoints" --no-epoch-checkpoints --save-interval-updates 100000 \
   --disable-validation --log-format simple --log-interval 10
 
+decoding=()
 if [[ -z "${BLANK_PENALTY:-}" ]]; then
-  echo "== [3/4] choose --ctc-blank-penalty on the valid split"
+  echo "== [3/4] choose --ctc-blank-penalty on the valid split and store it in the checkpoint"
   BLANK_PENALTY=$(python -m bnb_fairseq.tools.tune_blank_penalty "$WORK/checkpoints/checkpoint_last.pt" \
-    "$WORK/data-bin" --subset valid --reference "$DATA/valid.$TGT" | tail -n 1)
+    "$WORK/data-bin" --subset valid --reference "$DATA/valid.$TGT" --save \
+    --candidates "${BLANK_PENALTY_CANDIDATES:-0,0.5,1,1.5,2}" | tail -n 1)
+else
+  decoding=(--ctc-blank-penalty "$BLANK_PENALTY")  # given: it wins over any stored value
 fi
 
+# the checkpoint carries its tuned penalty: fairseq-generate/-interactive and BnbModel.from_pretrained use it
 echo "== [4/4] fairseq-generate the test set (--ctc-blank-penalty $BLANK_PENALTY)"
 fairseq-generate "$WORK/data-bin" --user-dir bnb_fairseq --task bnb_seq2seq -s "$SRC" -t "$TGT" \
-  --path "$WORK/checkpoints/checkpoint_last.pt" --gen-subset test --batch-size 64 --ctc-blank-penalty "$BLANK_PENALTY" \
+  --path "$WORK/checkpoints/checkpoint_last.pt" --gen-subset test --batch-size 64 "${decoding[@]}" \
   --bpe bert_wordpiece --scoring sacrebleu --num-workers 0 > "$WORK/generate-test.txt" 2>&1
+grep -m 1 "decoding with" "$WORK/generate-test.txt" | sed 's/^.*decoding with/decoding with/' || true
 grep -m 3 -A 3 '^S-' "$WORK/generate-test.txt" | grep -E '^(S|T|D)-' || true
 python examples/score_generate.py "$WORK/generate-test.txt" "$DATA/test.$TGT" --hyps-out "$WORK/test.hyp.$TGT"
 echo "== demo finished in $(( $(date +%s) - start )) s; outputs in $WORK/"
