@@ -1,7 +1,9 @@
 import os
+import pathlib
 import shutil
 import subprocess
 import sys
+from typing import NamedTuple
 
 import pytest
 import torch
@@ -94,3 +96,79 @@ def demo_slice(dest, n_train, n_valid, n_test):
                 lines = [next(f).rstrip("\n") for _ in range(n)]
             write_lines(os.path.join(dest, f"{split}.{lang}"), lines)
     return dest
+
+
+def copy_tree(src, dest):
+    """A private copy of a shared (session) directory, for a test that changes it; returns dest."""
+    shutil.copytree(src, dest)
+    return pathlib.Path(dest)
+
+
+# --- shared across the session: one binarized demo slice, one tiny trained model of each kind ----------
+# Read-only: a test that changes one of these directories (or files in it) copies it first (copy_tree).
+
+DEMO_N_TRAIN, DEMO_N_VALID, DEMO_N_TEST = 64, 8, 11  # 11: not a multiple of fairseq's batch multiple (8)
+DEMO_MAX_LEN = 64
+
+
+class DemoData(NamedTuple):
+    raw: pathlib.Path  # {train,valid,test}.{es,en}: the first lines of each demo split
+    bin: pathlib.Path  # those binarized with the tiny BERT (--max-len DEMO_MAX_LEN)
+
+
+class Trained(NamedTuple):
+    save_dir: pathlib.Path
+    checkpoint: pathlib.Path  # save_dir / checkpoint_last.pt
+    log: str  # fairseq-train's stdout + stderr
+
+
+@pytest.fixture(scope="session")
+def demo_data(tmp_path_factory, tiny_bert_dir):
+    """The binarized es-en demo slice every test that only needs some demo data shares."""
+    work = tmp_path_factory.mktemp("demo_data")
+    raw = demo_slice(str(work / "raw"), DEMO_N_TRAIN, DEMO_N_VALID, DEMO_N_TEST)
+    run_cli([sys.executable, "preprocess/binarize.py", "--bert", tiny_bert_dir, "-s", "es", "-t", "en",
+             "--trainpref", f"{raw}/train", "--validpref", f"{raw}/valid", "--testpref", f"{raw}/test",
+             "--destdir", str(work / "bin"), "--max-len", str(DEMO_MAX_LEN), "--quiet"])
+    return DemoData(pathlib.Path(raw), work / "bin")
+
+
+def train_tiny(tmp_path_factory, name, data, bert, *args):
+    """fairseq-train on the shared demo slice (one thread), saved under a fresh directory."""
+    save_dir = tmp_path_factory.mktemp(name) / "ckpt"
+    proc = run_cli(["fairseq-train", str(data.bin), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq",
+                    "-s", "es", "-t", "en", "--bert-checkpoint", bert, *args, "--save-dir", str(save_dir),
+                    "--no-epoch-checkpoints", "--num-workers", "0", "--seed", "1"],
+                   env_extra={"OMP_NUM_THREADS": "1"})
+    return Trained(save_dir, save_dir / "checkpoint_last.pt", proc.stdout + proc.stderr)
+
+
+@pytest.fixture(scope="session")
+def tiny_b2b(tmp_path_factory, demo_data, tiny_bert_dir):
+    """A tiny bert2bert, 24 updates with validation BLEU each epoch (test_bert2bert asserts on its log);
+    also the autoregressive model of test_benchmark, the teacher of test_distill and the reranker of
+    test_refinement_rerank."""
+    return train_tiny(tmp_path_factory, "tiny_b2b", demo_data, tiny_bert_dir,
+                      "--arch", "bert2bert_small", "--criterion", "label_smoothed_cross_entropy",
+                      "--label-smoothing", "0.1", "--optimizer", "adam", "--lr", "1e-3", "--batch-size", "8",
+                      "--max-update", "24", "--eval-bleu", "--log-format", "simple", "--log-interval", "6")
+
+
+@pytest.fixture(scope="session")
+def tiny_classify(tmp_path_factory, demo_data, tiny_bert_dir):
+    """A tiny --length-control classify BnB, 10 updates with refinement training and validation BLEU at
+    length beam 2 (test_length_classify asserts on its log); also used by test_benchmark and
+    test_refinement_rerank."""
+    return train_tiny(tmp_path_factory, "tiny_classify", demo_data, tiny_bert_dir,
+                      "--arch", "bnb_small", "--length-control", "classify", "--criterion", "bnb_nat",
+                      "--refinement-training", "0.5", "--optimizer", "adam", "--lr", "1e-3", "--batch-size", "8",
+                      "--max-update", "10", "--eval-bleu", "--iter-decode-with-beam", "2",
+                      "--log-format", "simple", "--log-interval", "5")
+
+
+@pytest.fixture(scope="session")
+def tiny_ctc(tmp_path_factory, demo_data, tiny_bert_dir):
+    """A tiny CTC BnB trained for one update (test_bad_input, test_task, test_benchmark)."""
+    return train_tiny(tmp_path_factory, "tiny_ctc", demo_data, tiny_bert_dir,
+                      "--arch", "bnb_small", "--criterion", "bnb_ctc", "--optimizer", "adam", "--lr", "1e-4",
+                      "--batch-size", "4", "--max-update", "1", "--disable-validation")
