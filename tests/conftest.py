@@ -64,9 +64,16 @@ def tiny_bert_dir(tmp_path_factory, minilm_dir):
     return make_tiny_bert(str(tmp_path_factory.mktemp("tiny_bert")), minilm_dir)
 
 
+def cli_env(**extra):
+    """The environment of the command lines the tests run: this checkout's code first, and one thread
+    (as in the tests themselves: tiny models run fastest on one, and far faster when other jobs share
+    the CPU) unless OMP_NUM_THREADS is set already."""
+    return {"OMP_NUM_THREADS": "1", **os.environ, "PYTHONPATH": ROOT, "TOKENIZERS_PARALLELISM": "false", **extra}
+
+
 def run_cli(args, cwd=ROOT, check=True, timeout=900, env_extra=None):
     """Run a command line the way a user would, returning the CompletedProcess."""
-    env = dict(os.environ, PYTHONPATH=ROOT, TOKENIZERS_PARALLELISM="false", **(env_extra or {}))
+    env = cli_env(**(env_extra or {}))
     proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")

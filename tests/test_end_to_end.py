@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, demo_slice, run_cli
+from conftest import ROOT, cli_env, demo_slice, run_cli
 
 N_TEST = 13  # not a multiple of fairseq's batch multiple (8): the last batch must not be dropped
 
@@ -71,7 +71,7 @@ def test_interactive_raw_text(trained):
     work, _, _ = trained
     import subprocess
 
-    env = dict(os.environ, PYTHONPATH=ROOT, TOKENIZERS_PARALLELISM="false")
+    env = cli_env()
     lines = "Y dijo Dios: Sea la luz.\n\nEn el principio crió Dios los cielos y la tierra.\n"
     proc = subprocess.run(["fairseq-interactive", str(work / "bin"), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq",
                            "-s", "es", "-t", "en", "--path", str(work / "ckpt" / "checkpoint_last.pt"),

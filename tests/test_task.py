@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, run_cli, train_cfg, write_lines
+from conftest import ROOT, cli_env, run_cli, train_cfg, write_lines
 
 import bnb_fairseq  # noqa: F401  (registers the plugin)
 
@@ -113,7 +113,7 @@ def test_score_reference_is_refused(long_source_model):
 
 def test_interactive_answers_overlong_line(long_source_model):
     data_bin, checkpoint = long_source_model
-    env = dict(os.environ, PYTHONPATH=ROOT, TOKENIZERS_PARALLELISM="false")
+    env = cli_env()
     proc = subprocess.run(["fairseq-interactive", str(data_bin), "--user-dir", "bnb_fairseq",
                            "--task", "bnb_seq2seq", "-s", "es", "-t", "en",
                            "--path", str(checkpoint), "--bpe", "bert_wordpiece",
