@@ -66,6 +66,7 @@ def test_empty_test_file(tmp_path, tiny_bert_dir, capsys):
     assert not (tmp_path / "bin").exists()  # nothing half-written
 
 
+@pytest.mark.slow
 def test_unknown_characters_reported(model):
     """binarize.py reports the [UNK] share per split; the words become [UNK] and are still translated."""
     binarize_log = model.binarize_log
@@ -90,6 +91,7 @@ def other_vocabulary(src, dest, change):
     return dest
 
 
+@pytest.mark.slow
 def test_checkpoint_from_other_vocabulary(model, tmp_path):
     """Same size, two entries swapped: the model would load and translate wrongly without a word."""
     swap = lambda t: t[:2000] + [t[2001], t[2000]] + t[2002:]  # noqa: E731
@@ -107,6 +109,7 @@ def test_checkpoint_from_other_vocabulary(model, tmp_path):
         "(preprocess/binarize.py --bert DIR)"], out.stderr[-3000:]
 
 
+@pytest.mark.slow
 def test_checkpoint_from_other_vocabulary_size_python_api(model, tmp_path):
     """Another size: without the check, a tensor size mismatch deep in load_state_dict."""
     from bnb_fairseq.models.bnb import BnbModel
@@ -134,6 +137,7 @@ def interactive(model):
     return lines, proc
 
 
+@pytest.mark.slow
 def test_interactive_answers_every_line_in_order(interactive):
     lines, proc = interactive
     assert re.findall(r"^H-(\d+)\t", proc.stdout, re.M) == [str(i) for i in range(len(lines))], proc.stdout
@@ -143,6 +147,7 @@ def test_interactive_answers_every_line_in_order(interactive):
     assert sources["0"] == "uno dos" and sources["6"].replace(" ##", "") == "cinco"
 
 
+@pytest.mark.slow
 def test_interactive_long_line_truncated_with_warning(interactive):
     _, proc = interactive
     assert "1 source sentence(s) longer than the model's 128 positions truncated" in proc.stderr
@@ -150,6 +155,7 @@ def test_interactive_long_line_truncated_with_warning(interactive):
     assert len(src) == 128 - 2  # [CLS] and [SEP] are not printed
 
 
+@pytest.mark.slow
 def test_interactive_unknown_words_warned(interactive):
     _, proc = interactive
     warnings = [line for line in proc.stderr.splitlines() if "unknown to the source vocabulary" in line]
@@ -158,6 +164,7 @@ def test_interactive_unknown_words_warned(interactive):
     assert re.search(r"^S-5\tel \[UNK\] y \[UNK\]$", proc.stdout, re.M)
 
 
+@pytest.mark.slow
 def test_peak_rss_does_not_grow_with_sentences(model, tmp_path):
     """The tool decodes the test split repeated to each size and reads each run's peak RSS from the kernel.
     Ten times the sentences must not cost memory beyond noise (10%): batches come and go."""

@@ -8,6 +8,8 @@ import pytest
 
 from conftest import run_cli
 
+pytestmark = pytest.mark.slow  # every test here runs the command lines on trained models
+
 
 @pytest.fixture(scope="module")
 def tiny_pair(demo_data, tiny_b2b, tiny_ctc, tiny_classify):

@@ -119,6 +119,7 @@ def trained(tiny_b2b, demo_data):
     return tiny_b2b.save_dir, demo_data, tiny_b2b.log
 
 
+@pytest.mark.slow
 def test_train_and_generate_with_beam(trained):
     ckpt, data, log = trained
     losses = [float(x) for x in __import__("re").findall(r"\| loss (\d+\.\d+)", log)]
@@ -133,6 +134,7 @@ def test_train_and_generate_with_beam(trained):
     assert "[CLS]" not in out.split("Generate test")[0]
 
 
+@pytest.mark.slow
 def test_from_pretrained_translates_raw_text(trained):
     """fairseq's hub interface finds the tokenizer beside the data; beam search answers every line."""
     from bnb_fairseq.models.bert2bert import Bert2BertModel

@@ -56,6 +56,7 @@ def report(out):
         return json.load(f)
 
 
+@pytest.mark.slow
 def test_output_is_a_complete_data_dir(work):
     out, data = work.out, work.bin
     sources = read_lines(str(out / f"train.{PAIR}.es"))
@@ -84,6 +85,7 @@ def test_output_is_a_complete_data_dir(work):
     assert sorted(os.listdir(out / ".distill-shards")) == [f"train.{k:05d}.pt" for k in range(3)]
 
 
+@pytest.mark.slow
 def test_rerun_decodes_only_the_missing_shard(work, tmp_path, capsys):
     resumed = tmp_path / "out"
     shutil.copytree(work.out, resumed)
@@ -109,6 +111,7 @@ def test_answer_line_falls_back_on_an_empty_hypothesis():
     assert distill.answer_line([CLS, SEP], reference, d) == ([CLS, 7, 8, SEP], True)  # no word piece either
 
 
+@pytest.mark.slow
 def test_empty_hypotheses_are_counted(work, tmp_path, monkeypatch):
     """A teacher that answers sentence 3 with [SEP] alone: that line keeps its reference, counted once."""
     out = tmp_path / "out"
@@ -129,6 +132,7 @@ def test_empty_hypotheses_are_counted(work, tmp_path, monkeypatch):
     assert targets[4:] == read_lines(str(work.out / f"train.{PAIR}.en"))[4:]
 
 
+@pytest.mark.slow
 def test_bad_inputs_are_one_clear_error(work, tmp_path):
     missing = run_cli([sys.executable, "-m", "bnb_fairseq.tools.distill", "--teacher", str(tmp_path / "nope.pt"),
                        "--data", str(work.bin), "-s", "es", "-t", "en", "--out", str(tmp_path / "a")], check=False)
@@ -145,6 +149,7 @@ def test_bad_inputs_are_one_clear_error(work, tmp_path):
     assert not any(os.path.exists(tmp_path / d) for d in "abc")  # nothing written
 
 
+@pytest.mark.slow
 def test_bnb_trains_on_the_distilled_data(work, tiny_bert_dir, tmp_path):
     """The output is what it is for: fairseq-train bnb on it; a bnb checkpoint is then refused as teacher."""
     with pytest.MonkeyPatch.context() as mp:

@@ -92,6 +92,7 @@ def valid_loss(log):
     return float(json.loads(line.split("| valid | ", 1)[1])["valid_loss"])
 
 
+@pytest.mark.slow
 def test_two_processes_match_update_freq_2(setup):
     work, data_bin, bert = setup
     env = dict(os.environ, PYTHONPATH=ROOT, TOKENIZERS_PARALLELISM="false", OMP_NUM_THREADS="1")
@@ -137,6 +138,7 @@ def test_two_processes_match_update_freq_2(setup):
           f"{max(abs(ddp[n][0] - one[n][0]) for n in ddp):.4f}, max |parameter diff| {diff:.3g}")
 
 
+@pytest.mark.slow
 def test_torchrun_without_world_size_is_refused(setup, monkeypatch):
     """Under torchrun fairseq joins the processes only when --distributed-world-size > 1; its default
     is the number of GPUs, so on a 1-GPU (or CPU) node each process would silently train alone."""

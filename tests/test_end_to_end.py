@@ -8,6 +8,8 @@ import pytest
 
 from conftest import ROOT, cli_env, demo_slice, run_cli
 
+pytestmark = pytest.mark.slow  # every test here runs the command lines on trained models
+
 N_TEST = 13  # not a multiple of fairseq's batch multiple (8): the last batch must not be dropped
 
 

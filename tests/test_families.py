@@ -293,6 +293,7 @@ def mixed_run(tmp_path_factory, checkpoint):
                               extra_train=["--eval-bleu", "--eval-bleu-print-samples"])
 
 
+@pytest.mark.slow
 def test_roberta_pipeline_answers_every_line(roberta_run):
     binarize_log, train_log, lines, _ = roberta_run
     assert "en: roberta checkpoint, cased BPE tokenizer" in binarize_log
@@ -304,6 +305,7 @@ def test_roberta_pipeline_answers_every_line(roberta_run):
     assert not any("Ġ" in d for d in lines["D"].values())
 
 
+@pytest.mark.slow
 def test_mixed_pair_trains_and_keeps_case(mixed_run):
     """Encoder and decoder of different families, vocabularies, special ids and widths; the cased
     WordPiece target keeps its case from the raw text through binarization and detokenization."""
@@ -321,6 +323,7 @@ def test_mixed_pair_trains_and_keeps_case(mixed_run):
     assert samples and nospace(samples[-1]) in {nospace(en) for _, en in PAIRS["valid"]}, train_log[-3000:]
 
 
+@pytest.mark.slow
 def test_mixed_pair_batches_use_each_sides_specials(mixed_run, checkpoint):
     """XLM-R pads with 1, BERT with 0: targets are padded with the target's own pad, and --eval-bleu
     scores case-sensitively for a cased target tokenizer (lowercased for an uncased one)."""
@@ -343,6 +346,7 @@ def test_mixed_pair_batches_use_each_sides_specials(mixed_run, checkpoint):
     assert TextDecoder.of(load_tokenizer(checkpoint("electra"))).lowercase is True  # an uncased tokenizer config
 
 
+@pytest.mark.slow
 def test_roberta_hub_encodes_as_binarize_and_decodes_losslessly(roberta_run):
     """Raw text through the Python API (the path of fairseq-interactive): the source tokenizer gives the
     binarized ids, the byte-level decoder gives the text back, every input gets an output."""
@@ -362,6 +366,7 @@ def test_roberta_hub_encodes_as_binarize_and_decodes_losslessly(roberta_run):
     assert len(outputs) == 3 and all(isinstance(o, str) and "Ġ" not in o for o in outputs)
 
 
+@pytest.mark.slow
 def test_electra_encoder_distilbert_decoder_pipeline(tmp_path, checkpoint):
     """The two remaining families through binarize -> fairseq-train -> fairseq-generate: an ELECTRA
     encoder (16-wide embeddings projected to 32) with a DistilBERT decoder (no token types)."""

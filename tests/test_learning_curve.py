@@ -4,11 +4,14 @@ import json
 import os
 import sys
 
+import pytest
+
 from conftest import ROOT, run_cli, write_lines
 
 DEMO_EN = os.path.join(ROOT, "examples", "demo", "data", "train.en")
 
 
+@pytest.mark.slow
 def test_copy_curve_end_to_end(tmp_path, tiny_bert_dir):
     with open(DEMO_EN, encoding="utf-8") as f:
         lines = [next(f).rstrip("\n") for _ in range(60)]

@@ -318,6 +318,7 @@ def test_decoding_options_are_checked(classify, tiny_bert_dir):
         ParallelGenerator(d).check_models([model, ctc])
 
 
+@pytest.mark.slow
 def test_train_and_generate_with_length_beam(tiny_classify, demo_data):
     """The session's tiny classify BnB (conftest.tiny_classify: refinement training, --eval-bleu at length beam 2)."""
     env = {"OMP_NUM_THREADS": "1"}

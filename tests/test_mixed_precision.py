@@ -108,6 +108,7 @@ def train_losses(log):
     return [json.loads(x[x.index("{"):]) for x in lines]
 
 
+@pytest.mark.slow
 def test_cpu_bf16_training(data, demo_data, tiny_bert_dir):
     """N_UPDATES of fairseq's trainer in bf16 (its FP16Optimizer keeps fp32 master weights; bf16 needs no
     loss scaling). CPU --fp16 is not tested: fairseq's overflow handling calls .cuda()."""

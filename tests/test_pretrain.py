@@ -253,6 +253,7 @@ def pretrain_args(data, bert, *extra):
             "--arch", "bnb_small", "--bert-checkpoint", bert, "--criterion", "bnb_ctc", *extra]
 
 
+@pytest.mark.slow
 def test_binarized_monolingual_layout(recipe):
     from fairseq.data import data_utils
     from transformers import BertTokenizerFast
@@ -267,6 +268,7 @@ def test_binarized_monolingual_layout(recipe):
     assert [lines[i].tolist() for i in range(len(lines))] == tok(raw["valid"])["input_ids"]
 
 
+@pytest.mark.slow
 def test_task_blocks_and_epochs_through_the_batch_iterator(recipe, tiny_bert_dir):
     """Every epoch, also with a data-loader worker, sees a new corruption of the same blocks."""
     from fairseq import tasks
@@ -298,6 +300,7 @@ def test_task_blocks_and_epochs_through_the_batch_iterator(recipe, tiny_bert_dir
     assert changed > 0.9 * len(first), changed
 
 
+@pytest.mark.slow
 def test_block_size_must_fit_the_model(recipe, tiny_bert_dir):
     from fairseq import tasks
 
@@ -309,6 +312,7 @@ def test_block_size_must_fit_the_model(recipe, tiny_bert_dir):
             task.build_model(cfg.model)
 
 
+@pytest.mark.slow
 def test_task_refuses_bad_settings(recipe, tiny_bert_dir):
     from fairseq import tasks
 
@@ -320,6 +324,7 @@ def test_task_refuses_bad_settings(recipe, tiny_bert_dir):
             tasks.setup_task(cfg.task)
 
 
+@pytest.mark.slow
 def test_recipe_pretrains_and_reports_the_valid_loss(recipe):
     work, log = recipe
     assert re.search(r"prepare: .*brown_slice.txt -> \d+ train and \d+ valid lines", log), log[-3000:]
@@ -348,6 +353,7 @@ def finetuned(recipe, demo_data, tiny_bert_dir):
     return work, ckpt, proc.stdout + proc.stderr, demo_data.bin
 
 
+@pytest.mark.slow
 def test_finetuning_starts_from_the_pretrained_weights(finetuned, tiny_bert_dir):
     from safetensors.torch import load_file
 
@@ -366,6 +372,7 @@ def test_finetuning_starts_from_the_pretrained_weights(finetuned, tiny_bert_dir)
     assert ft["cfg"]["model"]["output_vocab_size"] == len(ft["model"]["decoder.output_ids"])
 
 
+@pytest.mark.slow
 def test_finetuned_model_generates_every_line(finetuned):
     _, ckpt, _, data_bin = finetuned
     out = run_cli(["fairseq-generate", str(data_bin), "--user-dir", USER_DIR, "--task", "bnb_seq2seq",

@@ -70,6 +70,7 @@ def qg(tmp_path_factory, tiny_bert_dir):
     return work, run_recipe("question_generation.sh", work, tiny_bert_dir)
 
 
+@pytest.mark.slow
 def test_question_generation_recipe(qg):
     work, stdout = qg
     raw = work / "raw"
@@ -104,6 +105,7 @@ def write_documents(dest):
         write_lines(dest / f"{split}.summary", sums)
 
 
+@pytest.mark.slow
 def test_summarization_recipe(tmp_path, tiny_bert_dir):
     data = tmp_path / "docs"
     data.mkdir()
@@ -126,6 +128,7 @@ def test_summarization_recipe(tmp_path, tiny_bert_dir):
     assert f"loading model(s) from {work}/checkpoints/checkpoint_best.pt" in generate_log
 
 
+@pytest.mark.slow
 def test_summarization_recipe_refuses_a_missing_split(tmp_path, tiny_bert_dir):
     data = tmp_path / "docs"
     data.mkdir()
@@ -138,6 +141,7 @@ def test_summarization_recipe_refuses_a_missing_split(tmp_path, tiny_bert_dir):
 
 
 # ---------------------------------------------------------------- translation
+@pytest.mark.slow
 def test_translation_recipe(tmp_path, tiny_bert_dir):
     from fairseq import checkpoint_utils
 
@@ -164,6 +168,7 @@ def glue(qg, tiny_bert_dir):
     return work, run_recipe("glue.sh", work, tiny_bert_dir, CHECKPOINT=str(checkpoint)), checkpoint
 
 
+@pytest.mark.slow
 def test_glue_recipe(glue):
     from transformers import BertForSequenceClassification
 
@@ -185,6 +190,7 @@ def test_glue_recipe(glue):
     assert (int(m.group(2)), int(m.group(3))) == (correct, len(rows))
 
 
+@pytest.mark.slow
 def test_exported_encoder_matches_the_plugin(glue):
     """Hidden states of BertModel on the export equal the plugin encoder's inside the loaded fairseq
     model, for a sentence pair (HF's token_type_ids; the plugin derives them from [SEP]) and a

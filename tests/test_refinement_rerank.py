@@ -297,6 +297,7 @@ def trained_pair(demo_data, tiny_classify, tiny_b2b):
     return demo_data, tiny_classify.checkpoint, tiny_b2b.checkpoint
 
 
+@pytest.mark.slow
 def test_generate_and_interactive_rerank_every_input(trained_pair):
     """BnB candidates (3 lengths, 2 refinement passes) reranked by bert2bert: every sentence of the test
     split at batch size 3, and every raw line, the empty one included."""

@@ -71,6 +71,7 @@ def killed_and_resumed(data, demo_data, tiny_bert_dir):
     return reference.stdout + reference.stderr, "".join(first), resumed.stdout + resumed.stderr
 
 
+@pytest.mark.slow
 def test_resume_continues_update_count_and_lr_schedule(killed_and_resumed, data):
     reference, first, resumed = killed_and_resumed
     ref, before, after = updates(reference), updates(first), updates(resumed)
@@ -97,6 +98,7 @@ def test_resume_continues_update_count_and_lr_schedule(killed_and_resumed, data)
           f"{max(abs(after[n][1] - ref[n][1]) for n in after):.4f}, max |parameter diff| at the end {diff:.3g}")
 
 
+@pytest.mark.slow
 def test_truncated_last_checkpoint_names_file_and_intact_one(killed_and_resumed, data, demo_data, tiny_bert_dir):
     save_dir = data / "killed"
     last = save_dir / "checkpoint_last.pt"
@@ -121,6 +123,7 @@ def test_truncated_last_checkpoint_names_file_and_intact_one(killed_and_resumed,
     assert sorted(updates(again.stdout + again.stderr)) == [MAX_UPDATE + 1]
 
 
+@pytest.mark.slow
 def test_damaged_checkpoint_at_generation(killed_and_resumed, data, demo_data):
     save_dir = data / "killed"
     path = save_dir / f"checkpoint_1_{KILL_AFTER}.pt"

@@ -90,6 +90,7 @@ def generate(model, *extra, check=True):
                     "--gen-subset", "test", "--batch-size", "2", "--num-workers", "0", *extra], check=check)
 
 
+@pytest.mark.slow
 def test_generate_truncates_overlong_source(long_source_model):
     out = generate(long_source_model)
     assert sorted(re.findall(r"^H-(\d+)\t", out.stdout, re.M)) == ["0", "1", "2"], out.stdout
@@ -99,6 +100,7 @@ def test_generate_truncates_overlong_source(long_source_model):
     assert len(src) == 128 - 2  # [CLS] and [SEP] are stripped from the printed source
 
 
+@pytest.mark.slow
 def test_generate_overlong_source_error(long_source_model):
     out = generate(long_source_model, "--overlong-source", "error", check=False)
     assert out.returncode != 0
@@ -106,11 +108,13 @@ def test_generate_overlong_source_error(long_source_model):
     assert "--overlong-source truncate" in out.stderr
 
 
+@pytest.mark.slow
 def test_score_reference_is_refused(long_source_model):
     out = generate(long_source_model, "--score-reference", check=False)
     assert out.returncode != 0 and "--score-reference is not supported" in out.stderr
 
 
+@pytest.mark.slow
 def test_interactive_answers_overlong_line(long_source_model):
     data_bin, checkpoint = long_source_model
     env = cli_env()
