@@ -1,3 +1,5 @@
+import concurrent.futures
+import inspect
 import os
 import pathlib
 import shutil
@@ -25,6 +27,65 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+# --- long command-line fixtures start early, beside the tests ----------------------------------------
+# The tests run one at a time and each command line on one thread, but the machine has (at least) two
+# cores. The bodies of the longest module fixtures, which only run command lines and write files, are
+# registered with @starts_early: at the start of the session those that a selected test uses start, in
+# this order, in one background thread, and their command lines run beside the tests; the fixture then
+# waits for the result. `make test-fast` selects none of them.
+
+_EARLY = []  # the registered fixture bodies, in the order of registration (conftest, then the modules)
+
+
+def starts_early(*fixtures):
+    """Register ``fn`` as the body of the named fixture(s) of its module (of any module, for a conftest
+    fixture). ``fn`` must do nothing but run command lines and write files (no torch, no environment
+    changes in this process: it runs beside the tests); its parameters are session fixtures, by name.
+    The fixture returns ``background.result(fn, request)``."""
+    def register(fn):
+        fn.early_fixtures = set(fixtures)
+        _EARLY.append(fn)
+        return fn
+    return register
+
+
+class Background:
+    def __init__(self):
+        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="starts_early")
+        self.started = {}
+
+    def start(self, fn, request):
+        self.started[fn] = self.pool.submit(fn, *fixture_values(fn, request))
+
+    def result(self, fn, request):
+        """fn's result: waited for when it started early, else computed here."""
+        if fn in self.started:
+            return self.started[fn].result()
+        return fn(*fixture_values(fn, request))
+
+    def used(self, fn, items):
+        """Whether a selected test uses fn's fixture."""
+        return any(fn.early_fixtures & set(getattr(item, "fixturenames", ())) and (
+            fn.__module__ == __name__ or getattr(getattr(item, "module", None), "__name__", None) == fn.__module__)
+            for item in items)
+
+
+def fixture_values(fn, request):
+    return [request.getfixturevalue(name) for name in inspect.signature(fn).parameters]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def background(request):
+    bg = Background()
+    try:
+        for fn in _EARLY:
+            if bg.used(fn, request.session.items):
+                bg.start(fn, request)
+        yield bg
+    finally:
+        bg.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def right_pad(rows):
@@ -150,11 +211,8 @@ def train_tiny(tmp_path_factory, name, data, bert, *args):
     return Trained(save_dir, save_dir / "checkpoint_last.pt", proc.stdout + proc.stderr)
 
 
-@pytest.fixture(scope="session")
-def tiny_b2b(tmp_path_factory, demo_data, tiny_bert_dir):
-    """A tiny bert2bert, 24 updates with validation BLEU each epoch (test_bert2bert asserts on its log);
-    also the autoregressive model of test_benchmark, the teacher of test_distill and the reranker of
-    test_refinement_rerank."""
+@starts_early("tiny_b2b")
+def train_tiny_b2b(tmp_path_factory, demo_data, tiny_bert_dir):
     return train_tiny(tmp_path_factory, "tiny_b2b", demo_data, tiny_bert_dir,
                       "--arch", "bert2bert_small", "--criterion", "label_smoothed_cross_entropy",
                       "--label-smoothing", "0.1", "--optimizer", "adam", "--lr", "1e-3", "--batch-size", "8",
@@ -162,15 +220,28 @@ def tiny_b2b(tmp_path_factory, demo_data, tiny_bert_dir):
 
 
 @pytest.fixture(scope="session")
-def tiny_classify(tmp_path_factory, demo_data, tiny_bert_dir):
-    """A tiny --length-control classify BnB, 10 updates with refinement training and validation BLEU at
-    length beam 2 (test_length_classify asserts on its log); also used by test_benchmark and
+def tiny_b2b(background, request):
+    """A tiny bert2bert, 24 updates with validation BLEU each epoch (test_bert2bert asserts on its log);
+    also the autoregressive model of test_benchmark, the teacher of test_distill and the reranker of
     test_refinement_rerank."""
+    return background.result(train_tiny_b2b, request)
+
+
+@starts_early("tiny_classify")
+def train_tiny_classify(tmp_path_factory, demo_data, tiny_bert_dir):
     return train_tiny(tmp_path_factory, "tiny_classify", demo_data, tiny_bert_dir,
                       "--arch", "bnb_small", "--length-control", "classify", "--criterion", "bnb_nat",
                       "--refinement-training", "0.5", "--optimizer", "adam", "--lr", "1e-3", "--batch-size", "8",
                       "--max-update", "10", "--eval-bleu", "--iter-decode-with-beam", "2",
                       "--log-format", "simple", "--log-interval", "5")
+
+
+@pytest.fixture(scope="session")
+def tiny_classify(background, request):
+    """A tiny --length-control classify BnB, 10 updates with refinement training and validation BLEU at
+    length beam 2 (test_length_classify asserts on its log); also used by test_benchmark and
+    test_refinement_rerank."""
+    return background.result(train_tiny_classify, request)
 
 
 @pytest.fixture(scope="session")

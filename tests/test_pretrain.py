@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import CLS, DEMO_N_TEST, NO_DROPOUT, PAD, ROOT, SEP, run_cli, train_cfg, write_lines
+from conftest import CLS, DEMO_N_TEST, NO_DROPOUT, PAD, ROOT, SEP, run_cli, starts_early, train_cfg, write_lines
 
 import bnb_fairseq  # noqa: F401  (registers the plugin)
 from bnb_fairseq.data import CorruptedPairsDataset, CorruptionMix, PackedBlocksDataset, block_generator, parse_weights
@@ -238,14 +238,19 @@ def test_binarize_only_source_refuses_bad_input(tmp_path, tiny_bert_dir, capsys)
 
 # --- through the CLIs --------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def recipe(tmp_path_factory, tiny_bert_dir):
+@starts_early("recipe")
+def run_pretrain_recipe(tmp_path_factory, tiny_bert_dir):
     """examples/pretrain.sh in fast mode on the Brown fixture: split, binarize --only-source, the initial
     valid loss, 30 updates of fairseq-train --task bnb_pretrain over a tiny random BERT."""
     work = tmp_path_factory.mktemp("pretrain")
     proc = run_cli(["bash", "examples/pretrain.sh"], env_extra=dict(
         FAST="1", BERT=tiny_bert_dir, CORPUS=BROWN, WORK=str(work), OMP_NUM_THREADS="1"))
     return work, proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="module")
+def recipe(background, request):
+    return background.result(run_pretrain_recipe, request)
 
 
 def pretrain_args(data, bert, *extra):

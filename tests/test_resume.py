@@ -10,17 +10,11 @@ import subprocess
 import pytest
 import torch
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, run_cli, starts_early
 
 MAX_UPDATE = 12
 SAVE_EVERY = 3
 KILL_AFTER = 6  # of 16 updates an epoch (64 sentences, 4 a batch): mid-epoch
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    """This module's folder for the runs (they train on the shared binarized demo slice, 64 sentences)."""
-    return tmp_path_factory.mktemp("resume")
 
 
 def train_cmd(data_bin, bert, save_dir):
@@ -48,11 +42,11 @@ def env():
     return dict(os.environ, PYTHONPATH=ROOT, TOKENIZERS_PARALLELISM="false", OMP_NUM_THREADS="1")
 
 
-@pytest.fixture(scope="module")
-def killed_and_resumed(data, demo_data, tiny_bert_dir):
+@starts_early("runs")
+def kill_and_resume(tmp_path_factory, demo_data, tiny_bert_dir):
     """The uninterrupted reference run, and a run SIGKILLed once its update-6 checkpoint is on disk,
-    then started again with the same command."""
-    work = data
+    then started again with the same command (on the shared binarized demo slice, 64 sentences)."""
+    work = tmp_path_factory.mktemp("resume")
     # one thread in every run: a different thread count sums in another order (1e-5 differences)
     reference = run_cli(train_cmd(demo_data.bin, tiny_bert_dir, work / "reference"),
                         env_extra={"OMP_NUM_THREADS": "1"})
@@ -68,7 +62,24 @@ def killed_and_resumed(data, demo_data, tiny_bert_dir):
     proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL, "".join(first)[-3000:]
     resumed = run_cli(cmd, env_extra={"OMP_NUM_THREADS": "1"})
-    return reference.stdout + reference.stderr, "".join(first), resumed.stdout + resumed.stderr
+    return work, (reference.stdout + reference.stderr, "".join(first), resumed.stdout + resumed.stderr)
+
+
+@pytest.fixture(scope="module")
+def runs(background, request):
+    return background.result(kill_and_resume, request)
+
+
+@pytest.fixture(scope="module")
+def data(runs):
+    """This module's folder: the runs' save directories."""
+    return runs[0]
+
+
+@pytest.fixture(scope="module")
+def killed_and_resumed(runs):
+    """The logs of the reference run, of the run killed, and of its restart."""
+    return runs[1]
 
 
 @pytest.mark.slow
