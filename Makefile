@@ -1,4 +1,5 @@
-# One entry point: `make demo` runs the demo, `make test` runs the tests.
+# One entry point: `make demo` runs the demo, `make test` runs the tests (`make test-fast`: all but those
+# marked slow, the unit tests for the edit loop).
 # Both create the virtual environment on first use (.venv, CPU torch first).
 PYTHON ?= python3
 VENV ?= .venv
@@ -7,7 +8,7 @@ STAMP := $(VENV)/.bnb-installed
 WORDNET := $(VENV)/share/wordnet/lexnames
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: install demo test clean
+.PHONY: install demo test test-fast clean
 
 install: $(STAMP) $(WORDNET)
 
@@ -37,6 +38,9 @@ demo: install
 
 test: install
 	PATH=$(abspath $(VENV))/bin:$$PATH $(PY) -m pytest -q tests
+
+test-fast: install
+	PATH=$(abspath $(VENV))/bin:$$PATH $(PY) -m pytest -q -m "not slow" tests
 
 clean:
 	rm -rf $(VENV) demo-work

@@ -9,10 +9,12 @@ trained model: tools/peak_rss.py, generation memory that does not grow with the 
 import importlib.util
 import json
 import os
+import pathlib
 import re
 import shutil
 import subprocess
 import sys
+from typing import NamedTuple
 
 import pytest
 
@@ -22,9 +24,17 @@ LONG = " ".join(["palabra"] * 300)  # 300+ word pieces, beyond the tiny BERT's 1
 SNOWMAN = "el ☃ y ᚠᚢᚦ"  # neither character is in the MiniLM vocabulary
 
 
+class Model(NamedTuple):
+    bin: pathlib.Path  # this module's data, binarized with the MiniLM vocabulary
+    checkpoint: pathlib.Path
+    binarize_log: str
+    trained_on: pathlib.Path  # the data directory the checkpoint was trained on
+
+
 @pytest.fixture(scope="module")
-def model(tmp_path_factory, tiny_bert_dir):
-    """A tiny model trained for one update on data binarized with the MiniLM vocabulary."""
+def model(tmp_path_factory, tiny_bert_dir, tiny_ctc, demo_data):
+    """The session's tiny CTC model (one update, conftest.tiny_ctc; same vocabulary) and this module's
+    data binarized with the MiniLM vocabulary."""
     work = tmp_path_factory.mktemp("bad_input")
     raw = work / "raw"
     raw.mkdir()
@@ -35,12 +45,7 @@ def model(tmp_path_factory, tiny_bert_dir):
     binarize = run_cli([sys.executable, "preprocess/binarize.py", "--bert", tiny_bert_dir, "-s", "es", "-t", "en",
                         "--trainpref", f"{raw}/train", "--testpref", f"{raw}/test", "--destdir", str(work / "bin"),
                         "--max-len", "128", "--quiet"])
-    run_cli(["fairseq-train", str(work / "bin"), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq",
-             "-s", "es", "-t", "en", "--arch", "bnb_small", "--bert-checkpoint", tiny_bert_dir,
-             "--criterion", "bnb_ctc", "--optimizer", "adam", "--lr", "1e-4", "--batch-size", "4",
-             "--max-update", "1", "--save-dir", str(work / "ckpt"), "--no-epoch-checkpoints",
-             "--disable-validation", "--num-workers", "0", "--seed", "1"])
-    return work, binarize.stderr
+    return Model(work / "bin", tiny_ctc.checkpoint, binarize.stderr, demo_data.bin)
 
 
 def test_empty_test_file(tmp_path, tiny_bert_dir, capsys):
@@ -61,14 +66,15 @@ def test_empty_test_file(tmp_path, tiny_bert_dir, capsys):
     assert not (tmp_path / "bin").exists()  # nothing half-written
 
 
+@pytest.mark.slow
 def test_unknown_characters_reported(model):
     """binarize.py reports the [UNK] share per split; the words become [UNK] and are still translated."""
-    work, binarize_log = model
+    binarize_log = model.binarize_log
     rate = re.search(r"\| test\.es: 3 sentences, \d+ tokens, ([\d.]+)% \[UNK\]", binarize_log)
     assert rate and float(rate.group(1)) > 0, binarize_log
     assert re.search(r"\| train\.es: 4 sentences, \d+ tokens, 0\.00% \[UNK\]", binarize_log)
-    out = run_cli(["fairseq-generate", str(work / "bin"), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq",
-                   "-s", "es", "-t", "en", "--path", str(work / "ckpt" / "checkpoint_last.pt"),
+    out = run_cli(["fairseq-generate", str(model.bin), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq",
+                   "-s", "es", "-t", "en", "--path", str(model.checkpoint),
                    "--gen-subset", "test", "--batch-size", "2", "--num-workers", "0"])
     assert re.search(r"^S-1\tel \[UNK\] y \[UNK\]$", out.stdout, re.M), out.stdout
     assert sorted(re.findall(r"^H-(\d+)\t", out.stdout, re.M)) == ["0", "1", "2"]
@@ -85,12 +91,12 @@ def other_vocabulary(src, dest, change):
     return dest
 
 
+@pytest.mark.slow
 def test_checkpoint_from_other_vocabulary(model, tmp_path):
     """Same size, two entries swapped: the model would load and translate wrongly without a word."""
-    work, _ = model
     swap = lambda t: t[:2000] + [t[2001], t[2000]] + t[2002:]  # noqa: E731
-    data = other_vocabulary(work / "bin", tmp_path / "bin", swap)
-    ckpt = str(work / "ckpt" / "checkpoint_last.pt")
+    data = other_vocabulary(model.bin, tmp_path / "bin", swap)
+    ckpt = str(model.checkpoint)
     out = run_cli(["fairseq-generate", str(data), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq",
                    "-s", "es", "-t", "en", "--path", ckpt, "--gen-subset", "test", "--batch-size", "2",
                    "--num-workers", "0"], check=False)
@@ -99,18 +105,18 @@ def test_checkpoint_from_other_vocabulary(model, tmp_path):
     assert errors == [
         f"ValueError: bnb_seq2seq: the checkpoint {ckpt} was trained with other dictionaries than this data "
         f"directory's: {data}/dict.en.txt (target) has the same size, 30522, but different entries. Give the data "
-        f"directory it was trained on ({work / 'bin'}) or one binarized with the same BERT checkpoint "
+        f"directory it was trained on ({model.trained_on}) or one binarized with the same BERT checkpoint "
         "(preprocess/binarize.py --bert DIR)"], out.stderr[-3000:]
 
 
+@pytest.mark.slow
 def test_checkpoint_from_other_vocabulary_size_python_api(model, tmp_path):
     """Another size: without the check, a tensor size mismatch deep in load_state_dict."""
     from bnb_fairseq.models.bnb import BnbModel
 
-    work, _ = model
-    data = other_vocabulary(work / "bin", tmp_path / "bin", lambda t: t[:29000])
+    data = other_vocabulary(model.bin, tmp_path / "bin", lambda t: t[:29000])
     with pytest.raises(ValueError) as err:
-        BnbModel.from_pretrained(str(work / "ckpt"), checkpoint_file="checkpoint_last.pt",
+        BnbModel.from_pretrained(str(model.checkpoint.parent), checkpoint_file=model.checkpoint.name,
                                  data_name_or_path=str(data))
     assert str(err.value).startswith("bnb_seq2seq: the checkpoint was trained with other dictionaries than this "
                                      f"data directory's: {data}/dict.en.txt (target) has 29000 entries against "
@@ -119,12 +125,11 @@ def test_checkpoint_from_other_vocabulary_size_python_api(model, tmp_path):
 
 @pytest.fixture(scope="module")
 def interactive(model):
-    work, _ = model
     lines = ["uno dos", "", "   ", "\t", LONG, SNOWMAN, "cinco"]
     env = dict(os.environ, PYTHONPATH=ROOT, TOKENIZERS_PARALLELISM="false", OMP_NUM_THREADS="1")
-    proc = subprocess.run(["fairseq-interactive", str(work / "bin"), "--user-dir", "bnb_fairseq",
+    proc = subprocess.run(["fairseq-interactive", str(model.bin), "--user-dir", "bnb_fairseq",
                            "--task", "bnb_seq2seq", "-s", "es", "-t", "en",
-                           "--path", str(work / "ckpt" / "checkpoint_last.pt"), "--bpe", "bert_wordpiece",
+                           "--path", str(model.checkpoint), "--bpe", "bert_wordpiece",
                            "--buffer-size", "3", "--batch-size", "2"],
                           input="\n".join(lines) + "\n", cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=300)
@@ -132,6 +137,7 @@ def interactive(model):
     return lines, proc
 
 
+@pytest.mark.slow
 def test_interactive_answers_every_line_in_order(interactive):
     lines, proc = interactive
     assert re.findall(r"^H-(\d+)\t", proc.stdout, re.M) == [str(i) for i in range(len(lines))], proc.stdout
@@ -141,6 +147,7 @@ def test_interactive_answers_every_line_in_order(interactive):
     assert sources["0"] == "uno dos" and sources["6"].replace(" ##", "") == "cinco"
 
 
+@pytest.mark.slow
 def test_interactive_long_line_truncated_with_warning(interactive):
     _, proc = interactive
     assert "1 source sentence(s) longer than the model's 128 positions truncated" in proc.stderr
@@ -148,6 +155,7 @@ def test_interactive_long_line_truncated_with_warning(interactive):
     assert len(src) == 128 - 2  # [CLS] and [SEP] are not printed
 
 
+@pytest.mark.slow
 def test_interactive_unknown_words_warned(interactive):
     _, proc = interactive
     warnings = [line for line in proc.stderr.splitlines() if "unknown to the source vocabulary" in line]
@@ -156,12 +164,12 @@ def test_interactive_unknown_words_warned(interactive):
     assert re.search(r"^S-5\tel \[UNK\] y \[UNK\]$", proc.stdout, re.M)
 
 
+@pytest.mark.slow
 def test_peak_rss_does_not_grow_with_sentences(model, tmp_path):
     """The tool decodes the test split repeated to each size and reads each run's peak RSS from the kernel.
     Ten times the sentences must not cost memory beyond noise (10%): batches come and go."""
-    work, _ = model
-    out = run_cli([sys.executable, "-m", "bnb_fairseq.tools.peak_rss", str(work / "ckpt" / "checkpoint_last.pt"),
-                   str(work / "bin"), "--sizes", "30,300", "--max-tokens", "256", "--json", str(tmp_path / "rss.json")])
+    out = run_cli([sys.executable, "-m", "bnb_fairseq.tools.peak_rss", str(model.checkpoint),
+                   str(model.bin), "--sizes", "30,300", "--max-tokens", "256", "--json", str(tmp_path / "rss.json")])
     figures = json.loads((tmp_path / "rss.json").read_text())
     assert [(r["sentences"], r["answered"], r["status"]) for r in figures["runs"]] == [(30, 30, 0), (300, 300, 0)]
     small, large = (r["peak_rss_kb"] for r in figures["runs"])

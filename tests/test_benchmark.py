@@ -6,37 +6,23 @@ import sys
 
 import pytest
 
-from conftest import demo_slice, run_cli
+from conftest import run_cli
 
-N_TEST = 10
+pytestmark = pytest.mark.slow  # every test here runs the command lines on trained models
 
 
 @pytest.fixture(scope="module")
-def tiny_pair(tmp_path_factory, tiny_bert_dir):
-    """A tiny bert2bert and a tiny bnb, a few updates each, on the same binarized slice."""
-    work = tmp_path_factory.mktemp("bench")
-    raw = demo_slice(str(work / "raw"), 32, 8, N_TEST)
-    run_cli([sys.executable, "preprocess/binarize.py", "--bert", tiny_bert_dir, "-s", "es", "-t", "en",
-             "--trainpref", f"{raw}/train", "--validpref", f"{raw}/valid", "--testpref", f"{raw}/test",
-             "--destdir", str(work / "bin"), "--max-len", "48", "--quiet"])
-    common = ["fairseq-train", str(work / "bin"), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq",
-              "-s", "es", "-t", "en", "--bert-checkpoint", tiny_bert_dir, "--optimizer", "adam", "--lr", "1e-3",
-              "--batch-size", "8", "--max-update", "3", "--no-epoch-checkpoints", "--disable-validation",
-              "--num-workers", "0", "--seed", "1"]
-    run_cli(common + ["--arch", "bert2bert_small", "--criterion", "label_smoothed_cross_entropy",
-                      "--save-dir", str(work / "ar")])
-    run_cli(common + ["--arch", "bnb_small", "--criterion", "bnb_ctc", "--save-dir", str(work / "nar")])
-    run_cli(common + ["--arch", "bnb_small", "--length-control", "classify", "--criterion", "bnb_nat",
-                      "--save-dir", str(work / "classify")])
-    return work, raw
+def tiny_pair(demo_data, tiny_b2b, tiny_ctc, tiny_classify):
+    """A tiny bert2bert, a tiny CTC bnb and a tiny classify bnb (the session's), on the same binarized slice."""
+    return demo_data, {"ar": tiny_b2b.checkpoint, "nar": tiny_ctc.checkpoint, "classify": tiny_classify.checkpoint}
 
 
-def test_fast_benchmark_writes_table_json_and_plot(tiny_pair):
-    work, raw = tiny_pair
-    out = work / "result"
+def test_fast_benchmark_writes_table_json_and_plot(tiny_pair, tmp_path):
+    data, ckpt = tiny_pair
+    out = tmp_path / "result"
     proc = run_cli(["bash", "examples/benchmark.sh", "--fast"], env_extra={
-        "DATA": str(work / "bin"), "SRC": "es", "TGT": "en", "REFERENCE": f"{raw}/test.en", "OUT": str(out),
-        "AR": f"b2b={work}/ar/checkpoint_last.pt", "NAR": f"bnb={work}/nar/checkpoint_last.pt",
+        "DATA": str(data.bin), "SRC": "es", "TGT": "en", "REFERENCE": f"{data.raw}/test.en", "OUT": str(out),
+        "AR": f"b2b={ckpt['ar']}", "NAR": f"bnb={ckpt['nar']}",
         "BLANK_PENALTY": "1", "CTC_BEAM": "3", "THREADS": "1"})
     result = json.loads((out / "results.json").read_text())
     kinds = [r["kind"] for r in result["rows"]]
@@ -59,21 +45,21 @@ def test_fast_benchmark_writes_table_json_and_plot(tiny_pair):
 
 
 def test_wrong_kind_of_checkpoint_is_refused(tiny_pair, tmp_path):
-    work, _ = tiny_pair
-    proc = run_cli([sys.executable, "-m", "bnb_fairseq.tools.benchmark", "--data", str(work / "bin"), "-s", "es",
-                    "-t", "en", "--ar", f"{work}/nar/checkpoint_last.pt", "--out", str(tmp_path), "--fast"],
+    data, ckpt = tiny_pair
+    proc = run_cli([sys.executable, "-m", "bnb_fairseq.tools.benchmark", "--data", str(data.bin), "-s", "es",
+                    "-t", "en", "--ar", str(ckpt["nar"]), "--out", str(tmp_path), "--fast"],
                    check=False)
     assert proc.returncode != 0
     assert "not an autoregressive model" in proc.stderr
 
 
-def test_classify_model_rows(tiny_pair):
+def test_classify_model_rows(tiny_pair, tmp_path):
     """A --length-control classify model gets length-beam and refinement rows instead of CTC ones."""
-    work, raw = tiny_pair
-    out = work / "result-classify"
+    data, ckpt = tiny_pair
+    out = tmp_path / "result-classify"
     run_cli(["bash", "examples/benchmark.sh", "--fast", "--no-cmlm"], env_extra={
-        "DATA": str(work / "bin"), "SRC": "es", "TGT": "en", "REFERENCE": f"{raw}/test.en", "OUT": str(out),
-        "AR": f"b2b={work}/ar/checkpoint_last.pt", "NAR": f"cls={work}/classify/checkpoint_last.pt",
+        "DATA": str(data.bin), "SRC": "es", "TGT": "en", "REFERENCE": f"{data.raw}/test.en", "OUT": str(out),
+        "AR": f"b2b={ckpt['ar']}", "NAR": f"cls={ckpt['classify']}",
         "LENGTH_BEAM": "3", "REFINE": "2", "THREADS": "1"})
     rows = json.loads((out / "results.json").read_text())["rows"]
     assert [r["setting"] for r in rows] == [

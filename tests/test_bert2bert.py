@@ -2,14 +2,13 @@
 and fairseq's SequenceGenerator and CLIs on it."""
 import argparse
 import logging
-import sys
 
 import pytest
 import torch
 
 from bnb_fairseq.bert.dictionary import BertDictionary
 from bnb_fairseq.models.bert2bert import Bert2BertModel, bert2bert_small
-from conftest import CLS, NO_DROPOUT, PAD, SEP, demo_slice, right_pad, run_cli
+from conftest import CLS, DEMO_N_TEST, NO_DROPOUT, PAD, SEP, right_pad, run_cli
 
 
 def build(bert_dir, **overrides):
@@ -115,45 +114,35 @@ def test_sequence_generator_beam_search(tiny):
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, tiny_bert_dir):
-    work = tmp_path_factory.mktemp("b2b")
-    raw = demo_slice(str(work / "raw"), 48, 8, 11)
-    run_cli([sys.executable, "preprocess/binarize.py", "--bert", tiny_bert_dir, "-s", "es", "-t", "en",
-             "--trainpref", f"{raw}/train", "--validpref", f"{raw}/valid", "--testpref", f"{raw}/test",
-             "--destdir", str(work / "bin"), "--max-len", "48", "--quiet"])
-    train = run_cli([
-        "fairseq-train", str(work / "bin"), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq", "-s", "es", "-t", "en",
-        "--arch", "bert2bert_small", "--bert-checkpoint", tiny_bert_dir,
-        "--criterion", "label_smoothed_cross_entropy", "--label-smoothing", "0.1",
-        "--optimizer", "adam", "--lr", "1e-3", "--batch-size", "8", "--max-update", "24",
-        "--save-dir", str(work / "ckpt"), "--no-epoch-checkpoints", "--eval-bleu", "--num-workers", "0",
-        "--seed", "1", "--log-format", "simple", "--log-interval", "6",
-    ])
-    return work, raw, train.stdout + train.stderr
+def trained(tiny_b2b, demo_data):
+    """The session's tiny bert2bert (conftest.tiny_b2b: 24 updates on the shared demo slice, --eval-bleu)."""
+    return tiny_b2b.save_dir, demo_data, tiny_b2b.log
 
 
+@pytest.mark.slow
 def test_train_and_generate_with_beam(trained):
-    work, raw, log = trained
+    ckpt, data, log = trained
     losses = [float(x) for x in __import__("re").findall(r"\| loss (\d+\.\d+)", log)]
     assert len(losses) >= 2 and losses[-1] < losses[0], log[-2000:]
     assert "valid on 'valid' subset" in log and "| bleu " in log
-    out = run_cli(["fairseq-generate", str(work / "bin"), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq",
-                   "-s", "es", "-t", "en", "--path", str(work / "ckpt" / "checkpoint_last.pt"), "--gen-subset", "test",
+    out = run_cli(["fairseq-generate", str(data.bin), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq",
+                   "-s", "es", "-t", "en", "--path", str(ckpt / "checkpoint_last.pt"), "--gen-subset", "test",
                    "--beam", "4", "--nbest", "2", "--batch-size", "3", "--max-len-a", "1", "--max-len-b", "5",
                    "--bpe", "bert_wordpiece"]).stdout
     ids = sorted(int(line.split("\t")[0][2:]) for line in out.splitlines() if line.startswith("D-"))
-    assert ids == sorted(list(range(11)) * 2)  # every sentence, two hypotheses each
+    assert ids == sorted(list(range(DEMO_N_TEST)) * 2)  # every sentence, two hypotheses each
     assert "[CLS]" not in out.split("Generate test")[0]
 
 
+@pytest.mark.slow
 def test_from_pretrained_translates_raw_text(trained):
     """fairseq's hub interface finds the tokenizer beside the data; beam search answers every line."""
     from bnb_fairseq.models.bert2bert import Bert2BertModel
 
-    work, raw, _ = trained
-    model = Bert2BertModel.from_pretrained(str(work / "ckpt"), checkpoint_file="checkpoint_last.pt",
-                                           data_name_or_path=str(work / "bin"))
-    with open(f"{raw}/test.es", encoding="utf-8") as f:
+    ckpt, data, _ = trained
+    model = Bert2BertModel.from_pretrained(str(ckpt), checkpoint_file="checkpoint_last.pt",
+                                           data_name_or_path=str(data.bin))
+    with open(f"{data.raw}/test.es", encoding="utf-8") as f:
         lines = [next(f).rstrip("\n") for _ in range(3)]
     out = model.translate(lines + [""], beam=2, max_len_a=1, max_len_b=5)
     assert len(out) == 4 and all(isinstance(t, str) for t in out)

@@ -22,6 +22,7 @@ def one_error(proc):
     return errors[0]
 
 
+@pytest.mark.slow
 def test_roundtrip_ids_match_hf(tmp_path, minilm_dir):
     from fairseq.data import data_utils
     from transformers import BertTokenizerFast
@@ -42,6 +43,7 @@ def test_roundtrip_ids_match_hf(tmp_path, minilm_dir):
     assert (tmp_path / "bin" / "tokenizer.en" / "vocab.txt").exists()
 
 
+@pytest.mark.slow
 def test_overlong_error_policy(tmp_path, minilm_dir):
     write_lines(tmp_path / "train.es", ["uno dos tres cuatro cinco seis"])
     write_lines(tmp_path / "train.en", ["one"])
@@ -49,6 +51,7 @@ def test_overlong_error_policy(tmp_path, minilm_dir):
     assert "train.es:1" in msg and "--max-len 4" in msg
 
 
+@pytest.mark.slow
 def test_misaligned_files(tmp_path, minilm_dir):
     write_lines(tmp_path / "train.es", ["uno", "dos", "tres"])
     write_lines(tmp_path / "train.en", ["one", "two"])
@@ -57,6 +60,7 @@ def test_misaligned_files(tmp_path, minilm_dir):
     assert not (tmp_path / "bin" / "train.es-en.es.bin").exists()
 
 
+@pytest.mark.slow
 def test_empty_lines(tmp_path, minilm_dir):
     write_lines(tmp_path / "train.es", ["uno", "", "tres"])
     write_lines(tmp_path / "train.en", ["one", "two", "   "])
@@ -64,6 +68,7 @@ def test_empty_lines(tmp_path, minilm_dir):
     assert "2 empty line(s)" in msg and "train.es:2" in msg and "train.en:3" in msg
 
 
+@pytest.mark.slow
 def test_missing_checkpoint_dir(tmp_path):
     write_lines(tmp_path / "train.es", ["uno"])
     write_lines(tmp_path / "train.en", ["one"])
@@ -71,6 +76,7 @@ def test_missing_checkpoint_dir(tmp_path):
     assert "no-such-bert" in msg and "no such directory" in msg
 
 
+@pytest.mark.slow
 def test_vocab_not_matching_checkpoint(tmp_path, minilm_dir):
     bad = tmp_path / "bad_bert"
     shutil.copytree(minilm_dir, bad)
@@ -82,6 +88,7 @@ def test_vocab_not_matching_checkpoint(tmp_path, minilm_dir):
     assert "vocab.txt" in msg and "30522" in msg
 
 
+@pytest.mark.slow
 def test_empty_file(tmp_path, minilm_dir):
     write_lines(tmp_path / "train.es", ["uno"])
     write_lines(tmp_path / "train.en", ["one"])
@@ -93,6 +100,7 @@ def test_empty_file(tmp_path, minilm_dir):
     assert not (tmp_path / "bin").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("bad", ["misaligned", "empty line", "overlong"])
 def test_bad_test_split_leaves_no_output(tmp_path, minilm_dir, bad):
     """Every split is checked (or, for --overlong error, encoded off to the side) before --destdir is touched."""

@@ -11,15 +11,23 @@ import sys
 import pytest
 
 from bnb_fairseq.tools import distill
-from conftest import CLS, SEP, demo_slice, run_cli, write_lines
+from conftest import CLS, DEMO_N_TRAIN, DEMO_N_VALID, SEP, run_cli, write_lines
 
-N_TRAIN, N_VALID, N_TEST = 40, 8, 8
-SHARD = 16  # 40 sentences: shards of 16, 16 and 8
+N_TRAIN, N_VALID = DEMO_N_TRAIN, DEMO_N_VALID
+SHARD = 24  # 64 sentences: shards of 24, 24 and 16
 PAIR = "es-en"
 
 
+class Work:
+    """The shared demo slice (bin, raw), the teacher, and this module's own folder (out, distill.log)."""
+
+    def __init__(self, data, teacher, folder):
+        self.bin, self.raw, self.teacher, self.folder = data.bin, data.raw, teacher, folder
+        self.out = folder / "out"
+
+
 def distill_args(work, out, *extra):
-    return ["--teacher", str(work / "ckpt" / "checkpoint_last.pt"), "--data", str(work / "bin"), "-s", "es", "-t", "en",
+    return ["--teacher", str(work.teacher), "--data", str(work.bin), "-s", "es", "-t", "en",
             "--out", str(out), "--subsets", "train", "--shard-size", str(SHARD), "--beam", "2",
             "--max-len-a", "0", "--max-len-b", "8", "--batch-size", "8", "--threads", "1", *extra]
 
@@ -32,26 +40,14 @@ def read_lines(prefix):
 
 
 @pytest.fixture(scope="module")
-def work(tmp_path_factory, tiny_bert_dir):
-    """Binarized demo slice, a bert2bert teacher trained 10 updates, and its distillation (by the CLI)."""
-    work = tmp_path_factory.mktemp("distill")
-    raw = demo_slice(str(work / "raw"), N_TRAIN, N_VALID, N_TEST)
+def work(tmp_path_factory, demo_data, tiny_b2b):
+    """The shared binarized demo slice, the session's tiny bert2bert as teacher, and its distillation (by the CLI)."""
+    work = Work(demo_data, tiny_b2b.checkpoint, tmp_path_factory.mktemp("distill"))
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("OMP_NUM_THREADS", "1")  # the command lines below share a small CPU
-        run_cli([sys.executable, "preprocess/binarize.py", "--bert", tiny_bert_dir, "-s", "es", "-t", "en",
-                 "--trainpref", f"{raw}/train", "--validpref", f"{raw}/valid", "--testpref", f"{raw}/test",
-                 "--destdir", str(work / "bin"), "--max-len", "48", "--quiet"])
-        run_cli([
-            "fairseq-train", str(work / "bin"), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq", "-s", "es",
-            "-t", "en", "--arch", "bert2bert_small", "--bert-checkpoint", tiny_bert_dir,
-            "--criterion", "label_smoothed_cross_entropy", "--label-smoothing", "0.1",
-            "--optimizer", "adam", "--lr", "1e-3", "--batch-size", "8", "--max-update", "10",
-            "--save-dir", str(work / "ckpt"), "--no-epoch-checkpoints", "--disable-validation",
-            "--num-workers", "0", "--seed", "1", "--log-format", "simple",
-        ])
+        mp.setenv("OMP_NUM_THREADS", "1")  # the command line below shares a small CPU
         proc = run_cli([sys.executable, "-m", "bnb_fairseq.tools.distill",
-                        *distill_args(work, work / "out", "--valid-reference", f"{raw}/valid.en")])
-    (work / "distill.log").write_text(proc.stdout + proc.stderr)
+                        *distill_args(work, work.out, "--valid-reference", f"{work.raw}/valid.en")])
+    (work.folder / "distill.log").write_text(proc.stdout + proc.stderr)
     return work
 
 
@@ -60,8 +56,9 @@ def report(out):
         return json.load(f)
 
 
+@pytest.mark.slow
 def test_output_is_a_complete_data_dir(work):
-    out, data = work / "out", work / "bin"
+    out, data = work.out, work.bin
     sources = read_lines(str(out / f"train.{PAIR}.es"))
     targets = read_lines(str(out / f"train.{PAIR}.en"))
     assert len(sources) == len(targets) == N_TRAIN
@@ -83,14 +80,15 @@ def test_output_is_a_complete_data_dir(work):
     assert r["generation"] == {"beam": 2, "lenpen": 1.0, "max_len_a": 0.0, "max_len_b": 8}
     assert isinstance(r["valid"]["bleu"], float) and r["valid"]["sentences"] == N_VALID
     assert r["valid"]["reference"].endswith("valid.en") and r["seconds"] > 0
-    log = (work / "distill.log").read_text()
+    log = (work.folder / "distill.log").read_text()
     assert "teacher valid BLEU" in log and "train shard 2: decoded" in log
     assert sorted(os.listdir(out / ".distill-shards")) == [f"train.{k:05d}.pt" for k in range(3)]
 
 
+@pytest.mark.slow
 def test_rerun_decodes_only_the_missing_shard(work, tmp_path, capsys):
     resumed = tmp_path / "out"
-    shutil.copytree(work / "out", resumed)
+    shutil.copytree(work.out, resumed)
     os.remove(resumed / ".distill-shards" / "train.00001.pt")
     assert distill.main(distill_args(work, resumed, "--valid-subset", "none")) == 0
     assert "(1 decoded, 2 done earlier)" in capsys.readouterr().out
@@ -99,7 +97,7 @@ def test_rerun_decodes_only_the_missing_shard(work, tmp_path, capsys):
     assert r["subsets"]["train"]["shards_done_earlier"] == [0, 2]
     assert r["subsets"]["train"]["decoded_sentences"] == SHARD and r["valid"] is None
     for ext in ("bin", "idx"):
-        assert filecmp.cmp(work / "out" / f"train.{PAIR}.en.{ext}", resumed / f"train.{PAIR}.en.{ext}", shallow=False)
+        assert filecmp.cmp(work.out / f"train.{PAIR}.en.{ext}", resumed / f"train.{PAIR}.en.{ext}", shallow=False)
 
 
 def test_answer_line_falls_back_on_an_empty_hypothesis():
@@ -113,10 +111,11 @@ def test_answer_line_falls_back_on_an_empty_hypothesis():
     assert distill.answer_line([CLS, SEP], reference, d) == ([CLS, 7, 8, SEP], True)  # no word piece either
 
 
+@pytest.mark.slow
 def test_empty_hypotheses_are_counted(work, tmp_path, monkeypatch):
     """A teacher that answers sentence 3 with [SEP] alone: that line keeps its reference, counted once."""
     out = tmp_path / "out"
-    shutil.copytree(work / "out", out)
+    shutil.copytree(work.out, out)
     os.remove(out / ".distill-shards" / "train.00000.pt")
     real_decode = distill.decode
 
@@ -129,13 +128,14 @@ def test_empty_hypotheses_are_counted(work, tmp_path, monkeypatch):
     train = report(out)["subsets"]["train"]
     assert train["fallbacks"] == 1 and train["fallback_ids"] == [3] and train["shards_decoded"] == [0]
     targets = read_lines(str(out / f"train.{PAIR}.en"))
-    assert targets[3] == read_lines(str(work / "bin" / f"train.{PAIR}.en"))[3]
-    assert targets[4:] == read_lines(str(work / "out" / f"train.{PAIR}.en"))[4:]
+    assert targets[3] == read_lines(str(work.bin / f"train.{PAIR}.en"))[3]
+    assert targets[4:] == read_lines(str(work.out / f"train.{PAIR}.en"))[4:]
 
 
+@pytest.mark.slow
 def test_bad_inputs_are_one_clear_error(work, tmp_path):
     missing = run_cli([sys.executable, "-m", "bnb_fairseq.tools.distill", "--teacher", str(tmp_path / "nope.pt"),
-                       "--data", str(work / "bin"), "-s", "es", "-t", "en", "--out", str(tmp_path / "a")], check=False)
+                       "--data", str(work.bin), "-s", "es", "-t", "en", "--out", str(tmp_path / "a")], check=False)
     assert missing.returncode == 1
     expected = f"distill: error: --teacher {tmp_path / 'nope.pt'}: no such checkpoint file"
     assert missing.stderr.strip().splitlines()[-1] == expected
@@ -149,12 +149,13 @@ def test_bad_inputs_are_one_clear_error(work, tmp_path):
     assert not any(os.path.exists(tmp_path / d) for d in "abc")  # nothing written
 
 
+@pytest.mark.slow
 def test_bnb_trains_on_the_distilled_data(work, tiny_bert_dir, tmp_path):
     """The output is what it is for: fairseq-train bnb on it; a bnb checkpoint is then refused as teacher."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("OMP_NUM_THREADS", "1")
         proc = run_cli([
-            "fairseq-train", str(work / "out"), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq", "-s", "es",
+            "fairseq-train", str(work.out), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq", "-s", "es",
             "-t", "en", "--arch", "bnb_small", "--bert-checkpoint", tiny_bert_dir, "--output-vocab", "train",
             "--criterion", "bnb_ctc", "--optimizer", "adam", "--lr", "1e-3", "--batch-size", "8", "--max-update", "2",
             "--save-dir", str(tmp_path / "ckpt"), "--no-epoch-checkpoints", "--num-workers", "0", "--seed", "1",
@@ -165,7 +166,7 @@ def test_bnb_trains_on_the_distilled_data(work, tiny_bert_dir, tmp_path):
     assert re.search(r"\| train \| epoch 001 \|.* \| unfit 0 \|", log), log[-2000:]  # every target fits its CTC length
     bnb_ckpt = tmp_path / "ckpt" / "checkpoint_last.pt"
     with pytest.raises(SystemExit, match="non-autoregressive .* needs an autoregressive teacher") as e:
-        distill.main(["--teacher", str(bnb_ckpt), "--data", str(work / "bin"), "-s", "es", "-t", "en",
+        distill.main(["--teacher", str(bnb_ckpt), "--data", str(work.bin), "-s", "es", "-t", "en",
                       "--out", str(tmp_path / "refused")])
     assert str(bnb_ckpt) in str(e.value) and "\n" not in str(e.value)
     assert not os.path.exists(tmp_path / "refused")

@@ -10,12 +10,11 @@ import json
 import os
 import socket
 import subprocess
-import sys
 
 import pytest
 import torch
 
-from conftest import ROOT, demo_slice, run_cli
+from conftest import ROOT, run_cli
 
 N_UPDATES = 6  # 64 sentences, 2 x 8 a step: 4 updates an epoch, so the run crosses an epoch boundary
 # Logged losses are rounded to 3 decimals; the two runs differ only in the order in which the two
@@ -53,20 +52,17 @@ class RankHashTask(BnbSeq2SeqTask):
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory, tiny_bert_dir):
+def setup(tmp_path_factory, demo_data, tiny_bert_dir):
+    """This module's folder (with the plugin) and the shared binarized demo slice (64 training sentences)."""
     work = tmp_path_factory.mktemp("ddp")
-    raw = demo_slice(str(work / "raw"), 64, 8, 8)
-    run_cli([sys.executable, "preprocess/binarize.py", "--bert", tiny_bert_dir, "-s", "es", "-t", "en",
-             "--trainpref", f"{raw}/train", "--validpref", f"{raw}/valid", "--destdir", str(work / "bin"),
-             "--max-len", "64", "--quiet"])
     plugin = work / "rank_hash_plugin"
     plugin.mkdir()
     (plugin / "__init__.py").write_text(RANK_HASH_PLUGIN)
-    return work, tiny_bert_dir
+    return work, demo_data.bin, tiny_bert_dir
 
 
-def train_args(work, bert, save_dir):
-    return ["fairseq-train", str(work / "bin"), "--user-dir", str(work / "rank_hash_plugin"),
+def train_args(work, data_bin, bert, save_dir):
+    return ["fairseq-train", str(data_bin), "--user-dir", str(work / "rank_hash_plugin"),
             "--task", "bnb_seq2seq_rank_hash", "-s", "es", "-t", "en", "--arch", "bnb_small",
             "--bert-checkpoint", bert, "--criterion", "bnb_ctc", "--optimizer", "adam", "--lr", "1e-3",
             "--batch-size", "8", "--max-update", str(N_UPDATES), "--dropout", "0", "--attention-dropout", "0",
@@ -96,15 +92,16 @@ def valid_loss(log):
     return float(json.loads(line.split("| valid | ", 1)[1])["valid_loss"])
 
 
+@pytest.mark.slow
 def test_two_processes_match_update_freq_2(setup):
-    work, bert = setup
+    work, data_bin, bert = setup
     env = dict(os.environ, PYTHONPATH=ROOT, TOKENIZERS_PARALLELISM="false", OMP_NUM_THREADS="1")
 
     ddp_hashes = work / "ddp_hashes"
     ddp_hashes.mkdir()
     port = free_port()
     procs = [subprocess.Popen(
-        train_args(work, bert, work / "ddp") + [
+        train_args(work, data_bin, bert, work / "ddp") + [
             "--distributed-world-size", "2", "--distributed-rank", str(rank), "--distributed-backend", "gloo",
             "--distributed-init-method", f"tcp://localhost:{port}", "--distributed-no-spawn",
             "--ddp-backend", "legacy_ddp"],  # torch's DDP wrapper wants a GPU device id
@@ -117,7 +114,7 @@ def test_two_processes_match_update_freq_2(setup):
 
     single_hashes = work / "single_hashes"
     single_hashes.mkdir()
-    single = run_cli(train_args(work, bert, work / "single") + ["--update-freq", "2"],
+    single = run_cli(train_args(work, data_bin, bert, work / "single") + ["--update-freq", "2"],
                      env_extra={"RANK_HASH_DIR": str(single_hashes), "OMP_NUM_THREADS": "1"})
 
     ddp, one = losses(logs[0]), losses(single.stdout + single.stderr)
@@ -141,6 +138,7 @@ def test_two_processes_match_update_freq_2(setup):
           f"{max(abs(ddp[n][0] - one[n][0]) for n in ddp):.4f}, max |parameter diff| {diff:.3g}")
 
 
+@pytest.mark.slow
 def test_torchrun_without_world_size_is_refused(setup, monkeypatch):
     """Under torchrun fairseq joins the processes only when --distributed-world-size > 1; its default
     is the number of GPUs, so on a 1-GPU (or CPU) node each process would silently train alone."""
@@ -149,8 +147,8 @@ def test_torchrun_without_world_size_is_refused(setup, monkeypatch):
     from bnb_fairseq.checkpoint_compat import check_launch
     from conftest import train_cfg
 
-    work, bert = setup
-    cfg = train_cfg([str(work / "bin"), "--user-dir", os.path.join(ROOT, "bnb_fairseq"), "--task", "bnb_seq2seq",
+    work, data_bin, bert = setup
+    cfg = train_cfg([str(data_bin), "--user-dir", os.path.join(ROOT, "bnb_fairseq"), "--task", "bnb_seq2seq",
                      "-s", "es", "-t", "en", "--arch", "bnb_small", "--criterion", "bnb_ctc",
                      "--save-dir", str(work / "none")])
     monkeypatch.setenv("WORLD_SIZE", "2")

@@ -6,13 +6,15 @@ import sys
 
 import pytest
 
-from conftest import ROOT, demo_slice, run_cli
+from conftest import ROOT, cli_env, demo_slice, run_cli, starts_early
+
+pytestmark = pytest.mark.slow  # every test here runs the command lines on trained models
 
 N_TEST = 13  # not a multiple of fairseq's batch multiple (8): the last batch must not be dropped
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, minilm_dir):
+@starts_early("trained")
+def train_minilm(tmp_path_factory, minilm_dir):
     work = tmp_path_factory.mktemp("e2e")
     raw = demo_slice(str(work / "raw"), 96, 16, N_TEST)
     bert = str(work / "minilm")  # a private copy, deleted before generation
@@ -31,6 +33,11 @@ def trained(tmp_path_factory, minilm_dir):
     ])
     shutil.rmtree(bert)
     return work, raw, train.stdout + train.stderr
+
+
+@pytest.fixture(scope="module")
+def trained(background, request):
+    return background.result(train_minilm, request)
 
 
 def test_training_loss_fell(trained):
@@ -71,7 +78,7 @@ def test_interactive_raw_text(trained):
     work, _, _ = trained
     import subprocess
 
-    env = dict(os.environ, PYTHONPATH=ROOT, TOKENIZERS_PARALLELISM="false")
+    env = cli_env()
     lines = "Y dijo Dios: Sea la luz.\n\nEn el principio crió Dios los cielos y la tierra.\n"
     proc = subprocess.run(["fairseq-interactive", str(work / "bin"), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq",
                            "-s", "es", "-t", "en", "--path", str(work / "ckpt" / "checkpoint_last.pt"),

@@ -5,6 +5,7 @@ tokenizer trained here with the ``tokenizers`` library on the demo sentences, so
 transformers 5 writes it: tokenizer.json + tokenizer_config.json, no vocab.txt.
 """
 import argparse
+import concurrent.futures
 import json
 import os
 import re
@@ -281,18 +282,34 @@ def run_pipeline(work, enc, dec=None, extra_train=()):
 
 
 @pytest.fixture(scope="module")
-def roberta_run(tmp_path_factory, checkpoint):
-    return run_pipeline(tmp_path_factory.mktemp("roberta_run"), checkpoint("roberta"))
+def pipelines(tmp_path_factory, checkpoint):
+    """The three pipelines below, run side by side (each command line on one thread): {name: run_pipeline's}."""
+    runs = {  # name: (work, encoder, decoder, extra_train)
+        "roberta": (tmp_path_factory.mktemp("roberta_run"), checkpoint("roberta"), None, ()),
+        # XLM-R (SentencePiece, 48 wide) encoder, cased BERT (WordPiece, 32 wide) decoder, with --eval-bleu
+        "mixed": (tmp_path_factory.mktemp("mixed_run"), checkpoint("xlm-roberta"), checkpoint("bert-cased"),
+                  ["--eval-bleu", "--eval-bleu-print-samples"]),
+        # the two remaining families: an ELECTRA encoder with a DistilBERT decoder
+        "electra": (tmp_path_factory.mktemp("electra_run"), checkpoint("electra"), checkpoint("distilbert"), ()),
+    }
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(runs)) as pool:
+        futures = {name: pool.submit(run_pipeline, work, enc, dec, extra_train=extra)
+                   for name, (work, enc, dec, extra) in runs.items()}
+        return {name: future.result() for name, future in futures.items()}
 
 
 @pytest.fixture(scope="module")
-def mixed_run(tmp_path_factory, checkpoint):
+def roberta_run(pipelines):
+    return pipelines["roberta"]
+
+
+@pytest.fixture(scope="module")
+def mixed_run(pipelines):
     """XLM-R (SentencePiece, 48 wide) encoder, cased BERT (WordPiece, 32 wide) decoder, with --eval-bleu."""
-    work = tmp_path_factory.mktemp("mixed_run")
-    return work, run_pipeline(work, checkpoint("xlm-roberta"), checkpoint("bert-cased"),
-                              extra_train=["--eval-bleu", "--eval-bleu-print-samples"])
+    return pipelines["mixed"][3], pipelines["mixed"]
 
 
+@pytest.mark.slow
 def test_roberta_pipeline_answers_every_line(roberta_run):
     binarize_log, train_log, lines, _ = roberta_run
     assert "en: roberta checkpoint, cased BPE tokenizer" in binarize_log
@@ -304,6 +321,7 @@ def test_roberta_pipeline_answers_every_line(roberta_run):
     assert not any("Ġ" in d for d in lines["D"].values())
 
 
+@pytest.mark.slow
 def test_mixed_pair_trains_and_keeps_case(mixed_run):
     """Encoder and decoder of different families, vocabularies, special ids and widths; the cased
     WordPiece target keeps its case from the raw text through binarization and detokenization."""
@@ -321,6 +339,7 @@ def test_mixed_pair_trains_and_keeps_case(mixed_run):
     assert samples and nospace(samples[-1]) in {nospace(en) for _, en in PAIRS["valid"]}, train_log[-3000:]
 
 
+@pytest.mark.slow
 def test_mixed_pair_batches_use_each_sides_specials(mixed_run, checkpoint):
     """XLM-R pads with 1, BERT with 0: targets are padded with the target's own pad, and --eval-bleu
     scores case-sensitively for a cased target tokenizer (lowercased for an uncased one)."""
@@ -343,6 +362,7 @@ def test_mixed_pair_batches_use_each_sides_specials(mixed_run, checkpoint):
     assert TextDecoder.of(load_tokenizer(checkpoint("electra"))).lowercase is True  # an uncased tokenizer config
 
 
+@pytest.mark.slow
 def test_roberta_hub_encodes_as_binarize_and_decodes_losslessly(roberta_run):
     """Raw text through the Python API (the path of fairseq-interactive): the source tokenizer gives the
     binarized ids, the byte-level decoder gives the text back, every input gets an output."""
@@ -362,10 +382,11 @@ def test_roberta_hub_encodes_as_binarize_and_decodes_losslessly(roberta_run):
     assert len(outputs) == 3 and all(isinstance(o, str) and "Ġ" not in o for o in outputs)
 
 
-def test_electra_encoder_distilbert_decoder_pipeline(tmp_path, checkpoint):
+@pytest.mark.slow
+def test_electra_encoder_distilbert_decoder_pipeline(pipelines):
     """The two remaining families through binarize -> fairseq-train -> fairseq-generate: an ELECTRA
     encoder (16-wide embeddings projected to 32) with a DistilBERT decoder (no token types)."""
-    binarize_log, train_log, lines, _ = run_pipeline(tmp_path, checkpoint("electra"), checkpoint("distilbert"))
+    binarize_log, train_log, lines, _ = pipelines["electra"]
     assert "es: electra checkpoint, uncased" in binarize_log and "en: distilbert checkpoint, uncased" in binarize_log
     assert "num_updates 3" in train_log or "num_updates=3" in train_log, train_log[-2000:]
     assert sorted(lines["D"]) == sorted(lines["T"]) == list(range(N_TEST))

@@ -4,12 +4,16 @@ import json
 import os
 import sys
 
-from conftest import ROOT, run_cli, write_lines
+import pytest
+
+from conftest import ROOT, run_cli, starts_early, write_lines
 
 DEMO_EN = os.path.join(ROOT, "examples", "demo", "data", "train.en")
 
 
-def test_copy_curve_end_to_end(tmp_path, tiny_bert_dir):
+@starts_early("copy_curve")
+def run_copy_curve(tmp_path_factory, tiny_bert_dir):
+    tmp_path = tmp_path_factory.mktemp("copy_curve")
     with open(DEMO_EN, encoding="utf-8") as f:
         lines = [next(f).rstrip("\n") for _ in range(60)]
     text = tmp_path / "text.en"
@@ -23,6 +27,17 @@ def test_copy_curve_end_to_end(tmp_path, tiny_bert_dir):
         "--criterion", "bnb_ctc", "--optimizer", "adam", "--lr", "1e-3", "--batch-size", "8",
         "--num-workers", "0", "--seed", "1",
     ])
+    return lines, work, proc
+
+
+@pytest.fixture(scope="module")
+def copy_curve(background, request):
+    return background.result(run_copy_curve, request)
+
+
+@pytest.mark.slow
+def test_copy_curve_end_to_end(copy_curve, tmp_path):
+    lines, work, proc = copy_curve
     assert "learning_curve: 4 updates" in proc.stdout
     with open(work / "curve.csv", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))

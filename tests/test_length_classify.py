@@ -3,7 +3,6 @@ the bnb_nat criterion, the length beam of the parallel generator, and the CLIs e
 import argparse
 import math
 import re
-import sys
 
 import pytest
 import torch
@@ -22,7 +21,7 @@ from bnb_fairseq.modules import (
     length_offset_classes,
     source_positions,
 )
-from conftest import CLS, NO_DROPOUT, PAD, SEP, demo_slice, right_pad, run_cli
+from conftest import CLS, DEMO_N_TEST, NO_DROPOUT, PAD, SEP, right_pad, run_cli
 
 SRC = [[CLS, 7592, 2088, 2003, SEP], [CLS, 2129, 2024, 2017, 2725, 2651, 1012, SEP]]
 TGT = [[CLS, 2023, 2003, 1037, 3231, 2748, SEP], [CLS, 2748, 2003, SEP]]
@@ -319,27 +318,17 @@ def test_decoding_options_are_checked(classify, tiny_bert_dir):
         ParallelGenerator(d).check_models([model, ctc])
 
 
-def test_train_and_generate_with_length_beam(tmp_path, tiny_bert_dir):
-    work = tmp_path
-    raw = demo_slice(str(work / "raw"), 48, 8, 11)
-    run_cli([sys.executable, "preprocess/binarize.py", "--bert", tiny_bert_dir, "-s", "es", "-t", "en",
-             "--trainpref", f"{raw}/train", "--validpref", f"{raw}/valid", "--testpref", f"{raw}/test",
-             "--destdir", str(work / "bin"), "--max-len", "48", "--quiet"])
+@pytest.mark.slow
+def test_train_and_generate_with_length_beam(tiny_classify, demo_data):
+    """The session's tiny classify BnB (conftest.tiny_classify: refinement training, --eval-bleu at length beam 2)."""
     env = {"OMP_NUM_THREADS": "1"}
-    train = run_cli([
-        "fairseq-train", str(work / "bin"), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq", "-s", "es", "-t", "en",
-        "--arch", "bnb_small", "--bert-checkpoint", tiny_bert_dir, "--length-control", "classify",
-        "--criterion", "bnb_nat", "--refinement-training", "0.5", "--optimizer", "adam", "--lr", "1e-3",
-        "--batch-size", "8", "--max-update", "10", "--save-dir", str(work / "ckpt"), "--no-epoch-checkpoints", "--eval-bleu", "--iter-decode-with-beam", "2",
-        "--num-workers", "0", "--seed", "1", "--log-format", "simple", "--log-interval", "5",
-    ], env_extra=env)
-    log = train.stdout + train.stderr
+    log = tiny_classify.log
     valid = re.findall(r"valid on 'valid' subset .*$", log, re.M)
     assert valid and all(f"| {key} " in valid[-1] for key in ("nll_loss", "length", "length_acc", "bleu")), log[-3000:]
-    out = run_cli(["fairseq-generate", str(work / "bin"), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq",
-                   "-s", "es", "-t", "en", "--path", str(work / "ckpt" / "checkpoint_last.pt"), "--gen-subset", "test",
+    out = run_cli(["fairseq-generate", str(demo_data.bin), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq",
+                   "-s", "es", "-t", "en", "--path", str(tiny_classify.checkpoint), "--gen-subset", "test",
                    "--iter-decode-with-beam", "3", "--nbest", "2", "--batch-size", "3", "--bpe", "bert_wordpiece",
                    "--num-workers", "0"], env_extra=env).stdout
     ids = sorted(int(m) for m in re.findall(r"^H-(\d+)\t", out, re.M))
-    assert ids == sorted(list(range(11)) * 2), out[-2000:]
+    assert ids == sorted(list(range(DEMO_N_TEST)) * 2), out[-2000:]
     assert "[CLS]" not in out.split("Generate test")[0] and "[SEP]" not in "".join(re.findall(r"^D-.*$", out, re.M))

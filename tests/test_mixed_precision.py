@@ -18,7 +18,7 @@ from bnb_fairseq.bert.dictionary import BertDictionary
 from bnb_fairseq.criterions.bnb_ctc import BnbCtcConfig, BnbCtcCriterion
 from bnb_fairseq.criterions.bnb_nat import BnbNatConfig, BnbNatCriterion
 from bnb_fairseq.models.bnb import BnbModel, bnb_small
-from conftest import CLS, NO_DROPOUT, PAD, SEP, demo_slice, right_pad, run_cli
+from conftest import CLS, NO_DROPOUT, PAD, SEP, right_pad, run_cli
 
 N_UPDATES = 32
 
@@ -88,17 +88,15 @@ def test_classify_losses_in_fp32(tiny_bert_dir):
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory, tiny_bert_dir):
+def data(tmp_path_factory):
+    """This module's folder, with the trainer script (the runs train on the shared binarized demo slice)."""
     work = tmp_path_factory.mktemp("mixed")
-    raw = demo_slice(str(work / "raw"), 64, 8, 8)
-    run_cli([sys.executable, "preprocess/binarize.py", "--bert", tiny_bert_dir, "-s", "es", "-t", "en",
-             "--trainpref", f"{raw}/train", "--destdir", str(work / "bin"), "--max-len", "64", "--quiet"])
     (work / "run_trainer.py").write_text(RUN_TRAINER)
     return work
 
 
-def train_args(work, bert, save_dir):
-    return [str(work / "bin"), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq", "-s", "es", "-t", "en",
+def train_args(data_bin, bert, save_dir):
+    return [str(data_bin), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq", "-s", "es", "-t", "en",
             "--arch", "bnb_small", "--bert-checkpoint", bert, "--criterion", "bnb_ctc", "--optimizer", "adam",
             "--lr", "2e-3", "--batch-size", "8", "--max-update", str(N_UPDATES), "--cpu", "--num-workers", "0",
             "--seed", "1", "--log-format", "json", "--log-interval", "1", "--disable-validation",
@@ -110,12 +108,13 @@ def train_losses(log):
     return [json.loads(x[x.index("{"):]) for x in lines]
 
 
-def test_cpu_bf16_training(data, tiny_bert_dir):
+@pytest.mark.slow
+def test_cpu_bf16_training(data, demo_data, tiny_bert_dir):
     """N_UPDATES of fairseq's trainer in bf16 (its FP16Optimizer keeps fp32 master weights; bf16 needs no
     loss scaling). CPU --fp16 is not tested: fairseq's overflow handling calls .cuda()."""
     save_dir = data / "bf16"
-    out = run_cli([sys.executable, str(data / "run_trainer.py"), *train_args(data, tiny_bert_dir, save_dir), "--bf16"],
-                  env_extra={"OMP_NUM_THREADS": "1"})
+    out = run_cli([sys.executable, str(data / "run_trainer.py"), *train_args(demo_data.bin, tiny_bert_dir, save_dir),
+                   "--bf16"], env_extra={"OMP_NUM_THREADS": "1"})
     stats = train_losses(out.stdout + out.stderr)
     assert [int(s["num_updates"]) for s in stats] == list(range(1, N_UPDATES + 1))
     losses = [float(s["loss"]) for s in stats]

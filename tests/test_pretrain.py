@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import CLS, NO_DROPOUT, PAD, ROOT, SEP, demo_slice, run_cli, train_cfg, write_lines
+from conftest import CLS, DEMO_N_TEST, NO_DROPOUT, PAD, ROOT, SEP, run_cli, starts_early, train_cfg, write_lines
 
 import bnb_fairseq  # noqa: F401  (registers the plugin)
 from bnb_fairseq.data import CorruptedPairsDataset, CorruptionMix, PackedBlocksDataset, block_generator, parse_weights
@@ -238,8 +238,8 @@ def test_binarize_only_source_refuses_bad_input(tmp_path, tiny_bert_dir, capsys)
 
 # --- through the CLIs --------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def recipe(tmp_path_factory, tiny_bert_dir):
+@starts_early("recipe")
+def run_pretrain_recipe(tmp_path_factory, tiny_bert_dir):
     """examples/pretrain.sh in fast mode on the Brown fixture: split, binarize --only-source, the initial
     valid loss, 30 updates of fairseq-train --task bnb_pretrain over a tiny random BERT."""
     work = tmp_path_factory.mktemp("pretrain")
@@ -248,11 +248,17 @@ def recipe(tmp_path_factory, tiny_bert_dir):
     return work, proc.stdout + proc.stderr
 
 
+@pytest.fixture(scope="module")
+def recipe(background, request):
+    return background.result(run_pretrain_recipe, request)
+
+
 def pretrain_args(data, bert, *extra):
     return [data, "--user-dir", USER_DIR, "--task", "bnb_pretrain", "--tokens-per-block", str(BLOCK_TOKENS),
             "--arch", "bnb_small", "--bert-checkpoint", bert, "--criterion", "bnb_ctc", *extra]
 
 
+@pytest.mark.slow
 def test_binarized_monolingual_layout(recipe):
     from fairseq.data import data_utils
     from transformers import BertTokenizerFast
@@ -267,6 +273,7 @@ def test_binarized_monolingual_layout(recipe):
     assert [lines[i].tolist() for i in range(len(lines))] == tok(raw["valid"])["input_ids"]
 
 
+@pytest.mark.slow
 def test_task_blocks_and_epochs_through_the_batch_iterator(recipe, tiny_bert_dir):
     """Every epoch, also with a data-loader worker, sees a new corruption of the same blocks."""
     from fairseq import tasks
@@ -298,6 +305,7 @@ def test_task_blocks_and_epochs_through_the_batch_iterator(recipe, tiny_bert_dir
     assert changed > 0.9 * len(first), changed
 
 
+@pytest.mark.slow
 def test_block_size_must_fit_the_model(recipe, tiny_bert_dir):
     from fairseq import tasks
 
@@ -309,6 +317,7 @@ def test_block_size_must_fit_the_model(recipe, tiny_bert_dir):
             task.build_model(cfg.model)
 
 
+@pytest.mark.slow
 def test_task_refuses_bad_settings(recipe, tiny_bert_dir):
     from fairseq import tasks
 
@@ -320,6 +329,7 @@ def test_task_refuses_bad_settings(recipe, tiny_bert_dir):
             tasks.setup_task(cfg.task)
 
 
+@pytest.mark.slow
 def test_recipe_pretrains_and_reports_the_valid_loss(recipe):
     work, log = recipe
     assert re.search(r"prepare: .*brown_slice.txt -> \d+ train and \d+ valid lines", log), log[-3000:]
@@ -334,27 +344,25 @@ def test_recipe_pretrains_and_reports_the_valid_loss(recipe):
 
 
 @pytest.fixture(scope="module")
-def finetuned(recipe, tiny_bert_dir):
+def finetuned(recipe, demo_data, tiny_bert_dir):
+    """Fine-tuned on the shared binarized demo slice from the recipe's pre-trained checkpoint."""
     work = recipe[0]
-    raw = demo_slice(str(work / "demo"), 48, 8, 13)
-    assert binarize_in_process("--bert", tiny_bert_dir, "-s", "es", "-t", "en", "--trainpref", f"{raw}/train",
-                               "--validpref", f"{raw}/valid", "--testpref", f"{raw}/test",
-                               "--destdir", str(work / "demo-bin"), "--max-len", "64") == 0
     ckpt = work / "ft"
     proc = run_cli([
-        "fairseq-train", str(work / "demo-bin"), "--user-dir", USER_DIR, "--task", "bnb_seq2seq",
+        "fairseq-train", str(demo_data.bin), "--user-dir", USER_DIR, "--task", "bnb_seq2seq",
         "-s", "es", "-t", "en", "--arch", "bnb_small", "--bert-checkpoint", tiny_bert_dir, "--criterion", "bnb_ctc",
         "--finetune-from-model", str(work / "checkpoints" / "checkpoint_last.pt"),
         # a learning rate too small to move the weights: what the run starts from shows in its checkpoint
         "--optimizer", "adam", "--lr", "1e-9", "--batch-size", "8", "--max-update", "4", "--save-dir", str(ckpt),
         "--no-epoch-checkpoints", "--num-workers", "0", "--seed", "1", "--log-format", "simple", "--log-interval", "2"])
-    return work, ckpt, proc.stdout + proc.stderr
+    return work, ckpt, proc.stdout + proc.stderr, demo_data.bin
 
 
+@pytest.mark.slow
 def test_finetuning_starts_from_the_pretrained_weights(finetuned, tiny_bert_dir):
     from safetensors.torch import load_file
 
-    work, ckpt, log = finetuned
+    work, ckpt, log, _ = finetuned
     assert "loading pretrained model from" in log and "will be reset" in log
     pre = torch.load(work / "checkpoints" / "checkpoint_last.pt", weights_only=True)
     ft = torch.load(ckpt / "checkpoint_last.pt", weights_only=True)
@@ -369,13 +377,14 @@ def test_finetuning_starts_from_the_pretrained_weights(finetuned, tiny_bert_dir)
     assert ft["cfg"]["model"]["output_vocab_size"] == len(ft["model"]["decoder.output_ids"])
 
 
+@pytest.mark.slow
 def test_finetuned_model_generates_every_line(finetuned):
-    work, ckpt, _ = finetuned
-    out = run_cli(["fairseq-generate", str(work / "demo-bin"), "--user-dir", USER_DIR, "--task", "bnb_seq2seq",
+    _, ckpt, _, data_bin = finetuned
+    out = run_cli(["fairseq-generate", str(data_bin), "--user-dir", USER_DIR, "--task", "bnb_seq2seq",
                    "-s", "es", "-t", "en", "--path", str(ckpt / "checkpoint_last.pt"), "--gen-subset", "test",
                    "--batch-size", "5", "--bpe", "bert_wordpiece", "--num-workers", "0"])
-    assert sorted(int(i) for i in re.findall(r"^H-(\d+)\t", out.stdout, re.M)) == list(range(13))
-    assert "Translated 13 sentences" in out.stderr
+    assert sorted(int(i) for i in re.findall(r"^H-(\d+)\t", out.stdout, re.M)) == list(range(DEMO_N_TEST))
+    assert f"Translated {DEMO_N_TEST} sentences" in out.stderr
 
 
 # --- loading another run's checkpoint into a model ----------------------------------------------

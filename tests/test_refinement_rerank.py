@@ -5,7 +5,6 @@ import argparse
 import os
 import re
 import subprocess
-import sys
 
 import pytest
 import torch
@@ -14,7 +13,7 @@ from bnb_fairseq.bert.dictionary import BertDictionary
 from bnb_fairseq.generation import ParallelGenerator
 from bnb_fairseq.models.bert2bert import Bert2BertModel, bert2bert_small
 from bnb_fairseq.models.bnb import BnbModel, bnb_small
-from conftest import CLS, NO_DROPOUT, PAD, ROOT, SEP, demo_slice, right_pad, run_cli
+from conftest import CLS, DEMO_N_TEST, NO_DROPOUT, PAD, ROOT, SEP, right_pad
 
 SRC = [[CLS, 7592, 2088, 2003, SEP], [CLS, 2129, 2024, 2017, 2725, 2651, 1012, SEP]]
 WORDS = [2023, 2003, 1037, 3231, 2748]
@@ -295,41 +294,29 @@ def side_by_side(runs):
 
 
 @pytest.fixture(scope="module")
-def trained_pair(tmp_path_factory, tiny_bert_dir):
-    """A tiny classify BnB and a tiny bert2bert, a few updates each on the same binarized slice."""
-    work = tmp_path_factory.mktemp("rerank")
-    raw = demo_slice(str(work / "raw"), 24, 4, 11)
-    run_cli([sys.executable, "preprocess/binarize.py", "--bert", tiny_bert_dir, "-s", "es", "-t", "en",
-             "--trainpref", f"{raw}/train", "--validpref", f"{raw}/valid", "--testpref", f"{raw}/test",
-             "--destdir", str(work / "bin"), "--max-len", "48", "--quiet"])
-    common = ["fairseq-train", str(work / "bin"), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq",
-              "-s", "es", "-t", "en", "--bert-checkpoint", tiny_bert_dir, "--optimizer", "adam", "--lr", "1e-3",
-              "--batch-size", "4", "--max-update", "6", "--no-epoch-checkpoints", "--disable-validation",
-              "--num-workers", "0", "--seed", "1", "--log-format", "simple"]
-    side_by_side([(common + ["--arch", "bnb_small", "--length-control", "classify", "--length-classes", "64",
-                             "--criterion", "bnb_nat", "--save-dir", str(work / "bnb")], None),
-                  (common + ["--arch", "bert2bert_small", "--criterion", "label_smoothed_cross_entropy",
-                             "--save-dir", str(work / "ar")], None)])
-    return work, raw
+def trained_pair(demo_data, tiny_classify, tiny_b2b):
+    """A tiny classify BnB and a tiny bert2bert (the session's), trained on the same binarized slice."""
+    return demo_data, tiny_classify.checkpoint, tiny_b2b.checkpoint
 
 
+@pytest.mark.slow
 def test_generate_and_interactive_rerank_every_input(trained_pair):
     """BnB candidates (3 lengths, 2 refinement passes) reranked by bert2bert: every sentence of the test
     split at batch size 3, and every raw line, the empty one included."""
-    work, raw = trained_pair
+    data, bnb, ar = trained_pair
     decode = ["--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq", "-s", "es", "-t", "en",
-              "--path", f"{work}/bnb/checkpoint_last.pt:{work}/ar/checkpoint_last.pt",
+              "--path", f"{bnb}:{ar}",
               "--iter-decode-with-external-reranker", "--iter-decode-with-beam", "3", "--iter-decode-max-iter", "2",
               "--batch-size", "3", "--bpe", "bert_wordpiece", "--num-workers", "0"]
-    with open(f"{raw}/test.es", encoding="utf-8") as f:
+    with open(f"{data.raw}/test.es", encoding="utf-8") as f:
         lines = [next(f).rstrip("\n") for _ in range(2)]
     generated, interactive = side_by_side([
-        (["fairseq-generate", str(work / "bin"), "--gen-subset", "test", "--retain-iter-history", *decode], None),
-        (["fairseq-interactive", str(work / "bin"), "--buffer-size", "3", *decode], f"{lines[0]}\n\n{lines[1]}\n"),
+        (["fairseq-generate", str(data.bin), "--gen-subset", "test", "--retain-iter-history", *decode], None),
+        (["fairseq-interactive", str(data.bin), "--buffer-size", "3", *decode], f"{lines[0]}\n\n{lines[1]}\n"),
     ])
     ids = sorted(int(m) for m in re.findall(r"^H-(\d+)\t", generated, re.M))
-    assert ids == list(range(11)), generated[-2000:]
+    assert ids == list(range(DEMO_N_TEST)), generated[-2000:]
     history = re.findall(r"^E-(\d+)_(\d+)\t", generated, re.M)
-    assert {int(i) for i, _ in history} == set(range(11)) and max(int(s) for _, s in history) <= 2
+    assert {int(i) for i, _ in history} == set(range(DEMO_N_TEST)) and max(int(s) for _, s in history) <= 2
     assert "[SEP]" not in "".join(re.findall(r"^D-.*$", generated, re.M))
     assert sorted(int(m) for m in re.findall(r"^H-(\d+)\t", interactive, re.M)) == [0, 1, 2], interactive

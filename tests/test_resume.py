@@ -6,30 +6,19 @@ import os
 import re
 import signal
 import subprocess
-import sys
 
 import pytest
 import torch
 
-from conftest import ROOT, demo_slice, run_cli
+from conftest import ROOT, run_cli, starts_early
 
 MAX_UPDATE = 12
 SAVE_EVERY = 3
 KILL_AFTER = 6  # of 16 updates an epoch (64 sentences, 4 a batch): mid-epoch
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory, tiny_bert_dir):
-    work = tmp_path_factory.mktemp("resume")
-    raw = demo_slice(str(work / "raw"), 64, 8, 8)
-    run_cli([sys.executable, "preprocess/binarize.py", "--bert", tiny_bert_dir, "-s", "es", "-t", "en",
-             "--trainpref", f"{raw}/train", "--testpref", f"{raw}/test", "--destdir", str(work / "bin"),
-             "--max-len", "64", "--quiet"])
-    return work
-
-
-def train_cmd(work, bert, save_dir):
-    return ["fairseq-train", str(work / "bin"), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq",
+def train_cmd(data_bin, bert, save_dir):
+    return ["fairseq-train", str(data_bin), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq",
             "-s", "es", "-t", "en", "--arch", "bnb_small", "--bert-checkpoint", bert, "--criterion", "bnb_ctc",
             "--optimizer", "adam", "--lr", "2e-3", "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "4",
             "--warmup-init-lr", "1e-4", "--batch-size", "4", "--max-update", str(MAX_UPDATE),
@@ -53,14 +42,15 @@ def env():
     return dict(os.environ, PYTHONPATH=ROOT, TOKENIZERS_PARALLELISM="false", OMP_NUM_THREADS="1")
 
 
-@pytest.fixture(scope="module")
-def killed_and_resumed(data, tiny_bert_dir):
+@starts_early("runs")
+def kill_and_resume(tmp_path_factory, demo_data, tiny_bert_dir):
     """The uninterrupted reference run, and a run SIGKILLed once its update-6 checkpoint is on disk,
-    then started again with the same command."""
-    work = data
+    then started again with the same command (on the shared binarized demo slice, 64 sentences)."""
+    work = tmp_path_factory.mktemp("resume")
     # one thread in every run: a different thread count sums in another order (1e-5 differences)
-    reference = run_cli(train_cmd(work, tiny_bert_dir, work / "reference"), env_extra={"OMP_NUM_THREADS": "1"})
-    cmd = train_cmd(work, tiny_bert_dir, work / "killed")
+    reference = run_cli(train_cmd(demo_data.bin, tiny_bert_dir, work / "reference"),
+                        env_extra={"OMP_NUM_THREADS": "1"})
+    cmd = train_cmd(demo_data.bin, tiny_bert_dir, work / "killed")
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     first = []
     for line in proc.stdout:
@@ -72,9 +62,27 @@ def killed_and_resumed(data, tiny_bert_dir):
     proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL, "".join(first)[-3000:]
     resumed = run_cli(cmd, env_extra={"OMP_NUM_THREADS": "1"})
-    return reference.stdout + reference.stderr, "".join(first), resumed.stdout + resumed.stderr
+    return work, (reference.stdout + reference.stderr, "".join(first), resumed.stdout + resumed.stderr)
 
 
+@pytest.fixture(scope="module")
+def runs(background, request):
+    return background.result(kill_and_resume, request)
+
+
+@pytest.fixture(scope="module")
+def data(runs):
+    """This module's folder: the runs' save directories."""
+    return runs[0]
+
+
+@pytest.fixture(scope="module")
+def killed_and_resumed(runs):
+    """The logs of the reference run, of the run killed, and of its restart."""
+    return runs[1]
+
+
+@pytest.mark.slow
 def test_resume_continues_update_count_and_lr_schedule(killed_and_resumed, data):
     reference, first, resumed = killed_and_resumed
     ref, before, after = updates(reference), updates(first), updates(resumed)
@@ -101,7 +109,8 @@ def test_resume_continues_update_count_and_lr_schedule(killed_and_resumed, data)
           f"{max(abs(after[n][1] - ref[n][1]) for n in after):.4f}, max |parameter diff| at the end {diff:.3g}")
 
 
-def test_truncated_last_checkpoint_names_file_and_intact_one(killed_and_resumed, data, tiny_bert_dir):
+@pytest.mark.slow
+def test_truncated_last_checkpoint_names_file_and_intact_one(killed_and_resumed, data, demo_data, tiny_bert_dir):
     save_dir = data / "killed"
     last = save_dir / "checkpoint_last.pt"
     good = save_dir / f"checkpoint_1_{MAX_UPDATE}.pt"
@@ -109,7 +118,7 @@ def test_truncated_last_checkpoint_names_file_and_intact_one(killed_and_resumed,
     # what a kill during fairseq's (non-atomic) copy to checkpoint_last.pt leaves behind
     with open(last, "r+b") as f:
         f.truncate(os.path.getsize(last) // 2)
-    out = run_cli(train_cmd(data, tiny_bert_dir, save_dir), check=False)
+    out = run_cli(train_cmd(demo_data.bin, tiny_bert_dir, save_dir), check=False)
     assert out.returncode != 0
     errors = [line for line in (out.stdout + out.stderr).splitlines() if "CheckpointFileError:" in line]
     assert len(errors) == 1, out.stderr[-3000:]
@@ -120,12 +129,13 @@ def test_truncated_last_checkpoint_names_file_and_intact_one(killed_and_resumed,
 
     # following the advice resumes
     os.replace(good, last)
-    again = run_cli(train_cmd(data, tiny_bert_dir, save_dir) + ["--max-update", str(MAX_UPDATE + 1)])
+    again = run_cli(train_cmd(demo_data.bin, tiny_bert_dir, save_dir) + ["--max-update", str(MAX_UPDATE + 1)])
     assert f"@ {MAX_UPDATE} updates)" in again.stdout + again.stderr
     assert sorted(updates(again.stdout + again.stderr)) == [MAX_UPDATE + 1]
 
 
-def test_damaged_checkpoint_at_generation(killed_and_resumed, data):
+@pytest.mark.slow
+def test_damaged_checkpoint_at_generation(killed_and_resumed, data, demo_data):
     save_dir = data / "killed"
     path = save_dir / f"checkpoint_1_{KILL_AFTER}.pt"
     with open(path, "r+b") as f:  # flip bytes inside the weights: the size and zip directory stay intact
@@ -133,7 +143,7 @@ def test_damaged_checkpoint_at_generation(killed_and_resumed, data):
         chunk = f.read(64)
         f.seek(-64, os.SEEK_CUR)
         f.write(bytes(b ^ 0xFF for b in chunk))
-    out = run_cli(["fairseq-generate", str(data / "bin"), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq",
+    out = run_cli(["fairseq-generate", str(demo_data.bin), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq",
                    "-s", "es", "-t", "en", "--path", str(path), "--gen-subset", "test", "--batch-size", "4",
                    "--num-workers", "0"], check=False)
     assert out.returncode != 0

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, run_cli, train_cfg, write_lines
+from conftest import ROOT, cli_env, run_cli, train_cfg, write_lines
 
 import bnb_fairseq  # noqa: F401  (registers the plugin)
 
@@ -68,7 +68,9 @@ def test_ignored_options_are_refused(dict_dir, option):
 # --- CLIs: a model with 128 positions, data binarized for a 512-position checkpoint ---
 
 @pytest.fixture(scope="module")
-def long_source_model(tmp_path_factory, minilm_dir, tiny_bert_dir):
+def long_source_model(tmp_path_factory, minilm_dir, tiny_ctc):
+    """Data binarized with the 512-position MiniLM (its test split holds a 200+ piece source) and the
+    session's tiny CTC model (conftest.tiny_ctc: 128 positions, the same vocabulary)."""
     work = tmp_path_factory.mktemp("overlong")
     raw = work / "raw"
     raw.mkdir()
@@ -78,20 +80,17 @@ def long_source_model(tmp_path_factory, minilm_dir, tiny_bert_dir):
     write_lines(raw / "test.en", ["one two", "many words", "five"])
     run_cli([sys.executable, "preprocess/binarize.py", "--bert", minilm_dir, "-s", "es", "-t", "en",
              "--trainpref", f"{raw}/train", "--testpref", f"{raw}/test", "--destdir", str(work / "bin"), "--quiet"])
-    run_cli(["fairseq-train", str(work / "bin"), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq",
-             "-s", "es", "-t", "en", "--arch", "bnb_small", "--bert-checkpoint", tiny_bert_dir,
-             "--criterion", "bnb_ctc", "--optimizer", "adam", "--lr", "1e-4", "--batch-size", "4",
-             "--max-update", "1", "--save-dir", str(work / "ckpt"), "--no-epoch-checkpoints",
-             "--disable-validation", "--num-workers", "0", "--seed", "1"])
-    return work
+    return work / "bin", tiny_ctc.checkpoint
 
 
-def generate(work, *extra, check=True):
-    return run_cli(["fairseq-generate", str(work / "bin"), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq",
-                    "-s", "es", "-t", "en", "--path", str(work / "ckpt" / "checkpoint_last.pt"),
+def generate(model, *extra, check=True):
+    data_bin, checkpoint = model
+    return run_cli(["fairseq-generate", str(data_bin), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq",
+                    "-s", "es", "-t", "en", "--path", str(checkpoint),
                     "--gen-subset", "test", "--batch-size", "2", "--num-workers", "0", *extra], check=check)
 
 
+@pytest.mark.slow
 def test_generate_truncates_overlong_source(long_source_model):
     out = generate(long_source_model)
     assert sorted(re.findall(r"^H-(\d+)\t", out.stdout, re.M)) == ["0", "1", "2"], out.stdout
@@ -101,6 +100,7 @@ def test_generate_truncates_overlong_source(long_source_model):
     assert len(src) == 128 - 2  # [CLS] and [SEP] are stripped from the printed source
 
 
+@pytest.mark.slow
 def test_generate_overlong_source_error(long_source_model):
     out = generate(long_source_model, "--overlong-source", "error", check=False)
     assert out.returncode != 0
@@ -108,17 +108,19 @@ def test_generate_overlong_source_error(long_source_model):
     assert "--overlong-source truncate" in out.stderr
 
 
+@pytest.mark.slow
 def test_score_reference_is_refused(long_source_model):
     out = generate(long_source_model, "--score-reference", check=False)
     assert out.returncode != 0 and "--score-reference is not supported" in out.stderr
 
 
+@pytest.mark.slow
 def test_interactive_answers_overlong_line(long_source_model):
-    work = long_source_model
-    env = dict(os.environ, PYTHONPATH=ROOT, TOKENIZERS_PARALLELISM="false")
-    proc = subprocess.run(["fairseq-interactive", str(work / "bin"), "--user-dir", "bnb_fairseq",
+    data_bin, checkpoint = long_source_model
+    env = cli_env()
+    proc = subprocess.run(["fairseq-interactive", str(data_bin), "--user-dir", "bnb_fairseq",
                            "--task", "bnb_seq2seq", "-s", "es", "-t", "en",
-                           "--path", str(work / "ckpt" / "checkpoint_last.pt"), "--bpe", "bert_wordpiece",
+                           "--path", str(checkpoint), "--bpe", "bert_wordpiece",
                            "--buffer-size", "3", "--batch-size", "3"],
                           input=f"uno dos\n{LONG}\ncinco\n", cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=300)
