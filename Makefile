@@ -1,5 +1,5 @@
 # One entry point: `make demo` runs the demo, `make test` runs the tests (`make test-fast`: all but those
-# marked slow, the unit tests for the edit loop).
+# marked slow, the unit tests for the edit loop), `make lint` checks the code (ruff).
 # Both create the virtual environment on first use (.venv, CPU torch first).
 PYTHON ?= python3
 VENV ?= .venv
@@ -8,7 +8,7 @@ STAMP := $(VENV)/.bnb-installed
 WORDNET := $(VENV)/share/wordnet/lexnames
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: install demo test test-fast clean
+.PHONY: install demo test test-fast lint clean
 
 install: $(STAMP) $(WORDNET)
 
@@ -41,6 +41,11 @@ test: install
 
 test-fast: install
 	PATH=$(abspath $(VENV))/bin:$$PATH $(PY) -m pytest -q -m "not slow" tests
+
+# ruff (configured in pyproject.toml): lint errors and unformatted files both fail
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 clean:
 	rm -rf $(VENV) demo-work

@@ -24,5 +24,5 @@ setup(
         "numpy",
         "matplotlib",  # learning-curve plots (bnb_fairseq.tools.learning_curve)
     ],
-    extras_require={"test": ["pytest"]},
+    extras_require={"test": ["pytest", "ruff"]},
 )

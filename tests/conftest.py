@@ -44,10 +44,12 @@ def starts_early(*fixtures):
     fixture). ``fn`` must do nothing but run command lines and write files (no torch, no environment
     changes in this process: it runs beside the tests); its parameters are session fixtures, by name.
     The fixture returns ``background.result(fn, request)``."""
+
     def register(fn):
         fn.early_fixtures = set(fixtures)
         _EARLY.append(fn)
         return fn
+
     return register
 
 
@@ -67,9 +69,11 @@ class Background:
 
     def used(self, fn, items):
         """Whether a selected test uses fn's fixture."""
-        return any(fn.early_fixtures & set(getattr(item, "fixturenames", ())) and (
-            fn.__module__ == __name__ or getattr(getattr(item, "module", None), "__name__", None) == fn.__module__)
-            for item in items)
+        return any(
+            fn.early_fixtures & set(getattr(item, "fixturenames", ()))
+            and (fn.__module__ == __name__ or getattr(getattr(item, "module", None), "__name__", None) == fn.__module__)
+            for item in items
+        )
 
 
 def fixture_values(fn, request):
@@ -111,8 +115,14 @@ def make_tiny_bert(path, vocab_dir, hidden=32, layers=2, heads=4, seed=0, with_m
     torch.manual_seed(seed)
     with open(os.path.join(vocab_dir, "vocab.txt"), encoding="utf-8") as f:
         vocab_size = sum(1 for _ in f)
-    cfg = BertConfig(vocab_size=vocab_size, hidden_size=hidden, num_hidden_layers=layers,
-                     num_attention_heads=heads, intermediate_size=4 * hidden, max_position_embeddings=128)
+    cfg = BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        intermediate_size=4 * hidden,
+        max_position_embeddings=128,
+    )
     model = (BertForMaskedLM if with_mlm_head else BertModel)(cfg)
     model.save_pretrained(path)
     BertTokenizerFast.from_pretrained(vocab_dir).save_pretrained(path)
@@ -137,7 +147,9 @@ def run_cli(args, cwd=ROOT, check=True, timeout=900, env_extra=None):
     env = cli_env(**(env_extra or {}))
     proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+        raise AssertionError(
+            f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+        )
     return proc
 
 
@@ -195,28 +207,90 @@ def demo_data(tmp_path_factory, tiny_bert_dir):
     """The binarized es-en demo slice every test that only needs some demo data shares."""
     work = tmp_path_factory.mktemp("demo_data")
     raw = demo_slice(str(work / "raw"), DEMO_N_TRAIN, DEMO_N_VALID, DEMO_N_TEST)
-    run_cli([sys.executable, "preprocess/binarize.py", "--bert", tiny_bert_dir, "-s", "es", "-t", "en",
-             "--trainpref", f"{raw}/train", "--validpref", f"{raw}/valid", "--testpref", f"{raw}/test",
-             "--destdir", str(work / "bin"), "--max-len", str(DEMO_MAX_LEN), "--quiet"])
+    run_cli(
+        [
+            sys.executable,
+            "preprocess/binarize.py",
+            "--bert",
+            tiny_bert_dir,
+            "-s",
+            "es",
+            "-t",
+            "en",
+            "--trainpref",
+            f"{raw}/train",
+            "--validpref",
+            f"{raw}/valid",
+            "--testpref",
+            f"{raw}/test",
+            "--destdir",
+            str(work / "bin"),
+            "--max-len",
+            str(DEMO_MAX_LEN),
+            "--quiet",
+        ]
+    )
     return DemoData(pathlib.Path(raw), work / "bin")
 
 
 def train_tiny(tmp_path_factory, name, data, bert, *args):
     """fairseq-train on the shared demo slice (one thread), saved under a fresh directory."""
     save_dir = tmp_path_factory.mktemp(name) / "ckpt"
-    proc = run_cli(["fairseq-train", str(data.bin), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq",
-                    "-s", "es", "-t", "en", "--bert-checkpoint", bert, *args, "--save-dir", str(save_dir),
-                    "--no-epoch-checkpoints", "--num-workers", "0", "--seed", "1"],
-                   env_extra={"OMP_NUM_THREADS": "1"})
+    proc = run_cli(
+        [
+            "fairseq-train",
+            str(data.bin),
+            "--user-dir",
+            "bnb_fairseq",
+            "--task",
+            "bnb_seq2seq",
+            "-s",
+            "es",
+            "-t",
+            "en",
+            "--bert-checkpoint",
+            bert,
+            *args,
+            "--save-dir",
+            str(save_dir),
+            "--no-epoch-checkpoints",
+            "--num-workers",
+            "0",
+            "--seed",
+            "1",
+        ],
+        env_extra={"OMP_NUM_THREADS": "1"},
+    )
     return Trained(save_dir, save_dir / "checkpoint_last.pt", proc.stdout + proc.stderr)
 
 
 @starts_early("tiny_b2b")
 def train_tiny_b2b(tmp_path_factory, demo_data, tiny_bert_dir):
-    return train_tiny(tmp_path_factory, "tiny_b2b", demo_data, tiny_bert_dir,
-                      "--arch", "bert2bert_small", "--criterion", "label_smoothed_cross_entropy",
-                      "--label-smoothing", "0.1", "--optimizer", "adam", "--lr", "1e-3", "--batch-size", "8",
-                      "--max-update", "24", "--eval-bleu", "--log-format", "simple", "--log-interval", "6")
+    return train_tiny(
+        tmp_path_factory,
+        "tiny_b2b",
+        demo_data,
+        tiny_bert_dir,
+        "--arch",
+        "bert2bert_small",
+        "--criterion",
+        "label_smoothed_cross_entropy",
+        "--label-smoothing",
+        "0.1",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "1e-3",
+        "--batch-size",
+        "8",
+        "--max-update",
+        "24",
+        "--eval-bleu",
+        "--log-format",
+        "simple",
+        "--log-interval",
+        "6",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -229,11 +303,35 @@ def tiny_b2b(background, request):
 
 @starts_early("tiny_classify")
 def train_tiny_classify(tmp_path_factory, demo_data, tiny_bert_dir):
-    return train_tiny(tmp_path_factory, "tiny_classify", demo_data, tiny_bert_dir,
-                      "--arch", "bnb_small", "--length-control", "classify", "--criterion", "bnb_nat",
-                      "--refinement-training", "0.5", "--optimizer", "adam", "--lr", "1e-3", "--batch-size", "8",
-                      "--max-update", "10", "--eval-bleu", "--iter-decode-with-beam", "2",
-                      "--log-format", "simple", "--log-interval", "5")
+    return train_tiny(
+        tmp_path_factory,
+        "tiny_classify",
+        demo_data,
+        tiny_bert_dir,
+        "--arch",
+        "bnb_small",
+        "--length-control",
+        "classify",
+        "--criterion",
+        "bnb_nat",
+        "--refinement-training",
+        "0.5",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "1e-3",
+        "--batch-size",
+        "8",
+        "--max-update",
+        "10",
+        "--eval-bleu",
+        "--iter-decode-with-beam",
+        "2",
+        "--log-format",
+        "simple",
+        "--log-interval",
+        "5",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -247,6 +345,22 @@ def tiny_classify(background, request):
 @pytest.fixture(scope="session")
 def tiny_ctc(tmp_path_factory, demo_data, tiny_bert_dir):
     """A tiny CTC BnB trained for one update (test_bad_input, test_task, test_benchmark)."""
-    return train_tiny(tmp_path_factory, "tiny_ctc", demo_data, tiny_bert_dir,
-                      "--arch", "bnb_small", "--criterion", "bnb_ctc", "--optimizer", "adam", "--lr", "1e-4",
-                      "--batch-size", "4", "--max-update", "1", "--disable-validation")
+    return train_tiny(
+        tmp_path_factory,
+        "tiny_ctc",
+        demo_data,
+        tiny_bert_dir,
+        "--arch",
+        "bnb_small",
+        "--criterion",
+        "bnb_ctc",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "1e-4",
+        "--batch-size",
+        "4",
+        "--max-update",
+        "1",
+        "--disable-validation",
+    )

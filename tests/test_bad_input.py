@@ -6,6 +6,7 @@ fairseq-interactive fed empty, whitespace-only and very long lines.
 truncated with a warning, or refused with --overlong-source error.) Also here, as it reuses the
 trained model: tools/peak_rss.py, generation memory that does not grow with the test set.
 """
+
 import importlib.util
 import json
 import os
@@ -17,7 +18,6 @@ import sys
 from typing import NamedTuple
 
 import pytest
-
 from conftest import ROOT, run_cli, write_lines
 
 LONG = " ".join(["palabra"] * 300)  # 300+ word pieces, beyond the tiny BERT's 128 positions
@@ -42,9 +42,27 @@ def model(tmp_path_factory, tiny_bert_dir, tiny_ctc, demo_data):
     write_lines(raw / "train.en", ["one two", "three four", "five", "six seven eight"])
     write_lines(raw / "test.es", ["uno dos", SNOWMAN, "cinco"])
     write_lines(raw / "test.en", ["one two", "the snowman", "five"])
-    binarize = run_cli([sys.executable, "preprocess/binarize.py", "--bert", tiny_bert_dir, "-s", "es", "-t", "en",
-                        "--trainpref", f"{raw}/train", "--testpref", f"{raw}/test", "--destdir", str(work / "bin"),
-                        "--max-len", "128", "--quiet"])
+    binarize = run_cli(
+        [
+            sys.executable,
+            "preprocess/binarize.py",
+            "--bert",
+            tiny_bert_dir,
+            "-s",
+            "es",
+            "-t",
+            "en",
+            "--trainpref",
+            f"{raw}/train",
+            "--testpref",
+            f"{raw}/test",
+            "--destdir",
+            str(work / "bin"),
+            "--max-len",
+            "128",
+            "--quiet",
+        ]
+    )
     return Model(work / "bin", tiny_ctc.checkpoint, binarize.stderr, demo_data.bin)
 
 
@@ -56,13 +74,31 @@ def test_empty_test_file(tmp_path, tiny_bert_dir, capsys):
     write_lines(tmp_path / "train.en", ["one"])
     (tmp_path / "test.es").write_text("")
     (tmp_path / "test.en").write_text("")
-    status = script.main(["--bert", tiny_bert_dir, "-s", "es", "-t", "en", "--trainpref", str(tmp_path / "train"),
-                          "--testpref", str(tmp_path / "test"), "--destdir", str(tmp_path / "bin"),
-                          "--max-len", "128", "--quiet"])
+    status = script.main(
+        [
+            "--bert",
+            tiny_bert_dir,
+            "-s",
+            "es",
+            "-t",
+            "en",
+            "--trainpref",
+            str(tmp_path / "train"),
+            "--testpref",
+            str(tmp_path / "test"),
+            "--destdir",
+            str(tmp_path / "bin"),
+            "--max-len",
+            "128",
+            "--quiet",
+        ]
+    )
     assert status == 1
     errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line.lower()]
-    assert errors == [f"binarize.py: error: {tmp_path / 'test.es'}: the file is empty; give one sentence a line "
-                      "(or leave this split out)"]
+    assert errors == [
+        f"binarize.py: error: {tmp_path / 'test.es'}: the file is empty; give one sentence a line "
+        "(or leave this split out)"
+    ]
     assert not (tmp_path / "bin").exists()  # nothing half-written
 
 
@@ -73,9 +109,28 @@ def test_unknown_characters_reported(model):
     rate = re.search(r"\| test\.es: 3 sentences, \d+ tokens, ([\d.]+)% \[UNK\]", binarize_log)
     assert rate and float(rate.group(1)) > 0, binarize_log
     assert re.search(r"\| train\.es: 4 sentences, \d+ tokens, 0\.00% \[UNK\]", binarize_log)
-    out = run_cli(["fairseq-generate", str(model.bin), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq",
-                   "-s", "es", "-t", "en", "--path", str(model.checkpoint),
-                   "--gen-subset", "test", "--batch-size", "2", "--num-workers", "0"])
+    out = run_cli(
+        [
+            "fairseq-generate",
+            str(model.bin),
+            "--user-dir",
+            "bnb_fairseq",
+            "--task",
+            "bnb_seq2seq",
+            "-s",
+            "es",
+            "-t",
+            "en",
+            "--path",
+            str(model.checkpoint),
+            "--gen-subset",
+            "test",
+            "--batch-size",
+            "2",
+            "--num-workers",
+            "0",
+        ]
+    )
     assert re.search(r"^S-1\tel \[UNK\] y \[UNK\]$", out.stdout, re.M), out.stdout
     assert sorted(re.findall(r"^H-(\d+)\t", out.stdout, re.M)) == ["0", "1", "2"]
 
@@ -97,16 +152,37 @@ def test_checkpoint_from_other_vocabulary(model, tmp_path):
     swap = lambda t: t[:2000] + [t[2001], t[2000]] + t[2002:]  # noqa: E731
     data = other_vocabulary(model.bin, tmp_path / "bin", swap)
     ckpt = str(model.checkpoint)
-    out = run_cli(["fairseq-generate", str(data), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq",
-                   "-s", "es", "-t", "en", "--path", ckpt, "--gen-subset", "test", "--batch-size", "2",
-                   "--num-workers", "0"], check=False)
+    out = run_cli(
+        [
+            "fairseq-generate",
+            str(data),
+            "--user-dir",
+            "bnb_fairseq",
+            "--task",
+            "bnb_seq2seq",
+            "-s",
+            "es",
+            "-t",
+            "en",
+            "--path",
+            ckpt,
+            "--gen-subset",
+            "test",
+            "--batch-size",
+            "2",
+            "--num-workers",
+            "0",
+        ],
+        check=False,
+    )
     assert out.returncode != 0
     errors = [line for line in out.stderr.splitlines() if "Error:" in line]
     assert errors == [
         f"ValueError: bnb_seq2seq: the checkpoint {ckpt} was trained with other dictionaries than this data "
         f"directory's: {data}/dict.en.txt (target) has the same size, 30522, but different entries. Give the data "
         f"directory it was trained on ({model.trained_on}) or one binarized with the same BERT checkpoint "
-        "(preprocess/binarize.py --bert DIR)"], out.stderr[-3000:]
+        "(preprocess/binarize.py --bert DIR)"
+    ], out.stderr[-3000:]
 
 
 @pytest.mark.slow
@@ -116,23 +192,48 @@ def test_checkpoint_from_other_vocabulary_size_python_api(model, tmp_path):
 
     data = other_vocabulary(model.bin, tmp_path / "bin", lambda t: t[:29000])
     with pytest.raises(ValueError) as err:
-        BnbModel.from_pretrained(str(model.checkpoint.parent), checkpoint_file=model.checkpoint.name,
-                                 data_name_or_path=str(data))
-    assert str(err.value).startswith("bnb_seq2seq: the checkpoint was trained with other dictionaries than this "
-                                     f"data directory's: {data}/dict.en.txt (target) has 29000 entries against "
-                                     "its 30522")
+        BnbModel.from_pretrained(
+            str(model.checkpoint.parent), checkpoint_file=model.checkpoint.name, data_name_or_path=str(data)
+        )
+    assert str(err.value).startswith(
+        "bnb_seq2seq: the checkpoint was trained with other dictionaries than this "
+        f"data directory's: {data}/dict.en.txt (target) has 29000 entries against "
+        "its 30522"
+    )
 
 
 @pytest.fixture(scope="module")
 def interactive(model):
     lines = ["uno dos", "", "   ", "\t", LONG, SNOWMAN, "cinco"]
     env = dict(os.environ, PYTHONPATH=ROOT, TOKENIZERS_PARALLELISM="false", OMP_NUM_THREADS="1")
-    proc = subprocess.run(["fairseq-interactive", str(model.bin), "--user-dir", "bnb_fairseq",
-                           "--task", "bnb_seq2seq", "-s", "es", "-t", "en",
-                           "--path", str(model.checkpoint), "--bpe", "bert_wordpiece",
-                           "--buffer-size", "3", "--batch-size", "2"],
-                          input="\n".join(lines) + "\n", cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [
+            "fairseq-interactive",
+            str(model.bin),
+            "--user-dir",
+            "bnb_fairseq",
+            "--task",
+            "bnb_seq2seq",
+            "-s",
+            "es",
+            "-t",
+            "en",
+            "--path",
+            str(model.checkpoint),
+            "--bpe",
+            "bert_wordpiece",
+            "--buffer-size",
+            "3",
+            "--batch-size",
+            "2",
+        ],
+        input="\n".join(lines) + "\n",
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return lines, proc
 
@@ -168,8 +269,21 @@ def test_interactive_unknown_words_warned(interactive):
 def test_peak_rss_does_not_grow_with_sentences(model, tmp_path):
     """The tool decodes the test split repeated to each size and reads each run's peak RSS from the kernel.
     Ten times the sentences must not cost memory beyond noise (10%): batches come and go."""
-    out = run_cli([sys.executable, "-m", "bnb_fairseq.tools.peak_rss", str(model.checkpoint),
-                   str(model.bin), "--sizes", "30,300", "--max-tokens", "256", "--json", str(tmp_path / "rss.json")])
+    out = run_cli(
+        [
+            sys.executable,
+            "-m",
+            "bnb_fairseq.tools.peak_rss",
+            str(model.checkpoint),
+            str(model.bin),
+            "--sizes",
+            "30,300",
+            "--max-tokens",
+            "256",
+            "--json",
+            str(tmp_path / "rss.json"),
+        ]
+    )
     figures = json.loads((tmp_path / "rss.json").read_text())
     assert [(r["sentences"], r["answered"], r["status"]) for r in figures["runs"]] == [(30, 30, 0), (300, 300, 0)]
     small, large = (r["peak_rss_kb"] for r in figures["runs"])

@@ -1,11 +1,10 @@
 """examples/benchmark.sh in its fast mode on tiny models: every setting runs and the table, JSON
 and plot are written with consistent numbers."""
+
 import json
-import os
 import sys
 
 import pytest
-
 from conftest import run_cli
 
 pytestmark = pytest.mark.slow  # every test here runs the command lines on trained models
@@ -20,13 +19,32 @@ def tiny_pair(demo_data, tiny_b2b, tiny_ctc, tiny_classify):
 def test_fast_benchmark_writes_table_json_and_plot(tiny_pair, tmp_path):
     data, ckpt = tiny_pair
     out = tmp_path / "result"
-    proc = run_cli(["bash", "examples/benchmark.sh", "--fast"], env_extra={
-        "DATA": str(data.bin), "SRC": "es", "TGT": "en", "REFERENCE": f"{data.raw}/test.en", "OUT": str(out),
-        "AR": f"b2b={ckpt['ar']}", "NAR": f"bnb={ckpt['nar']}",
-        "BLANK_PENALTY": "1", "CTC_BEAM": "3", "THREADS": "1"})
+    proc = run_cli(
+        ["bash", "examples/benchmark.sh", "--fast"],
+        env_extra={
+            "DATA": str(data.bin),
+            "SRC": "es",
+            "TGT": "en",
+            "REFERENCE": f"{data.raw}/test.en",
+            "OUT": str(out),
+            "AR": f"b2b={ckpt['ar']}",
+            "NAR": f"bnb={ckpt['nar']}",
+            "BLANK_PENALTY": "1",
+            "CTC_BEAM": "3",
+            "THREADS": "1",
+        },
+    )
     result = json.loads((out / "results.json").read_text())
     kinds = [r["kind"] for r in result["rows"]]
-    assert kinds == ["ar-beam1", "ar-beam4", "bnb-ctc-greedy", "bnb-ctc-greedy-penalty", "bnb-ctc-beam", "floor", "cmlm"]
+    assert kinds == [
+        "ar-beam1",
+        "ar-beam4",
+        "bnb-ctc-greedy",
+        "bnb-ctc-greedy-penalty",
+        "bnb-ctc-beam",
+        "floor",
+        "cmlm",
+    ]
     assert result["baseline"] == "b2b AR beam 4"
     for r in result["rows"]:
         assert r["sentences"] == 8 and r["latency_sentences"] == 3
@@ -46,9 +64,25 @@ def test_fast_benchmark_writes_table_json_and_plot(tiny_pair, tmp_path):
 
 def test_wrong_kind_of_checkpoint_is_refused(tiny_pair, tmp_path):
     data, ckpt = tiny_pair
-    proc = run_cli([sys.executable, "-m", "bnb_fairseq.tools.benchmark", "--data", str(data.bin), "-s", "es",
-                    "-t", "en", "--ar", str(ckpt["nar"]), "--out", str(tmp_path), "--fast"],
-                   check=False)
+    proc = run_cli(
+        [
+            sys.executable,
+            "-m",
+            "bnb_fairseq.tools.benchmark",
+            "--data",
+            str(data.bin),
+            "-s",
+            "es",
+            "-t",
+            "en",
+            "--ar",
+            str(ckpt["nar"]),
+            "--out",
+            str(tmp_path),
+            "--fast",
+        ],
+        check=False,
+    )
     assert proc.returncode != 0
     assert "not an autoregressive model" in proc.stderr
 
@@ -57,12 +91,28 @@ def test_classify_model_rows(tiny_pair, tmp_path):
     """A --length-control classify model gets length-beam and refinement rows instead of CTC ones."""
     data, ckpt = tiny_pair
     out = tmp_path / "result-classify"
-    run_cli(["bash", "examples/benchmark.sh", "--fast", "--no-cmlm"], env_extra={
-        "DATA": str(data.bin), "SRC": "es", "TGT": "en", "REFERENCE": f"{data.raw}/test.en", "OUT": str(out),
-        "AR": f"b2b={ckpt['ar']}", "NAR": f"cls={ckpt['classify']}",
-        "LENGTH_BEAM": "3", "REFINE": "2", "THREADS": "1"})
+    run_cli(
+        ["bash", "examples/benchmark.sh", "--fast", "--no-cmlm"],
+        env_extra={
+            "DATA": str(data.bin),
+            "SRC": "es",
+            "TGT": "en",
+            "REFERENCE": f"{data.raw}/test.en",
+            "OUT": str(out),
+            "AR": f"b2b={ckpt['ar']}",
+            "NAR": f"cls={ckpt['classify']}",
+            "LENGTH_BEAM": "3",
+            "REFINE": "2",
+            "THREADS": "1",
+        },
+    )
     rows = json.loads((out / "results.json").read_text())["rows"]
     assert [r["setting"] for r in rows] == [
-        "b2b AR greedy", "b2b AR beam 4", "cls BnB length beam 1", "cls BnB length beam 1, 2 refinement passes",
-        "cls BnB length beam 3", "cls model-only floor"]
+        "b2b AR greedy",
+        "b2b AR beam 4",
+        "cls BnB length beam 1",
+        "cls BnB length beam 1, 2 refinement passes",
+        "cls BnB length beam 3",
+        "cls model-only floor",
+    ]
     assert all(0 <= r["bleu"] <= 100 for r in rows if r["kind"] != "floor")

@@ -1,14 +1,15 @@
 """The autoregressive BERT2BERT baseline: weight loading, causal decoding with a key/value cache,
 and fairseq's SequenceGenerator and CLIs on it."""
+
 import argparse
 import logging
 
 import pytest
 import torch
+from conftest import CLS, DEMO_N_TEST, NO_DROPOUT, PAD, SEP, right_pad, run_cli
 
 from bnb_fairseq.bert.dictionary import BertDictionary
 from bnb_fairseq.models.bert2bert import Bert2BertModel, bert2bert_small
-from conftest import CLS, DEMO_N_TEST, NO_DROPOUT, PAD, SEP, right_pad, run_cli
 
 
 def build(bert_dir, **overrides):
@@ -125,10 +126,36 @@ def test_train_and_generate_with_beam(trained):
     losses = [float(x) for x in __import__("re").findall(r"\| loss (\d+\.\d+)", log)]
     assert len(losses) >= 2 and losses[-1] < losses[0], log[-2000:]
     assert "valid on 'valid' subset" in log and "| bleu " in log
-    out = run_cli(["fairseq-generate", str(data.bin), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq",
-                   "-s", "es", "-t", "en", "--path", str(ckpt / "checkpoint_last.pt"), "--gen-subset", "test",
-                   "--beam", "4", "--nbest", "2", "--batch-size", "3", "--max-len-a", "1", "--max-len-b", "5",
-                   "--bpe", "bert_wordpiece"]).stdout
+    out = run_cli(
+        [
+            "fairseq-generate",
+            str(data.bin),
+            "--user-dir",
+            "bnb_fairseq",
+            "--task",
+            "bnb_seq2seq",
+            "-s",
+            "es",
+            "-t",
+            "en",
+            "--path",
+            str(ckpt / "checkpoint_last.pt"),
+            "--gen-subset",
+            "test",
+            "--beam",
+            "4",
+            "--nbest",
+            "2",
+            "--batch-size",
+            "3",
+            "--max-len-a",
+            "1",
+            "--max-len-b",
+            "5",
+            "--bpe",
+            "bert_wordpiece",
+        ]
+    ).stdout
     ids = sorted(int(line.split("\t")[0][2:]) for line in out.splitlines() if line.startswith("D-"))
     assert ids == sorted(list(range(DEMO_N_TEST)) * 2)  # every sentence, two hypotheses each
     assert "[CLS]" not in out.split("Generate test")[0]
@@ -140,14 +167,14 @@ def test_from_pretrained_translates_raw_text(trained):
     from bnb_fairseq.models.bert2bert import Bert2BertModel
 
     ckpt, data, _ = trained
-    model = Bert2BertModel.from_pretrained(str(ckpt), checkpoint_file="checkpoint_last.pt",
-                                           data_name_or_path=str(data.bin))
+    model = Bert2BertModel.from_pretrained(
+        str(ckpt), checkpoint_file="checkpoint_last.pt", data_name_or_path=str(data.bin)
+    )
     with open(f"{data.raw}/test.es", encoding="utf-8") as f:
         lines = [next(f).rstrip("\n") for _ in range(3)]
     out = model.translate(lines + [""], beam=2, max_len_a=1, max_len_b=5)
     assert len(out) == 4 and all(isinstance(t, str) for t in out)
-    nbest = model.generate([model.encode(lines[0])], beam=3,
-                           nbest=3, max_len_a=1, max_len_b=5)
+    nbest = model.generate([model.encode(lines[0])], beam=3, nbest=3, max_len_a=1, max_len_b=5)
     assert len(nbest) == 1 and len(nbest[0]) == 3
     scores = [float(h["score"]) for h in nbest[0]]
     assert scores == sorted(scores, reverse=True)

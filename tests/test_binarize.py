@@ -3,15 +3,30 @@ import shutil
 import sys
 
 import pytest
-
 from conftest import ROOT, run_cli, write_lines
 
 BINARIZE = [sys.executable, os.path.join(ROOT, "preprocess", "binarize.py")]
 
 
 def binarize(bert, raw, dest, *extra, check=True):
-    return run_cli(BINARIZE + ["--bert", bert, "-s", "es", "-t", "en", "--trainpref", str(raw / "train"),
-                               "--destdir", str(dest), "--quiet", *extra], check=check)
+    return run_cli(
+        BINARIZE
+        + [
+            "--bert",
+            bert,
+            "-s",
+            "es",
+            "-t",
+            "en",
+            "--trainpref",
+            str(raw / "train"),
+            "--destdir",
+            str(dest),
+            "--quiet",
+            *extra,
+        ],
+        check=check,
+    )
 
 
 def one_error(proc):
@@ -47,7 +62,9 @@ def test_roundtrip_ids_match_hf(tmp_path, minilm_dir):
 def test_overlong_error_policy(tmp_path, minilm_dir):
     write_lines(tmp_path / "train.es", ["uno dos tres cuatro cinco seis"])
     write_lines(tmp_path / "train.en", ["one"])
-    msg = one_error(binarize(minilm_dir, tmp_path, tmp_path / "bin", "--max-len", "4", "--overlong", "error", check=False))
+    msg = one_error(
+        binarize(minilm_dir, tmp_path, tmp_path / "bin", "--max-len", "4", "--overlong", "error", check=False)
+    )
     assert "train.es:1" in msg and "--max-len 4" in msg
 
 
@@ -94,8 +111,9 @@ def test_empty_file(tmp_path, minilm_dir):
     write_lines(tmp_path / "train.en", ["one"])
     (tmp_path / "valid.es").write_text("")
     (tmp_path / "valid.en").write_text("")
-    msg = one_error(binarize(minilm_dir, tmp_path, tmp_path / "bin", "--validpref", str(tmp_path / "valid"),
-                             check=False))
+    msg = one_error(
+        binarize(minilm_dir, tmp_path, tmp_path / "bin", "--validpref", str(tmp_path / "valid"), check=False)
+    )
     assert f"{tmp_path / 'valid.es'}: the file is empty" in msg
     assert not (tmp_path / "bin").exists()
 
@@ -106,21 +124,46 @@ def test_bad_test_split_leaves_no_output(tmp_path, minilm_dir, bad):
     """Every split is checked (or, for --overlong error, encoded off to the side) before --destdir is touched."""
     write_lines(tmp_path / "train.es", ["uno dos", "tres"])
     write_lines(tmp_path / "train.en", ["one two", "three"])
-    src, tgt = {"misaligned": (["uno", "dos"], ["one"]), "empty line": (["uno", ""], ["one", "two"]),
-                "overlong": (["uno dos tres cuatro cinco seis siete"], ["one"])}[bad]
+    src, tgt = {
+        "misaligned": (["uno", "dos"], ["one"]),
+        "empty line": (["uno", ""], ["one", "two"]),
+        "overlong": (["uno dos tres cuatro cinco seis siete"], ["one"]),
+    }[bad]
     write_lines(tmp_path / "test.es", src)
     write_lines(tmp_path / "test.en", tgt)
     dest = tmp_path / "out" / "bin"
-    proc = binarize(minilm_dir, tmp_path, dest, "--testpref", str(tmp_path / "test"), "--max-len", "6",
-                    "--overlong", "error", check=False)
+    proc = binarize(
+        minilm_dir,
+        tmp_path,
+        dest,
+        "--testpref",
+        str(tmp_path / "test"),
+        "--max-len",
+        "6",
+        "--overlong",
+        "error",
+        check=False,
+    )
     assert "test.es" in one_error(proc)
     assert not dest.exists()
     assert not (tmp_path / "out").exists() or os.listdir(tmp_path / "out") == []  # no staging folder left either
     # an existing --destdir keeps its old contents
     dest.mkdir(parents=True)
     (dest / "old.txt").write_text("kept")
-    one_error(binarize(minilm_dir, tmp_path, dest, "--testpref", str(tmp_path / "test"), "--max-len", "6",
-                       "--overlong", "error", check=False))
+    one_error(
+        binarize(
+            minilm_dir,
+            tmp_path,
+            dest,
+            "--testpref",
+            str(tmp_path / "test"),
+            "--max-len",
+            "6",
+            "--overlong",
+            "error",
+            check=False,
+        )
+    )
     assert os.listdir(dest) == ["old.txt"]
 
 
@@ -140,12 +183,31 @@ def test_streams_in_chunks_in_order(tmp_path, minilm_dir, monkeypatch):
     tgt = [f"sentence {i}" for i in range(23)]
     write_lines(tmp_path / "train.es", src)
     write_lines(tmp_path / "train.en", tgt)
-    assert script.main(["--bert", minilm_dir, "-s", "es", "-t", "en", "--trainpref", str(tmp_path / "train"),
-                        "--destdir", str(tmp_path / "bin"), "--workers", "2", "--quiet"]) == 0
+    assert (
+        script.main(
+            [
+                "--bert",
+                minilm_dir,
+                "-s",
+                "es",
+                "-t",
+                "en",
+                "--trainpref",
+                str(tmp_path / "train"),
+                "--destdir",
+                str(tmp_path / "bin"),
+                "--workers",
+                "2",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     hf = BertTokenizerFast.from_pretrained(minilm_dir)
     for lang, lines in (("es", src), ("en", tgt)):
         ds = data_utils.load_indexed_dataset(str(tmp_path / "bin" / f"train.es-en.{lang}"), None, "mmap")
         assert [ds[i].tolist() for i in range(len(ds))] == hf(lines)["input_ids"]
     assert sorted(os.listdir(tmp_path / "bin")) == sorted(
         ["dict.es.txt", "dict.en.txt", "tokenizer.es", "tokenizer.en"]
-        + [f"train.es-en.{lang}.{ext}" for lang in ("es", "en") for ext in ("bin", "idx")])
+        + [f"train.es-en.{lang}.{ext}" for lang in ("es", "en") for ext in ("bin", "idx")]
+    )

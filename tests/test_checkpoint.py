@@ -1,17 +1,18 @@
 """BERT weights load from every layout users have (HF BertModel, BertForPreTraining, the original
 bert-base files with LayerNorm gamma/beta), and a checkpoint that lacks tensors the model needs fails
 loudly, naming it and the tensors, instead of training from a silently half-random BERT."""
+
 import argparse
 import os
 import shutil
 
 import pytest
 import torch
+from conftest import NO_DROPOUT, make_tiny_bert
 
 from bnb_fairseq.bert.checkpoint import BertCheckpointError
 from bnb_fairseq.bert.dictionary import BertDictionary
 from bnb_fairseq.models.bnb import BnbModel, bnb_small
-from conftest import NO_DROPOUT, make_tiny_bert
 
 Q1 = "encoder.layer.1.attention.self.query.weight"
 
@@ -45,18 +46,27 @@ def with_weights(src_dir, dest, state, as_bin=False):
 def assert_bert_loaded(model, hf, prefix=""):
     sd = model.state_dict()
     for side in ("encoder", "decoder"):
-        for name in ("embeddings.LayerNorm.weight", "embeddings.LayerNorm.bias", Q1,
-                     "encoder.layer.0.output.LayerNorm.weight", "embeddings.word_embeddings.weight"):
+        for name in (
+            "embeddings.LayerNorm.weight",
+            "embeddings.LayerNorm.bias",
+            Q1,
+            "encoder.layer.0.output.LayerNorm.weight",
+            "embeddings.word_embeddings.weight",
+        ):
             assert torch.equal(sd[f"{side}.{name}"], hf[prefix + name]), (side, name)
 
 
 def test_legacy_gamma_beta_names_load(tiny_bert_dir, tmp_path):
     g = torch.Generator().manual_seed(0)
     # LayerNorms that differ from a fresh initialisation (ones and zeros), so loading shows
-    hf = {k: v + 0.1 * torch.randn(v.shape, generator=g) if "LayerNorm" in k else v
-          for k, v in hf_weights(tiny_bert_dir).items()}
-    legacy = {k.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta"): v
-              for k, v in hf.items()}
+    hf = {
+        k: v + 0.1 * torch.randn(v.shape, generator=g) if "LayerNorm" in k else v
+        for k, v in hf_weights(tiny_bert_dir).items()
+    }
+    legacy = {
+        k.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta"): v
+        for k, v in hf.items()
+    }
     assert "embeddings.LayerNorm.gamma" in legacy
     path = with_weights(tiny_bert_dir, tmp_path / "legacy", legacy, as_bin=True)
     assert_bert_loaded(build(path), hf)
@@ -108,5 +118,7 @@ def test_minilm_loads(minilm_dir):
 
     model = build(minilm_dir)
     hf = load_bert_weights(minilm_dir)
-    assert torch.equal(model.encoder.state_dict()["encoder.layer.0.output.LayerNorm.weight"],
-                       hf["encoder.layer.0.output.LayerNorm.weight"])
+    assert torch.equal(
+        model.encoder.state_dict()["encoder.layer.0.output.LayerNorm.weight"],
+        hf["encoder.layer.0.output.LayerNorm.weight"],
+    )

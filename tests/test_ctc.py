@@ -1,4 +1,5 @@
 """CTC pieces of BnB: the loss (CTC + KL), the criterion, the collapse and the parallel generator."""
+
 import argparse
 import itertools
 import math
@@ -6,13 +7,14 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import CLS, NO_DROPOUT, PAD, SEP, right_pad
 
 from bnb_fairseq.bert.dictionary import BertDictionary
 from bnb_fairseq.criterions.bnb_ctc import BnbCtcConfig, BnbCtcCriterion, ctc_and_kl
 from bnb_fairseq.generation import ParallelGenerator
 from bnb_fairseq.models.bnb import BnbModel, bnb_small
 from bnb_fairseq.modules import ctc_collapse
-from conftest import CLS, NO_DROPOUT, PAD, SEP, right_pad
+
 
 def build(bert_dir, **overrides):
     cfg = argparse.Namespace(bert_checkpoint=bert_dir, **{**NO_DROPOUT, "output_vocab": "full", **overrides})
@@ -35,6 +37,7 @@ def brute_force_ctc(lp, target, blank=0):
 
 # --- 1. ctc_and_kl ---
 
+
 @pytest.fixture
 def hand_case():
     g = torch.Generator().manual_seed(0)
@@ -50,8 +53,9 @@ def test_ctc_matches_torch_and_brute_force(hand_case):
     lprobs, padding_mask, targets, target_lengths = hand_case
     ctc, kl, unfit = ctc_and_kl(lprobs, padding_mask, targets, target_lengths, blank=0)
     input_lengths = torch.tensor([6, 4])
-    ref = F.ctc_loss(lprobs.transpose(0, 1), targets, input_lengths, target_lengths, blank=0,
-                     reduction="sum", zero_infinity=True)
+    ref = F.ctc_loss(
+        lprobs.transpose(0, 1), targets, input_lengths, target_lengths, blank=0, reduction="sum", zero_infinity=True
+    )
     assert torch.allclose(ctc, ref, atol=1e-5)
     # independent of torch's implementation: sum over every alignment
     brute = brute_force_ctc(lprobs[0], [1, 2, 2]) + brute_force_ctc(lprobs[1, :4], [3])
@@ -60,8 +64,11 @@ def test_ctc_matches_torch_and_brute_force(hand_case):
 
     # KL(uniform || p) = sum_v (1/V)(log(1/V) - log p_v), summed over real positions only
     V = lprobs.size(-1)
-    direct = sum(sum((1 / V) * (math.log(1 / V) - lprobs[b, t, v].item()) for v in range(V))
-                 for b, n in enumerate([6, 4]) for t in range(n))
+    direct = sum(
+        sum((1 / V) * (math.log(1 / V) - lprobs[b, t, v].item()) for v in range(V))
+        for b, n in enumerate([6, 4])
+        for t in range(n)
+    )
     assert kl.item() == pytest.approx(direct, rel=1e-5)
     assert kl.item() > 0
 
@@ -85,19 +92,22 @@ def test_unfit_targets_are_counted():
     lprobs = F.log_softmax(torch.randn(6, 6, 5, generator=g), dim=-1)
     input_lengths = torch.tensor([3, 2, 3, 2, 1, 6])
     padding_mask = torch.arange(6)[None] >= input_lengths[:, None]
-    targets = torch.tensor([
-        [1, 2, 3, 4, 1],  # 5 labels in 3 frames: cannot fit
-        [2, 2, 0, 0, 0],  # a repeat needs a blank between: 3 frames, only 2
-        [2, 2, 0, 0, 0],  # 3 frames: fits
-        [2, 3, 0, 0, 0],  # no repeat: 2 frames suffice
-        [4, 0, 0, 0, 0],  # the padding after the target is not a repeat
-        [1, 1, 1, 0, 0],  # needs 5 of 6
-    ])
+    targets = torch.tensor(
+        [
+            [1, 2, 3, 4, 1],  # 5 labels in 3 frames: cannot fit
+            [2, 2, 0, 0, 0],  # a repeat needs a blank between: 3 frames, only 2
+            [2, 2, 0, 0, 0],  # 3 frames: fits
+            [2, 3, 0, 0, 0],  # no repeat: 2 frames suffice
+            [4, 0, 0, 0, 0],  # the padding after the target is not a repeat
+            [1, 1, 1, 0, 0],  # needs 5 of 6
+        ]
+    )
     target_lengths = torch.tensor([5, 2, 2, 2, 1, 3])
     ctc, _, unfit = ctc_and_kl(lprobs, padding_mask, targets, target_lengths, blank=0)
     assert int(unfit) == 2
-    per = F.ctc_loss(lprobs.transpose(0, 1), targets, input_lengths, target_lengths, reduction="none",
-                     zero_infinity=False)
+    per = F.ctc_loss(
+        lprobs.transpose(0, 1), targets, input_lengths, target_lengths, reduction="none", zero_infinity=False
+    )
     assert torch.isinf(per[:2]).all() and torch.isfinite(per[2:]).all()
     assert torch.allclose(ctc, per[2:].sum(), atol=1e-5)  # impossible targets are zeroed
     ctc_inf, _, _ = ctc_and_kl(lprobs, padding_mask, targets, target_lengths, blank=0, zero_infinity=False)
@@ -106,14 +116,20 @@ def test_unfit_targets_are_counted():
 
 # --- 2. the criterion on a tiny model ---
 
+
 def test_criterion_overfits_one_batch(tiny_bert_dir):
     torch.manual_seed(0)
     model, task = build(tiny_bert_dir)
     criterion = BnbCtcCriterion(BnbCtcConfig(kl_weight=0.1), task)
     src = right_pad([[CLS, 7592, 2088, 2003, 2204, SEP], [CLS, 2129, 2024, 2017, SEP]])
     target = right_pad([[CLS, 2023, 2003, 1037, 3231, SEP], [CLS, 2748, 2748, SEP]])
-    sample = {"id": torch.tensor([0, 1]), "nsentences": 2, "ntokens": 10,
-              "net_input": {"src_tokens": src, "src_lengths": src.ne(PAD).sum(1)}, "target": target}
+    sample = {
+        "id": torch.tensor([0, 1]),
+        "nsentences": 2,
+        "ntokens": 10,
+        "net_input": {"src_tokens": src, "src_lengths": src.ne(PAD).sum(1)},
+        "target": target,
+    }
 
     model.train()
     loss, sample_size, log = criterion(model, sample)
@@ -137,14 +153,17 @@ def test_criterion_overfits_one_batch(tiny_bert_dir):
 
 # --- 3. ctc_collapse ---
 
+
 def test_ctc_collapse():
     a, b, c, _ = 5, 6, 7, 0
-    tokens = torch.tensor([
-        [a, a, _, a, b, b, _, _, c],
-        [_, _, _, _, _, _, _, _, _],
-        [c, c, b, 9, 9, a, a, b, c],  # padded after 3 positions; the padding holds non-blanks
-        [101, a, a, 102, 102, b, 101, _, 0],
-    ])
+    tokens = torch.tensor(
+        [
+            [a, a, _, a, b, b, _, _, c],
+            [_, _, _, _, _, _, _, _, _],
+            [c, c, b, 9, 9, a, a, b, c],  # padded after 3 positions; the padding holds non-blanks
+            [101, a, a, 102, 102, b, 101, _, 0],
+        ]
+    )
     scores = torch.arange(36, dtype=torch.float).view(4, 9)
     padding_mask = torch.zeros(4, 9, dtype=torch.bool)
     padding_mask[2, 3:] = True
@@ -158,6 +177,7 @@ def test_ctc_collapse():
 
 # --- 4. ParallelGenerator ---
 
+
 @pytest.fixture(scope="module")
 def gen_model(tiny_bert_dir):
     torch.manual_seed(0)
@@ -167,8 +187,7 @@ def gen_model(tiny_bert_dir):
 
 def gen_sample():
     src = right_pad([[CLS, 7592, 2088, SEP], [CLS, 2129, 2024, 2017, 2725, 2651, SEP], [CLS, SEP]])
-    return {"id": torch.arange(3), "net_input": {"src_tokens": src, "src_lengths": src.ne(PAD).sum(1)},
-            "target": None}
+    return {"id": torch.arange(3), "net_input": {"src_tokens": src, "src_lengths": src.ne(PAD).sum(1)}, "target": None}
 
 
 def check_hypos(hypos, n):
@@ -231,7 +250,8 @@ def test_generator_blank_penalty_lengthens(gen_model):
         plain = ParallelGenerator(task.target_dictionary).generate([model], sample)
         assert all(h[0]["tokens"].tolist() == [SEP] for h in plain)
         assert ParallelGenerator(task.target_dictionary, blank_penalty=0.0).generate([model], sample)[1][0][
-            "tokens"].tolist() == [SEP]
+            "tokens"
+        ].tolist() == [SEP]
         penalised = ParallelGenerator(task.target_dictionary, blank_penalty=100.0).generate([model], sample)
         with torch.no_grad():
             logits, extra = model(**sample["net_input"])

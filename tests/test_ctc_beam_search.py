@@ -1,4 +1,5 @@
 """CTC prefix beam search: checked against brute-force enumeration of all frame paths."""
+
 import itertools
 import math
 
@@ -58,13 +59,16 @@ def test_exhaustive_beam_matches_brute_force(seed, T, V):
 
 def reference_beam_search(lp, K, blank=BLANK):
     """Plain per-sentence prefix beam search with dicts (all labels, exact merging): {prefix: total}."""
-    lse = lambda *xs: torch.logsumexp(torch.tensor(xs, dtype=torch.float64), 0).item()
+
+    def lse(*xs):
+        return torch.logsumexp(torch.tensor(xs, dtype=torch.float64), 0).item()
+
     ninf = float("-inf")
     beams = {(): (0.0, ninf)}
     for row in lp.double().tolist():
         nxt = {}
 
-        def add(prefix, b=ninf, nb=ninf):
+        def add(prefix, b=ninf, nb=ninf, nxt=nxt):
             ob, onb = nxt.get(prefix, (ninf, ninf))
             nxt[prefix] = (lse(ob, b), lse(onb, nb))
 

@@ -1,17 +1,18 @@
 """What the BnB decoder is fed (latent, encoder states or both), where its positions come from,
 how its cross-attention starts, and the trimmed output vocabulary."""
+
 import argparse
 
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import CLS, NO_DROPOUT, PAD, SEP, right_pad
 
 from bnb_fairseq.bert.dictionary import BertDictionary
 from bnb_fairseq.criterions.bnb_ctc import BnbCtcConfig, BnbCtcCriterion
 from bnb_fairseq.generation import ParallelGenerator
 from bnb_fairseq.models.bnb import BnbModel, bnb_small
 from bnb_fairseq.modules import gather_rows, source_positions
-from conftest import CLS, NO_DROPOUT, PAD, SEP, right_pad
 
 SRC = [[CLS, 7592, 2088, 2003, SEP], [CLS, 2129, 2024, 2017, 2725, 2651, 1012, SEP]]
 
@@ -117,8 +118,13 @@ def test_trimmed_output_vocabulary(tiny_bert_dir):
 
     # the criterion scores targets through the output slots; the generator answers vocabulary ids
     target = right_pad([[CLS, 2023, 2003, 1037, SEP], [CLS, 2748, SEP]])
-    sample = {"id": torch.arange(2), "nsentences": 2, "ntokens": 8, "target": target,
-              "net_input": {"src_tokens": src, "src_lengths": src.ne(PAD).sum(1)}}
+    sample = {
+        "id": torch.arange(2),
+        "nsentences": 2,
+        "ntokens": 8,
+        "target": target,
+        "net_input": {"src_tokens": src, "src_lengths": src.ne(PAD).sum(1)},
+    }
     loss, _, log = BnbCtcCriterion(BnbCtcConfig(), task)(trimmed, sample)
     assert torch.isfinite(loss) and log["unfit"] == 0
     with torch.no_grad():
@@ -155,8 +161,18 @@ def test_inference_reuses_the_gathered_output_rows_until_the_weights_change(tiny
     assert model.decoder.output_weight()[0] is not weight  # training gathers afresh (with grad)
 
 
-@pytest.mark.parametrize("token,ok", [("[PAD]", True), ("[MASK]", True), ("[unused5]", True),
-                                      ("[CLS]", False), ("[SEP]", False), ("the", False), ("[UNK]", False)])
+@pytest.mark.parametrize(
+    "token,ok",
+    [
+        ("[PAD]", True),
+        ("[MASK]", True),
+        ("[unused5]", True),
+        ("[CLS]", False),
+        ("[SEP]", False),
+        ("the", False),
+        ("[UNK]", False),
+    ],
+)
 def test_ctc_blank_choice(tiny_bert_dir, token, ok):
     if ok:
         model, _, _ = build(tiny_bert_dir, ctc_blank=token)

@@ -1,5 +1,6 @@
 """Decoding settings chosen on the valid split travel with the checkpoint, and [UNK] outputs follow
 --unk-policy (drop by default)."""
+
 import argparse
 import os
 import re
@@ -8,11 +9,11 @@ import sys
 
 import pytest
 import torch
+from conftest import CLS, NO_DROPOUT, PAD, ROOT, SEP, demo_slice, right_pad, run_cli
 
 from bnb_fairseq.bert.dictionary import BertDictionary
 from bnb_fairseq.generation import ParallelGenerator
 from bnb_fairseq.models.bnb import BnbModel, bnb_small
-from conftest import CLS, NO_DROPOUT, PAD, ROOT, SEP, demo_slice, right_pad, run_cli
 
 UNK = 100
 SRC = [[CLS, 7592, 2088, 2003, SEP], [CLS, 2129, 2024, 2017, 2725, 2651, 1012, SEP]]
@@ -61,11 +62,22 @@ def test_demo_checkpoint_decodes_with_its_tuned_penalty(tmp_path, tiny_bert_dir)
 
     raw = demo_slice(str(tmp_path / "raw"), 64, 8, 11)
     work = tmp_path / "demo"
-    demo = run_cli(["bash", "examples/demo/run_demo.sh"],
-                   env_extra={"DATA": raw, "WORK": str(work), "BERT": tiny_bert_dir, "MAX_UPDATE": "150",
-                              "STOP_MINUTES": "5", "BLANK_PENALTY_CANDIDATES": "2", "OMP_NUM_THREADS": "1"})
+    demo = run_cli(
+        ["bash", "examples/demo/run_demo.sh"],
+        env_extra={
+            "DATA": raw,
+            "WORK": str(work),
+            "BERT": tiny_bert_dir,
+            "MAX_UPDATE": "150",
+            "STOP_MINUTES": "5",
+            "BLANK_PENALTY_CANDIDATES": "2",
+            "OMP_NUM_THREADS": "1",
+        },
+    )
     out = demo.stdout + demo.stderr
-    assert "decoding with --ctc-blank-penalty 2.0 (stored in the checkpoint by tune_blank_penalty on valid" in out, out[-3000:]
+    assert "decoding with --ctc-blank-penalty 2.0 (stored in the checkpoint by tune_blank_penalty on valid" in out, out[
+        -3000:
+    ]
     demo_bleu = float(re.search(r"^BLEU = ([\d.]+)", demo.stdout, re.M).group(1))
     generated = (work / "generate-test.txt").read_text(encoding="utf-8")
     d_lines = {int(i): t for i, t in re.findall(r"^D-(\d+)\t\S+\t(.*)$", generated, re.M)}
@@ -74,35 +86,89 @@ def test_demo_checkpoint_decodes_with_its_tuned_penalty(tmp_path, tiny_bert_dir)
     with open(os.path.join(raw, "test.en"), encoding="utf-8") as f:
         refs = [line.rstrip("\n") for line in f]
 
-    hub = BnbModel.from_pretrained(str(work / "checkpoints"), checkpoint_file="checkpoint_last.pt",
-                                   data_name_or_path=str(work / "data-bin"))
+    hub = BnbModel.from_pretrained(
+        str(work / "checkpoints"), checkpoint_file="checkpoint_last.pt", data_name_or_path=str(work / "data-bin")
+    )
     outputs = hub.translate(sources)
     assert outputs == [d_lines[i] for i in range(len(sources))]
     assert round(BLEU(lowercase=True).corpus_score(outputs, [refs]).score, 2) == demo_bleu
     # an explicit option wins over the stored value, through the Python API and fairseq-generate alike
     zero = hub.translate(sources, ctc_blank_penalty=0.0)
     assert zero != outputs  # the stored penalty changes this model's outputs
-    explicit = run_cli(["fairseq-generate", str(work / "data-bin"), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq",
-                        "-s", "es", "-t", "en", "--path", str(work / "checkpoints" / "checkpoint_last.pt"),
-                        "--gen-subset", "test", "--batch-size", "64", "--bpe", "bert_wordpiece", "--num-workers", "0",
-                        "--ctc-blank-penalty", "0"])
+    explicit = run_cli(
+        [
+            "fairseq-generate",
+            str(work / "data-bin"),
+            "--user-dir",
+            "bnb_fairseq",
+            "--task",
+            "bnb_seq2seq",
+            "-s",
+            "es",
+            "-t",
+            "en",
+            "--path",
+            str(work / "checkpoints" / "checkpoint_last.pt"),
+            "--gen-subset",
+            "test",
+            "--batch-size",
+            "64",
+            "--bpe",
+            "bert_wordpiece",
+            "--num-workers",
+            "0",
+            "--ctc-blank-penalty",
+            "0",
+        ]
+    )
     zero_lines = {int(i): t for i, t in re.findall(r"^D-(\d+)\t\S+\t(.*)$", explicit.stdout, re.M)}
     assert [zero_lines[i] for i in range(len(sources))] == zero
     # the packaged model carries the stored value too
     package = tmp_path / "package"
-    run_cli([sys.executable, "-m", "bnb_fairseq.tools.package", str(work / "checkpoints" / "checkpoint_last.pt"),
-             str(work / "data-bin"), str(package)])
+    run_cli(
+        [
+            sys.executable,
+            "-m",
+            "bnb_fairseq.tools.package",
+            str(work / "checkpoints" / "checkpoint_last.pt"),
+            str(work / "data-bin"),
+            str(package),
+        ]
+    )
     assert "`--ctc-blank-penalty 2.0`" in (package / "README.md").read_text(encoding="utf-8")
     assert BnbModel.from_pretrained(str(package)).translate(sources) == outputs
     # input the vocabulary does not cover: answered, without a literal [UNK]
     emoji = hub.translate(["😀😀 🎉", "你好", ""])
     assert len(emoji) == 3 and not any("[UNK]" in line for line in emoji)
     env = dict(os.environ, PYTHONPATH=ROOT, TOKENIZERS_PARALLELISM="false")
-    interactive = subprocess.run(["fairseq-interactive", str(work / "data-bin"), "--user-dir", "bnb_fairseq",
-                                  "--task", "bnb_seq2seq", "-s", "es", "-t", "en", "--path",
-                                  str(work / "checkpoints" / "checkpoint_last.pt"), "--bpe", "bert_wordpiece",
-                                  "--buffer-size", "2", "--batch-size", "2"], input="😀😀 🎉\nY dijo Dios.\n", cwd=ROOT,
-                                 env=env, capture_output=True, text=True, timeout=300)
+    interactive = subprocess.run(
+        [
+            "fairseq-interactive",
+            str(work / "data-bin"),
+            "--user-dir",
+            "bnb_fairseq",
+            "--task",
+            "bnb_seq2seq",
+            "-s",
+            "es",
+            "-t",
+            "en",
+            "--path",
+            str(work / "checkpoints" / "checkpoint_last.pt"),
+            "--bpe",
+            "bert_wordpiece",
+            "--buffer-size",
+            "2",
+            "--batch-size",
+            "2",
+        ],
+        input="😀😀 🎉\nY dijo Dios.\n",
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert interactive.returncode == 0, interactive.stderr[-3000:]
     assert len(re.findall(r"^D-\d+\t", interactive.stdout, re.M)) == 2
     assert "[UNK]" not in "".join(re.findall(r"^D-\d+\t\S+\t(.*)$", interactive.stdout, re.M))

@@ -1,6 +1,7 @@
 """Sequence-level distillation (bnb_fairseq/tools/distill.py): a tiny bert2bert teacher re-translates
 the training targets; the result must be a complete data directory that bnb trains on, and a
 re-run must only redo what is missing."""
+
 import filecmp
 import json
 import os
@@ -9,9 +10,9 @@ import shutil
 import sys
 
 import pytest
+from conftest import CLS, DEMO_N_TRAIN, DEMO_N_VALID, SEP, run_cli, write_lines
 
 from bnb_fairseq.tools import distill
-from conftest import CLS, DEMO_N_TRAIN, DEMO_N_VALID, SEP, run_cli, write_lines
 
 N_TRAIN, N_VALID = DEMO_N_TRAIN, DEMO_N_VALID
 SHARD = 24  # 64 sentences: shards of 24, 24 and 16
@@ -27,9 +28,33 @@ class Work:
 
 
 def distill_args(work, out, *extra):
-    return ["--teacher", str(work.teacher), "--data", str(work.bin), "-s", "es", "-t", "en",
-            "--out", str(out), "--subsets", "train", "--shard-size", str(SHARD), "--beam", "2",
-            "--max-len-a", "0", "--max-len-b", "8", "--batch-size", "8", "--threads", "1", *extra]
+    return [
+        "--teacher",
+        str(work.teacher),
+        "--data",
+        str(work.bin),
+        "-s",
+        "es",
+        "-t",
+        "en",
+        "--out",
+        str(out),
+        "--subsets",
+        "train",
+        "--shard-size",
+        str(SHARD),
+        "--beam",
+        "2",
+        "--max-len-a",
+        "0",
+        "--max-len-b",
+        "8",
+        "--batch-size",
+        "8",
+        "--threads",
+        "1",
+        *extra,
+    ]
 
 
 def read_lines(prefix):
@@ -45,8 +70,14 @@ def work(tmp_path_factory, demo_data, tiny_b2b):
     work = Work(demo_data, tiny_b2b.checkpoint, tmp_path_factory.mktemp("distill"))
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("OMP_NUM_THREADS", "1")  # the command line below shares a small CPU
-        proc = run_cli([sys.executable, "-m", "bnb_fairseq.tools.distill",
-                        *distill_args(work, work.out, "--valid-reference", f"{work.raw}/valid.en")])
+        proc = run_cli(
+            [
+                sys.executable,
+                "-m",
+                "bnb_fairseq.tools.distill",
+                *distill_args(work, work.out, "--valid-reference", f"{work.raw}/valid.en"),
+            ]
+        )
     (work.folder / "distill.log").write_text(proc.stdout + proc.stderr)
     return work
 
@@ -66,7 +97,8 @@ def test_output_is_a_complete_data_dir(work):
     assert all(SEP not in t[1:-1] and CLS not in t[1:-1] for t in targets)
     assert targets != read_lines(str(data / f"train.{PAIR}.en"))  # really the teacher's
     unchanged = [f"train.{PAIR}.es.bin", f"train.{PAIR}.es.idx", "dict.es.txt", "dict.en.txt"] + [
-        f"{split}.{PAIR}.{lang}.{ext}" for split in ("valid", "test") for lang in ("es", "en") for ext in ("bin", "idx")]
+        f"{split}.{PAIR}.{lang}.{ext}" for split in ("valid", "test") for lang in ("es", "en") for ext in ("bin", "idx")
+    ]
     for name in unchanged:
         assert filecmp.cmp(data / name, out / name, shallow=False), name
     assert sorted(os.listdir(out / "tokenizer.en")) == sorted(os.listdir(data / "tokenizer.en"))
@@ -134,8 +166,24 @@ def test_empty_hypotheses_are_counted(work, tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_bad_inputs_are_one_clear_error(work, tmp_path):
-    missing = run_cli([sys.executable, "-m", "bnb_fairseq.tools.distill", "--teacher", str(tmp_path / "nope.pt"),
-                       "--data", str(work.bin), "-s", "es", "-t", "en", "--out", str(tmp_path / "a")], check=False)
+    missing = run_cli(
+        [
+            sys.executable,
+            "-m",
+            "bnb_fairseq.tools.distill",
+            "--teacher",
+            str(tmp_path / "nope.pt"),
+            "--data",
+            str(work.bin),
+            "-s",
+            "es",
+            "-t",
+            "en",
+            "--out",
+            str(tmp_path / "a"),
+        ],
+        check=False,
+    )
     assert missing.returncode == 1
     expected = f"distill: error: --teacher {tmp_path / 'nope.pt'}: no such checkpoint file"
     assert missing.stderr.strip().splitlines()[-1] == expected
@@ -154,19 +202,63 @@ def test_bnb_trains_on_the_distilled_data(work, tiny_bert_dir, tmp_path):
     """The output is what it is for: fairseq-train bnb on it; a bnb checkpoint is then refused as teacher."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("OMP_NUM_THREADS", "1")
-        proc = run_cli([
-            "fairseq-train", str(work.out), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq", "-s", "es",
-            "-t", "en", "--arch", "bnb_small", "--bert-checkpoint", tiny_bert_dir, "--output-vocab", "train",
-            "--criterion", "bnb_ctc", "--optimizer", "adam", "--lr", "1e-3", "--batch-size", "8", "--max-update", "2",
-            "--save-dir", str(tmp_path / "ckpt"), "--no-epoch-checkpoints", "--num-workers", "0", "--seed", "1",
-            "--log-format", "simple",
-        ])
+        proc = run_cli(
+            [
+                "fairseq-train",
+                str(work.out),
+                "--user-dir",
+                "bnb_fairseq",
+                "--task",
+                "bnb_seq2seq",
+                "-s",
+                "es",
+                "-t",
+                "en",
+                "--arch",
+                "bnb_small",
+                "--bert-checkpoint",
+                tiny_bert_dir,
+                "--output-vocab",
+                "train",
+                "--criterion",
+                "bnb_ctc",
+                "--optimizer",
+                "adam",
+                "--lr",
+                "1e-3",
+                "--batch-size",
+                "8",
+                "--max-update",
+                "2",
+                "--save-dir",
+                str(tmp_path / "ckpt"),
+                "--no-epoch-checkpoints",
+                "--num-workers",
+                "0",
+                "--seed",
+                "1",
+                "--log-format",
+                "simple",
+            ]
+        )
     log = proc.stdout + proc.stderr
     assert "done training" in log
     assert re.search(r"\| train \| epoch 001 \|.* \| unfit 0 \|", log), log[-2000:]  # every target fits its CTC length
     bnb_ckpt = tmp_path / "ckpt" / "checkpoint_last.pt"
     with pytest.raises(SystemExit, match="non-autoregressive .* needs an autoregressive teacher") as e:
-        distill.main(["--teacher", str(bnb_ckpt), "--data", str(work.bin), "-s", "es", "-t", "en",
-                      "--out", str(tmp_path / "refused")])
+        distill.main(
+            [
+                "--teacher",
+                str(bnb_ckpt),
+                "--data",
+                str(work.bin),
+                "-s",
+                "es",
+                "-t",
+                "en",
+                "--out",
+                str(tmp_path / "refused"),
+            ]
+        )
     assert str(bnb_ckpt) in str(e.value) and "\n" not in str(e.value)
     assert not os.path.exists(tmp_path / "refused")

@@ -6,6 +6,7 @@ On CPU fairseq 0.12 cannot take its ranks from torchrun (it divides by the numbe
 two processes are started the way fairseq's multi-node instructions do: one command per process with
 --distributed-init-method tcp://..., its own --distributed-rank and --distributed-no-spawn.
 """
+
 import json
 import os
 import socket
@@ -13,7 +14,6 @@ import subprocess
 
 import pytest
 import torch
-
 from conftest import ROOT, run_cli
 
 N_UPDATES = 6  # 64 sentences, 2 x 8 a step: 4 updates an epoch, so the run crosses an epoch boundary
@@ -25,7 +25,7 @@ PARAM_TOL = 1e-5
 
 # A --user-dir that adds to bnb_seq2seq one thing: at validation, which fairseq runs on every rank
 # after the last update, each rank writes a hash of its parameters. Only fairseq's task hooks are used.
-RANK_HASH_PLUGIN = '''
+RANK_HASH_PLUGIN = """
 import hashlib, os
 from dataclasses import dataclass
 import torch
@@ -48,7 +48,7 @@ class RankHashTask(BnbSeq2SeqTask):
             digest.update(tensor.detach().float().cpu().numpy().tobytes())
         with open(os.path.join(os.environ["RANK_HASH_DIR"], f"rank{rank}.txt"), "w") as f:
             f.write(digest.hexdigest())
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -62,13 +62,54 @@ def setup(tmp_path_factory, demo_data, tiny_bert_dir):
 
 
 def train_args(work, data_bin, bert, save_dir):
-    return ["fairseq-train", str(data_bin), "--user-dir", str(work / "rank_hash_plugin"),
-            "--task", "bnb_seq2seq_rank_hash", "-s", "es", "-t", "en", "--arch", "bnb_small",
-            "--bert-checkpoint", bert, "--criterion", "bnb_ctc", "--optimizer", "adam", "--lr", "1e-3",
-            "--batch-size", "8", "--max-update", str(N_UPDATES), "--dropout", "0", "--attention-dropout", "0",
-            "--latent-dropout", "0", "--memory-dropout", "0", "--seed", "3", "--cpu", "--num-workers", "0",
-            "--log-format", "json", "--log-interval", "1", "--save-dir", str(save_dir), "--no-epoch-checkpoints",
-            "--validate-interval", "100"]
+    return [
+        "fairseq-train",
+        str(data_bin),
+        "--user-dir",
+        str(work / "rank_hash_plugin"),
+        "--task",
+        "bnb_seq2seq_rank_hash",
+        "-s",
+        "es",
+        "-t",
+        "en",
+        "--arch",
+        "bnb_small",
+        "--bert-checkpoint",
+        bert,
+        "--criterion",
+        "bnb_ctc",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "1e-3",
+        "--batch-size",
+        "8",
+        "--max-update",
+        str(N_UPDATES),
+        "--dropout",
+        "0",
+        "--attention-dropout",
+        "0",
+        "--latent-dropout",
+        "0",
+        "--memory-dropout",
+        "0",
+        "--seed",
+        "3",
+        "--cpu",
+        "--num-workers",
+        "0",
+        "--log-format",
+        "json",
+        "--log-interval",
+        "1",
+        "--save-dir",
+        str(save_dir),
+        "--no-epoch-checkpoints",
+        "--validate-interval",
+        "100",
+    ]
 
 
 def free_port():
@@ -100,13 +141,30 @@ def test_two_processes_match_update_freq_2(setup):
     ddp_hashes = work / "ddp_hashes"
     ddp_hashes.mkdir()
     port = free_port()
-    procs = [subprocess.Popen(
-        train_args(work, data_bin, bert, work / "ddp") + [
-            "--distributed-world-size", "2", "--distributed-rank", str(rank), "--distributed-backend", "gloo",
-            "--distributed-init-method", f"tcp://localhost:{port}", "--distributed-no-spawn",
-            "--ddp-backend", "legacy_ddp"],  # torch's DDP wrapper wants a GPU device id
-        cwd=ROOT, env=dict(env, RANK_HASH_DIR=str(ddp_hashes)), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True) for rank in (0, 1)]
+    procs = [
+        subprocess.Popen(
+            train_args(work, data_bin, bert, work / "ddp")
+            + [
+                "--distributed-world-size",
+                "2",
+                "--distributed-rank",
+                str(rank),
+                "--distributed-backend",
+                "gloo",
+                "--distributed-init-method",
+                f"tcp://localhost:{port}",
+                "--distributed-no-spawn",
+                "--ddp-backend",
+                "legacy_ddp",
+            ],  # torch's DDP wrapper wants a GPU device id
+            cwd=ROOT,
+            env=dict(env, RANK_HASH_DIR=str(ddp_hashes)),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for rank in (0, 1)
+    ]
     logs = [p.communicate(timeout=600)[0] for p in procs]
     for p, log in zip(procs, logs):
         assert p.returncode == 0, log[-4000:]
@@ -114,8 +172,10 @@ def test_two_processes_match_update_freq_2(setup):
 
     single_hashes = work / "single_hashes"
     single_hashes.mkdir()
-    single = run_cli(train_args(work, data_bin, bert, work / "single") + ["--update-freq", "2"],
-                     env_extra={"RANK_HASH_DIR": str(single_hashes), "OMP_NUM_THREADS": "1"})
+    single = run_cli(
+        train_args(work, data_bin, bert, work / "single") + ["--update-freq", "2"],
+        env_extra={"RANK_HASH_DIR": str(single_hashes), "OMP_NUM_THREADS": "1"},
+    )
 
     ddp, one = losses(logs[0]), losses(single.stdout + single.stderr)
     assert sorted(ddp) == sorted(one) == list(range(1, N_UPDATES + 1)), (ddp, one)
@@ -134,23 +194,41 @@ def test_two_processes_match_update_freq_2(setup):
     assert a["optimizer_history"][-1]["num_updates"] == b["optimizer_history"][-1]["num_updates"] == N_UPDATES
     diff = max((a["model"][k].float() - b["model"][k].float()).abs().max().item() for k in b["model"])
     assert diff <= PARAM_TOL, diff
-    print(f"DDP vs --update-freq 2 over {N_UPDATES} updates: max |logged loss diff| "
-          f"{max(abs(ddp[n][0] - one[n][0]) for n in ddp):.4f}, max |parameter diff| {diff:.3g}")
+    print(
+        f"DDP vs --update-freq 2 over {N_UPDATES} updates: max |logged loss diff| "
+        f"{max(abs(ddp[n][0] - one[n][0]) for n in ddp):.4f}, max |parameter diff| {diff:.3g}"
+    )
 
 
 @pytest.mark.slow
 def test_torchrun_without_world_size_is_refused(setup, monkeypatch):
     """Under torchrun fairseq joins the processes only when --distributed-world-size > 1; its default
     is the number of GPUs, so on a 1-GPU (or CPU) node each process would silently train alone."""
+    from conftest import train_cfg
     from fairseq import tasks
 
     from bnb_fairseq.checkpoint_compat import check_launch
-    from conftest import train_cfg
 
     work, data_bin, bert = setup
-    cfg = train_cfg([str(data_bin), "--user-dir", os.path.join(ROOT, "bnb_fairseq"), "--task", "bnb_seq2seq",
-                     "-s", "es", "-t", "en", "--arch", "bnb_small", "--criterion", "bnb_ctc",
-                     "--save-dir", str(work / "none")])
+    cfg = train_cfg(
+        [
+            str(data_bin),
+            "--user-dir",
+            os.path.join(ROOT, "bnb_fairseq"),
+            "--task",
+            "bnb_seq2seq",
+            "-s",
+            "es",
+            "-t",
+            "en",
+            "--arch",
+            "bnb_small",
+            "--criterion",
+            "bnb_ctc",
+            "--save-dir",
+            str(work / "none"),
+        ]
+    )
     monkeypatch.setenv("WORLD_SIZE", "2")
     with pytest.raises(RuntimeError, match="WORLD_SIZE=2.*Pass --distributed-world-size 2"):
         tasks.setup_task(cfg.task)

@@ -1,11 +1,11 @@
 """Through the real CLIs: binarize -> fairseq-train (MiniLM warm start) -> fairseq-generate/-interactive."""
+
 import os
 import re
 import shutil
 import sys
 
 import pytest
-
 from conftest import ROOT, cli_env, demo_slice, run_cli, starts_early
 
 pytestmark = pytest.mark.slow  # every test here runs the command lines on trained models
@@ -19,18 +19,83 @@ def train_minilm(tmp_path_factory, minilm_dir):
     raw = demo_slice(str(work / "raw"), 96, 16, N_TEST)
     bert = str(work / "minilm")  # a private copy, deleted before generation
     shutil.copytree(minilm_dir, bert)
-    run_cli([sys.executable, "preprocess/binarize.py", "--bert", bert, "-s", "es", "-t", "en",
-             "--trainpref", f"{raw}/train", "--validpref", f"{raw}/valid", "--testpref", f"{raw}/test",
-             "--destdir", str(work / "bin"), "--max-len", "48", "--quiet"])
-    train = run_cli([
-        "fairseq-train", str(work / "bin"), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq", "-s", "es", "-t", "en",
-        "--arch", "bnb_small", "--bert-checkpoint", bert, "--encoder-layers", "2", "--decoder-layers", "2",
-        "--ctc-ratio", "1.5", "--latent-dropout", "0.1", "--memory-dropout", "0.1",
-        "--criterion", "bnb_ctc", "--optimizer", "adam", "--lr", "3e-4", "--clip-norm", "1.0",
-        "--batch-size", "8", "--max-update", "36", "--save-dir", str(work / "ckpt"), "--no-epoch-checkpoints",
-        "--eval-bleu", "--validate-interval", "100", "--num-workers", "0", "--seed", "1",
-        "--log-format", "simple", "--log-interval", "4",
-    ])
+    run_cli(
+        [
+            sys.executable,
+            "preprocess/binarize.py",
+            "--bert",
+            bert,
+            "-s",
+            "es",
+            "-t",
+            "en",
+            "--trainpref",
+            f"{raw}/train",
+            "--validpref",
+            f"{raw}/valid",
+            "--testpref",
+            f"{raw}/test",
+            "--destdir",
+            str(work / "bin"),
+            "--max-len",
+            "48",
+            "--quiet",
+        ]
+    )
+    train = run_cli(
+        [
+            "fairseq-train",
+            str(work / "bin"),
+            "--user-dir",
+            "bnb_fairseq",
+            "--task",
+            "bnb_seq2seq",
+            "-s",
+            "es",
+            "-t",
+            "en",
+            "--arch",
+            "bnb_small",
+            "--bert-checkpoint",
+            bert,
+            "--encoder-layers",
+            "2",
+            "--decoder-layers",
+            "2",
+            "--ctc-ratio",
+            "1.5",
+            "--latent-dropout",
+            "0.1",
+            "--memory-dropout",
+            "0.1",
+            "--criterion",
+            "bnb_ctc",
+            "--optimizer",
+            "adam",
+            "--lr",
+            "3e-4",
+            "--clip-norm",
+            "1.0",
+            "--batch-size",
+            "8",
+            "--max-update",
+            "36",
+            "--save-dir",
+            str(work / "ckpt"),
+            "--no-epoch-checkpoints",
+            "--eval-bleu",
+            "--validate-interval",
+            "100",
+            "--num-workers",
+            "0",
+            "--seed",
+            "1",
+            "--log-format",
+            "simple",
+            "--log-interval",
+            "4",
+        ]
+    )
     shutil.rmtree(bert)
     return work, raw, train.stdout + train.stderr
 
@@ -53,9 +118,32 @@ def test_training_loss_fell(trained):
 @pytest.mark.parametrize("batch_size", ["1", "5"])
 def test_generate_answers_every_sentence(trained, batch_size):
     work, _, _ = trained
-    out = run_cli(["fairseq-generate", str(work / "bin"), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq",
-                   "-s", "es", "-t", "en", "--path", str(work / "ckpt" / "checkpoint_last.pt"), "--gen-subset", "test",
-                   "--batch-size", batch_size, "--bpe", "bert_wordpiece", "--scoring", "sacrebleu", "--num-workers", "0"])
+    out = run_cli(
+        [
+            "fairseq-generate",
+            str(work / "bin"),
+            "--user-dir",
+            "bnb_fairseq",
+            "--task",
+            "bnb_seq2seq",
+            "-s",
+            "es",
+            "-t",
+            "en",
+            "--path",
+            str(work / "ckpt" / "checkpoint_last.pt"),
+            "--gen-subset",
+            "test",
+            "--batch-size",
+            batch_size,
+            "--bpe",
+            "bert_wordpiece",
+            "--scoring",
+            "sacrebleu",
+            "--num-workers",
+            "0",
+        ]
+    )
     ids = sorted(int(m) for m in re.findall(r"^H-(\d+)\t", out.stdout, re.M))
     assert ids == list(range(N_TEST)), out.stdout[-2000:]
     assert len(re.findall(r"^D-\d+\t", out.stdout, re.M)) == N_TEST
@@ -66,9 +154,30 @@ def test_generate_answers_every_sentence(trained, batch_size):
 
 def test_score_script_and_raw_reference(trained):
     work, raw, _ = trained
-    gen = run_cli(["fairseq-generate", str(work / "bin"), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq",
-                   "-s", "es", "-t", "en", "--path", str(work / "ckpt" / "checkpoint_last.pt"), "--gen-subset", "test",
-                   "--batch-size", "64", "--bpe", "bert_wordpiece", "--num-workers", "0"])
+    gen = run_cli(
+        [
+            "fairseq-generate",
+            str(work / "bin"),
+            "--user-dir",
+            "bnb_fairseq",
+            "--task",
+            "bnb_seq2seq",
+            "-s",
+            "es",
+            "-t",
+            "en",
+            "--path",
+            str(work / "ckpt" / "checkpoint_last.pt"),
+            "--gen-subset",
+            "test",
+            "--batch-size",
+            "64",
+            "--bpe",
+            "bert_wordpiece",
+            "--num-workers",
+            "0",
+        ]
+    )
     (work / "gen.txt").write_text(gen.stdout + gen.stderr)
     score = run_cli([sys.executable, "examples/score_generate.py", str(work / "gen.txt"), f"{raw}/test.en"])
     assert "case:lc" in score.stdout and "sentences/s" in score.stdout
@@ -80,10 +189,34 @@ def test_interactive_raw_text(trained):
 
     env = cli_env()
     lines = "Y dijo Dios: Sea la luz.\n\nEn el principio crió Dios los cielos y la tierra.\n"
-    proc = subprocess.run(["fairseq-interactive", str(work / "bin"), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq",
-                           "-s", "es", "-t", "en", "--path", str(work / "ckpt" / "checkpoint_last.pt"),
-                           "--bpe", "bert_wordpiece", "--buffer-size", "4", "--batch-size", "4"],
-                          input=lines, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            "fairseq-interactive",
+            str(work / "bin"),
+            "--user-dir",
+            "bnb_fairseq",
+            "--task",
+            "bnb_seq2seq",
+            "-s",
+            "es",
+            "-t",
+            "en",
+            "--path",
+            str(work / "ckpt" / "checkpoint_last.pt"),
+            "--bpe",
+            "bert_wordpiece",
+            "--buffer-size",
+            "4",
+            "--batch-size",
+            "4",
+        ],
+        input=lines,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert len(re.findall(r"^H-\d+\t", proc.stdout, re.M)) == 3, proc.stdout
     s_lines = re.findall(r"^S-\d+\t(.*)$", proc.stdout, re.M)
@@ -103,8 +236,7 @@ def test_checkpoint_loads_with_weights_only(trained):
     path = str(work / "ckpt" / "checkpoint_last.pt")
     assert "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD" not in os.environ
     torch.load(path, map_location="cpu")  # weights_only=True is torch's default here
-    models, cfg, task = checkpoint_utils.load_model_ensemble_and_task(
-        [path], arg_overrides={"data": str(work / "bin")})
+    models, cfg, task = checkpoint_utils.load_model_ensemble_and_task([path], arg_overrides={"data": str(work / "bin")})
     assert models[0].encoder.embeddings.word_embeddings.weight.shape == (30522, 384)
     assert len(models[0].encoder.encoder.layer) == 2
 
@@ -118,13 +250,27 @@ def test_packaged_model_from_pretrained_matches_generate(trained, tmp_path):
 
     work, raw, _ = trained
     out = tmp_path / "model"
-    run_cli([sys.executable, "-m", "bnb_fairseq.tools.package", str(work / "ckpt" / "checkpoint_last.pt"),
-             str(work / "bin"), str(out)])
-    assert sorted(os.listdir(out)) == ["README.md", "dict.en.txt", "dict.es.txt", "model.pt", "tokenizer.en",
-                                       "tokenizer.es"]
+    run_cli(
+        [
+            sys.executable,
+            "-m",
+            "bnb_fairseq.tools.package",
+            str(work / "ckpt" / "checkpoint_last.pt"),
+            str(work / "bin"),
+            str(out),
+        ]
+    )
+    assert sorted(os.listdir(out)) == [
+        "README.md",
+        "dict.en.txt",
+        "dict.es.txt",
+        "model.pt",
+        "tokenizer.en",
+        "tokenizer.es",
+    ]
     torch.load(out / "model.pt", map_location="cpu")  # weights_only, no optimizer state needed
     model = BnbModel.from_pretrained(str(out))
-    sources = (raw + "/test.es")
+    sources = raw + "/test.es"
     with open(sources, encoding="utf-8") as f:
         lines = [line.rstrip("\n") for line in f]
     translations = model.translate(lines[:5] + [""] + lines[5:])
@@ -132,9 +278,30 @@ def test_packaged_model_from_pretrained_matches_generate(trained, tmp_path):
     # one sentence a batch on both sides: a barely trained model has near-ties that padding can flip
     model.cfg.dataset.batch_size = 1
     translations = model.translate(lines[:5] + [""] + lines[5:])
-    gen = run_cli(["fairseq-generate", str(work / "bin"), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq",
-                   "-s", "es", "-t", "en", "--path", str(work / "ckpt" / "checkpoint_last.pt"), "--gen-subset", "test",
-                   "--batch-size", "1", "--bpe", "bert_wordpiece", "--num-workers", "0"]).stdout
+    gen = run_cli(
+        [
+            "fairseq-generate",
+            str(work / "bin"),
+            "--user-dir",
+            "bnb_fairseq",
+            "--task",
+            "bnb_seq2seq",
+            "-s",
+            "es",
+            "-t",
+            "en",
+            "--path",
+            str(work / "ckpt" / "checkpoint_last.pt"),
+            "--gen-subset",
+            "test",
+            "--batch-size",
+            "1",
+            "--bpe",
+            "bert_wordpiece",
+            "--num-workers",
+            "0",
+        ]
+    ).stdout
     detok = {int(i): text for i, text in re.findall(r"^D-(\d+)\t\S+\t(.*)$", gen, re.M)}
     # sentences that binarize.py --max-len 48 truncated differ from the full raw line the API reads
     from fairseq.data import data_utils

@@ -4,6 +4,7 @@ Each test checkpoint is a tiny random model written by transformers' ``save_pret
 tokenizer trained here with the ``tokenizers`` library on the demo sentences, so its directory looks as
 transformers 5 writes it: tokenizer.json + tokenizer_config.json, no vocab.txt.
 """
+
 import argparse
 import concurrent.futures
 import json
@@ -14,29 +15,35 @@ import sys
 
 import pytest
 import torch
+from conftest import DEMO_DATA, NO_DROPOUT, ROOT, run_cli, train_cfg, write_lines
 
 from bnb_fairseq.bert.checkpoint import BertCheckpointError, read_bert_sizes
 from bnb_fairseq.bert.dictionary import BertDictionary
 from bnb_fairseq.bert.families import SUPPORTED_MODEL_TYPES
 from bnb_fairseq.bert.tokenizer import TextDecoder, load_tokenizer
-from conftest import DEMO_DATA, NO_DROPOUT, ROOT, run_cli, train_cfg, write_lines
 
 N_TRAIN, N_VALID, N_TEST = 24, 4, 7  # 7: not a multiple of fairseq's batch multiple
 MAX_CHARS = 110  # short verses: no sentence is truncated, so references come back whole
 WORDPIECE_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 ROBERTA_SPECIALS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
-TINY = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
-            max_position_embeddings=130)
+TINY = dict(
+    hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64, max_position_embeddings=130
+)
 
 
 def short_pairs():
     """The first short es-en verse pairs of each demo split."""
     out = {}
     for split, n in (("train", N_TRAIN), ("valid", N_VALID), ("test", N_TEST)):
-        with open(os.path.join(DEMO_DATA, f"{split}.es"), encoding="utf-8") as f_es, \
-                open(os.path.join(DEMO_DATA, f"{split}.en"), encoding="utf-8") as f_en:
-            pairs = [(es.strip(), en.strip()) for es, en in zip(f_es, f_en)
-                     if len(es.strip()) <= MAX_CHARS and len(en.strip()) <= MAX_CHARS]
+        with (
+            open(os.path.join(DEMO_DATA, f"{split}.es"), encoding="utf-8") as f_es,
+            open(os.path.join(DEMO_DATA, f"{split}.en"), encoding="utf-8") as f_en,
+        ):
+            pairs = [
+                (es.strip(), en.strip())
+                for es, en in zip(f_es, f_en)
+                if len(es.strip()) <= MAX_CHARS and len(en.strip()) <= MAX_CHARS
+            ]
         out[split] = pairs[:n]
         assert len(out[split]) == n
     return out
@@ -77,21 +84,39 @@ def family_spec(name):
     import transformers as hf
 
     return {
-        "bert-cased": (lambda: wordpiece(hf.BertTokenizerFast, lowercase=False),
-                       lambda n: hf.BertConfig(vocab_size=n, **TINY), hf.BertModel, hf.BertModel),
-        "electra": (lambda: wordpiece(hf.ElectraTokenizerFast, lowercase=True),
-                    lambda n: hf.ElectraConfig(vocab_size=n, embedding_size=16, **TINY),
-                    hf.ElectraForPreTraining, hf.ElectraModel),  # the discriminator
-        "distilbert": (lambda: wordpiece(hf.DistilBertTokenizerFast, lowercase=True),
-                       lambda n: hf.DistilBertConfig(vocab_size=n, dim=32, n_layers=2, n_heads=4, hidden_dim=64,
-                                                     max_position_embeddings=130),
-                       hf.DistilBertForMaskedLM, hf.DistilBertModel),
-        "roberta": (byte_level_bpe, lambda n: hf.RobertaConfig(vocab_size=n, type_vocab_size=1, **TINY),
-                    hf.RobertaForMaskedLM, hf.RobertaModel),
+        "bert-cased": (
+            lambda: wordpiece(hf.BertTokenizerFast, lowercase=False),
+            lambda n: hf.BertConfig(vocab_size=n, **TINY),
+            hf.BertModel,
+            hf.BertModel,
+        ),
+        "electra": (
+            lambda: wordpiece(hf.ElectraTokenizerFast, lowercase=True),
+            lambda n: hf.ElectraConfig(vocab_size=n, embedding_size=16, **TINY),
+            hf.ElectraForPreTraining,
+            hf.ElectraModel,
+        ),  # the discriminator
+        "distilbert": (
+            lambda: wordpiece(hf.DistilBertTokenizerFast, lowercase=True),
+            lambda n: hf.DistilBertConfig(
+                vocab_size=n, dim=32, n_layers=2, n_heads=4, hidden_dim=64, max_position_embeddings=130
+            ),
+            hf.DistilBertForMaskedLM,
+            hf.DistilBertModel,
+        ),
+        "roberta": (
+            byte_level_bpe,
+            lambda n: hf.RobertaConfig(vocab_size=n, type_vocab_size=1, **TINY),
+            hf.RobertaForMaskedLM,
+            hf.RobertaModel,
+        ),
         # a different width from the others: mixed pairs need the encoder-to-decoder projection
-        "xlm-roberta": (sentencepiece_unigram, lambda n: hf.XLMRobertaConfig(vocab_size=n, type_vocab_size=1,
-                                                                           **{**TINY, "hidden_size": 48}),
-                        hf.XLMRobertaModel, hf.XLMRobertaModel),
+        "xlm-roberta": (
+            sentencepiece_unigram,
+            lambda n: hf.XLMRobertaConfig(vocab_size=n, type_vocab_size=1, **{**TINY, "hidden_size": 48}),
+            hf.XLMRobertaModel,
+            hf.XLMRobertaModel,
+        ),
     }[name]
 
 
@@ -120,18 +145,22 @@ def checkpoint(tmp_path_factory):
 def build_bnb(enc_dir, dec_dir=None, arch="bnb"):
     """A bnb (or bert2bert) model over the checkpoints, built as fairseq-train builds it."""
     if arch == "bnb":
-        from bnb_fairseq.models.bnb import BnbModel as Model, bnb_small as small
+        from bnb_fairseq.models.bnb import BnbModel as Model
+        from bnb_fairseq.models.bnb import bnb_small as small
     else:
-        from bnb_fairseq.models.bert2bert import Bert2BertModel as Model, bert2bert_small as small
+        from bnb_fairseq.models.bert2bert import Bert2BertModel as Model
+        from bnb_fairseq.models.bert2bert import bert2bert_small as small
     src, tgt = BertDictionary.load(enc_dir), BertDictionary.load(dec_dir or enc_dir)
-    cfg = argparse.Namespace(bert_checkpoint=enc_dir, decoder_bert_checkpoint=dec_dir,
-                             **{**NO_DROPOUT, "output_vocab": "full"})
+    cfg = argparse.Namespace(
+        bert_checkpoint=enc_dir, decoder_bert_checkpoint=dec_dir, **{**NO_DROPOUT, "output_vocab": "full"}
+    )
     small(cfg)
     task = argparse.Namespace(source_dictionary=src, target_dictionary=tgt)
     return Model.build_model(cfg, task).eval(), src, tgt
 
 
 # --- 1. each family loads into our encoder exactly ---
+
 
 @pytest.mark.parametrize("name", FAMILIES)
 def test_encoder_matches_transformers(name, checkpoint):
@@ -145,7 +174,12 @@ def test_encoder_matches_transformers(name, checkpoint):
     # the dictionary is the tokenizer's vocabulary, ids and specials kept exactly
     assert src.symbols == tok.convert_ids_to_tokens(list(range(len(tok))))
     assert (src.bos(), src.eos(), src.pad(), src.unk(), src.mask()) == (
-        tok.cls_token_id, tok.sep_token_id, tok.pad_token_id, tok.unk_token_id, tok.mask_token_id)
+        tok.cls_token_id,
+        tok.sep_token_id,
+        tok.pad_token_id,
+        tok.unk_token_id,
+        tok.mask_token_id,
+    )
     texts = [en for _, en in PAIRS["test"][:3]] + ["And God said"]
     batch = tok(texts, padding=True, return_tensors="pt")  # right-padded, lengths differ
     real = batch["attention_mask"].bool()
@@ -166,7 +200,12 @@ def test_family_sizes_and_heads(checkpoint, tmp_path):
     electra = read_bert_sizes(checkpoint("electra"))
     assert (electra.embedding_size, electra.hidden_size, electra.model_type) == (16, 32, "electra")
     distil = read_bert_sizes(checkpoint("distilbert"))
-    assert (distil.hidden_size, distil.num_hidden_layers, distil.intermediate_size, distil.type_vocab_size) == (32, 2, 64, 0)
+    assert (distil.hidden_size, distil.num_hidden_layers, distil.intermediate_size, distil.type_vocab_size) == (
+        32,
+        2,
+        64,
+        0,
+    )
     roberta = read_bert_sizes(checkpoint("roberta"))
     assert (roberta.max_position_embeddings, roberta.type_vocab_size) == (128, 1)  # 130 rows, 2 before position 0
 
@@ -184,8 +223,11 @@ def test_family_sizes_and_heads(checkpoint, tmp_path):
     shutil.copytree(checkpoint("electra"), generator)
     torch.manual_seed(5)
     ElectraForMaskedLM(ElectraForMaskedLM.config_class.from_pretrained(generator)).save_pretrained(generator)
-    for path, head_class in ((checkpoint("distilbert"), DistilBertForMaskedLM),
-                             (checkpoint("roberta"), RobertaForMaskedLM), (str(generator), ElectraForMaskedLM)):
+    for path, head_class in (
+        (checkpoint("distilbert"), DistilBertForMaskedLM),
+        (checkpoint("roberta"), RobertaForMaskedLM),
+        (str(generator), ElectraForMaskedLM),
+    ):
         model, src, _ = build_bnb(path)
         hf = head_class.from_pretrained(path).eval()
         ids = torch.tensor([[src.bos(), 40, 41, 42, src.eos()]])
@@ -222,14 +264,17 @@ def test_mixed_families_and_widths_train_a_step(checkpoint, arch):
     for dec in ("electra", "distilbert"):
         model, src, tgt = build_bnb(checkpoint("xlm-roberta"), checkpoint(dec), arch=arch)
         model.train()
-        src_tok = torch.tensor([[src.bos(), 30, 31, 32, 33, src.eos()], [src.bos(), 34, 35, src.eos(), src.pad(), src.pad()]])
+        src_tok = torch.tensor(
+            [[src.bos(), 30, 31, 32, 33, src.eos()], [src.bos(), 34, 35, src.eos(), src.pad(), src.pad()]]
+        )
         target = torch.tensor([[tgt.bos(), 50, 51, tgt.eos()], [tgt.bos(), 52, tgt.eos(), tgt.pad()]])
         prev = torch.cat([target.new_full((2, 1), tgt.eos()), target[:, :-1]], 1)
         logits, extra = model(src_tok, torch.tensor([6, 4]), prev)
         if arch == "bnb":
             lprobs = torch.log_softmax(logits, -1)
-            loss = ctc_and_kl(lprobs, extra["padding_mask"], target, target.ne(tgt.pad()).sum(1),
-                              model.decoder.blank_slot)[0]
+            loss = ctc_and_kl(
+                lprobs, extra["padding_mask"], target, target.ne(tgt.pad()).sum(1), model.decoder.blank_slot
+            )[0]
         else:
             gold = model.get_targets({"target": target}, None)
             loss = torch.nn.functional.cross_entropy(logits.transpose(1, 2), gold, ignore_index=tgt.pad())
@@ -254,6 +299,7 @@ def test_roberta_blank_is_its_pad(checkpoint):
 
 # --- 2. through the CLIs: binarize -> fairseq-train -> fairseq-generate ---
 
+
 def run_pipeline(work, enc, dec=None, extra_train=()):
     """Binarize the short demo verses with the checkpoints' tokenizers, train a few updates, generate the test split."""
     raw = work / "raw"
@@ -261,23 +307,100 @@ def run_pipeline(work, enc, dec=None, extra_train=()):
     for split, pairs in PAIRS.items():
         write_lines(raw / f"{split}.es", [es for es, _ in pairs])
         write_lines(raw / f"{split}.en", [en for _, en in pairs])
-    binarize = run_cli([sys.executable, os.path.join(ROOT, "preprocess", "binarize.py"), "--bert", enc,
-                        *(["--target-bert", dec] if dec else []), "-s", "es", "-t", "en",
-                        "--trainpref", f"{raw}/train", "--validpref", f"{raw}/valid", "--testpref", f"{raw}/test",
-                        "--destdir", str(work / "bin"), "--max-len", "128", "--quiet"])
+    binarize = run_cli(
+        [
+            sys.executable,
+            os.path.join(ROOT, "preprocess", "binarize.py"),
+            "--bert",
+            enc,
+            *(["--target-bert", dec] if dec else []),
+            "-s",
+            "es",
+            "-t",
+            "en",
+            "--trainpref",
+            f"{raw}/train",
+            "--validpref",
+            f"{raw}/valid",
+            "--testpref",
+            f"{raw}/test",
+            "--destdir",
+            str(work / "bin"),
+            "--max-len",
+            "128",
+            "--quiet",
+        ]
+    )
     assert "truncated" not in binarize.stderr.replace("0 truncated", "")
-    train = run_cli([
-        "fairseq-train", str(work / "bin"), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq", "-s", "es", "-t", "en",
-        "--arch", "bnb_small", "--bert-checkpoint", enc, *(["--decoder-bert-checkpoint", dec] if dec else []),
-        "--criterion", "bnb_ctc", "--optimizer", "adam", "--lr", "1e-3", "--batch-size", "8", "--max-update", "3",
-        "--save-dir", str(work / "ckpt"), "--no-epoch-checkpoints", "--num-workers", "0", "--seed", "1",
-        "--log-format", "simple", "--log-interval", "1", *extra_train,
-    ])
-    generate = run_cli(["fairseq-generate", str(work / "bin"), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq",
-                        "-s", "es", "-t", "en", "--path", str(work / "ckpt" / "checkpoint_last.pt"),
-                        "--gen-subset", "test", "--batch-size", "3", "--bpe", "bert_wordpiece", "--num-workers", "0"])
-    lines = {kind: {int(i): text for i, text in re.findall(rf"^{kind}-(\d+)\t(?:\S+\t)?(.*)$", generate.stdout, re.M)}
-             for kind in ("T", "D")}
+    train = run_cli(
+        [
+            "fairseq-train",
+            str(work / "bin"),
+            "--user-dir",
+            "bnb_fairseq",
+            "--task",
+            "bnb_seq2seq",
+            "-s",
+            "es",
+            "-t",
+            "en",
+            "--arch",
+            "bnb_small",
+            "--bert-checkpoint",
+            enc,
+            *(["--decoder-bert-checkpoint", dec] if dec else []),
+            "--criterion",
+            "bnb_ctc",
+            "--optimizer",
+            "adam",
+            "--lr",
+            "1e-3",
+            "--batch-size",
+            "8",
+            "--max-update",
+            "3",
+            "--save-dir",
+            str(work / "ckpt"),
+            "--no-epoch-checkpoints",
+            "--num-workers",
+            "0",
+            "--seed",
+            "1",
+            "--log-format",
+            "simple",
+            "--log-interval",
+            "1",
+            *extra_train,
+        ]
+    )
+    generate = run_cli(
+        [
+            "fairseq-generate",
+            str(work / "bin"),
+            "--user-dir",
+            "bnb_fairseq",
+            "--task",
+            "bnb_seq2seq",
+            "-s",
+            "es",
+            "-t",
+            "en",
+            "--path",
+            str(work / "ckpt" / "checkpoint_last.pt"),
+            "--gen-subset",
+            "test",
+            "--batch-size",
+            "3",
+            "--bpe",
+            "bert_wordpiece",
+            "--num-workers",
+            "0",
+        ]
+    )
+    lines = {
+        kind: {int(i): text for i, text in re.findall(rf"^{kind}-(\d+)\t(?:\S+\t)?(.*)$", generate.stdout, re.M)}
+        for kind in ("T", "D")
+    }
     return binarize.stderr, train.stdout + train.stderr, lines, work
 
 
@@ -287,14 +410,20 @@ def pipelines(tmp_path_factory, checkpoint):
     runs = {  # name: (work, encoder, decoder, extra_train)
         "roberta": (tmp_path_factory.mktemp("roberta_run"), checkpoint("roberta"), None, ()),
         # XLM-R (SentencePiece, 48 wide) encoder, cased BERT (WordPiece, 32 wide) decoder, with --eval-bleu
-        "mixed": (tmp_path_factory.mktemp("mixed_run"), checkpoint("xlm-roberta"), checkpoint("bert-cased"),
-                  ["--eval-bleu", "--eval-bleu-print-samples"]),
+        "mixed": (
+            tmp_path_factory.mktemp("mixed_run"),
+            checkpoint("xlm-roberta"),
+            checkpoint("bert-cased"),
+            ["--eval-bleu", "--eval-bleu-print-samples"],
+        ),
         # the two remaining families: an ELECTRA encoder with a DistilBERT decoder
         "electra": (tmp_path_factory.mktemp("electra_run"), checkpoint("electra"), checkpoint("distilbert"), ()),
     }
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(runs)) as pool:
-        futures = {name: pool.submit(run_pipeline, work, enc, dec, extra_train=extra)
-                   for name, (work, enc, dec, extra) in runs.items()}
+        futures = {
+            name: pool.submit(run_pipeline, work, enc, dec, extra_train=extra)
+            for name, (work, enc, dec, extra) in runs.items()
+        }
         return {name: future.result() for name, future in futures.items()}
 
 
@@ -346,8 +475,23 @@ def test_mixed_pair_batches_use_each_sides_specials(mixed_run, checkpoint):
     from fairseq import tasks
 
     work, _ = mixed_run
-    cfg = train_cfg([str(work / "bin"), "--user-dir", os.path.join(ROOT, "bnb_fairseq"), "--task", "bnb_seq2seq",
-                     "-s", "es", "-t", "en", "--arch", "bnb_small", "--criterion", "bnb_ctc"])
+    cfg = train_cfg(
+        [
+            str(work / "bin"),
+            "--user-dir",
+            os.path.join(ROOT, "bnb_fairseq"),
+            "--task",
+            "bnb_seq2seq",
+            "-s",
+            "es",
+            "-t",
+            "en",
+            "--arch",
+            "bnb_small",
+            "--criterion",
+            "bnb_ctc",
+        ]
+    )
     task = tasks.setup_task(cfg.task)
     assert (task.src_dict.pad(), task.tgt_dict.pad()) == (1, 0)
     task.load_dataset("valid")
@@ -371,8 +515,9 @@ def test_roberta_hub_encodes_as_binarize_and_decodes_losslessly(roberta_run):
     from bnb_fairseq.models.bnb import BnbModel
 
     work = roberta_run[3]
-    hub = BnbModel.from_pretrained(str(work / "ckpt"), checkpoint_file="checkpoint_last.pt",
-                                   data_name_or_path=str(work / "bin"))
+    hub = BnbModel.from_pretrained(
+        str(work / "ckpt"), checkpoint_file="checkpoint_last.pt", data_name_or_path=str(work / "bin")
+    )
     binarized = data_utils.load_indexed_dataset(str(work / "bin" / "test.es-en.es"), None, "mmap")
     for i, (es, _) in enumerate(PAIRS["test"][:3]):
         ids = hub.encode(es)
@@ -406,11 +551,36 @@ def test_every_tool_scores_the_d_lines_of_a_roberta_target(roberta_run, tmp_path
 
     _, _, lines, work = roberta_run
     ckpt, data = str(work / "ckpt" / "checkpoint_last.pt"), str(work / "bin")
-    valid = run_cli(["fairseq-generate", data, "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq", "-s", "es", "-t", "en",
-                     "--path", ckpt, "--gen-subset", "valid", "--batch-size", "3", "--bpe", "bert_wordpiece",
-                     "--num-workers", "0"])
-    d_lines = {"test": [lines["D"][i] for i in range(N_TEST)],
-               "valid": [t for _, t in sorted((int(i), t) for i, t in re.findall(r"^D-(\d+)\t\S+\t(.*)$", valid.stdout, re.M))]}
+    valid = run_cli(
+        [
+            "fairseq-generate",
+            data,
+            "--user-dir",
+            "bnb_fairseq",
+            "--task",
+            "bnb_seq2seq",
+            "-s",
+            "es",
+            "-t",
+            "en",
+            "--path",
+            ckpt,
+            "--gen-subset",
+            "valid",
+            "--batch-size",
+            "3",
+            "--bpe",
+            "bert_wordpiece",
+            "--num-workers",
+            "0",
+        ]
+    )
+    d_lines = {
+        "test": [lines["D"][i] for i in range(N_TEST)],
+        "valid": [
+            t for _, t in sorted((int(i), t) for i, t in re.findall(r"^D-(\d+)\t\S+\t(.*)$", valid.stdout, re.M))
+        ],
+    }
     assert len(d_lines["valid"]) == N_VALID
     assert sum(len(d.split()) for d in d_lines["test"]) >= 4, d_lines  # something to score
     references = {}
@@ -426,12 +596,31 @@ def test_every_tool_scores_the_d_lines_of_a_roberta_target(roberta_run, tmp_path
     for kind in ("d", "ref"):
         path, expected = references["test", kind]
         assert learning_curve.decode(ckpt, data, "test", path, False, 4096)["bleu"] == expected
-        rows = benchmark.main(["--data", data, "-s", "es", "-t", "en", "--nar", f"m={ckpt}", "--reference", path,
-                               "--out", str(tmp_path / f"bench-{kind}"), "--fast", "--no-cmlm"])
+        rows = benchmark.main(
+            [
+                "--data",
+                data,
+                "-s",
+                "es",
+                "-t",
+                "en",
+                "--nar",
+                f"m={ckpt}",
+                "--reference",
+                path,
+                "--out",
+                str(tmp_path / f"bench-{kind}"),
+                "--fast",
+                "--no-cmlm",
+            ]
+        )
         assert rows[0]["kind"] == "bnb-ctc-greedy" and rows[0]["bleu"] == expected
         path, expected = references["valid", kind]
         tune_blank_penalty.main([ckpt, data, "--subset", "valid", "--reference", path, "--candidates", "0"])
         assert f"blank penalty 0: valid BLEU {expected}," in capsys.readouterr().err
         loaded = decode_score.load(ckpt, data, "valid")
         args = argparse.Namespace(valid_subset="valid", cased=False, batch_size=4, valid_reference=path)
-        assert valid_bleu(args, loaded.task, decode_score.build_generator(loaded), loaded.models, False)["bleu"] == expected
+        assert (
+            valid_bleu(args, loaded.task, decode_score.build_generator(loaded), loaded.models, False)["bleu"]
+            == expected
+        )

@@ -1,11 +1,11 @@
 """The learning-curve tool's fast mode: a copy task from a text file, a tiny BERT, a few updates."""
+
 import csv
 import json
 import os
 import sys
 
 import pytest
-
 from conftest import ROOT, run_cli, starts_early, write_lines
 
 DEMO_EN = os.path.join(ROOT, "examples", "demo", "data", "train.en")
@@ -19,14 +19,48 @@ def run_copy_curve(tmp_path_factory, tiny_bert_dir):
     text = tmp_path / "text.en"
     write_lines(text, lines)
     work = tmp_path / "curve"
-    proc = run_cli([
-        sys.executable, "-m", "bnb_fairseq.tools.learning_curve", "run", "--copy-text", str(text),
-        "--bert", tiny_bert_dir, "--work", str(work), "--eval-updates", "2,4", "--valid-lines", "6",
-        "--test-lines", "9", "--label", "tiny-copy", "--keep-checkpoints", "--",
-        "--arch", "bnb_small", "--bert-checkpoint", tiny_bert_dir, "--output-vocab", "train",
-        "--criterion", "bnb_ctc", "--optimizer", "adam", "--lr", "1e-3", "--batch-size", "8",
-        "--num-workers", "0", "--seed", "1",
-    ])
+    proc = run_cli(
+        [
+            sys.executable,
+            "-m",
+            "bnb_fairseq.tools.learning_curve",
+            "run",
+            "--copy-text",
+            str(text),
+            "--bert",
+            tiny_bert_dir,
+            "--work",
+            str(work),
+            "--eval-updates",
+            "2,4",
+            "--valid-lines",
+            "6",
+            "--test-lines",
+            "9",
+            "--label",
+            "tiny-copy",
+            "--keep-checkpoints",
+            "--",
+            "--arch",
+            "bnb_small",
+            "--bert-checkpoint",
+            tiny_bert_dir,
+            "--output-vocab",
+            "train",
+            "--criterion",
+            "bnb_ctc",
+            "--optimizer",
+            "adam",
+            "--lr",
+            "1e-3",
+            "--batch-size",
+            "8",
+            "--num-workers",
+            "0",
+            "--seed",
+            "1",
+        ]
+    )
     return lines, work, proc
 
 
@@ -56,8 +90,17 @@ def test_copy_curve_end_to_end(copy_curve, tmp_path):
     assert [n.rsplit("_", 1)[1] for n in kept] == ["2.pt", "4.pt"]  # --keep-checkpoints
 
     # the blank penalty is chosen on valid; the last stdout line is the value alone
-    tune = [sys.executable, "-m", "bnb_fairseq.tools.tune_blank_penalty", str(work / "checkpoints" / kept[-1]),
-            str(work / "data-bin"), "--reference", str(work / "raw" / "valid.tgt"), "--candidates", "0,3"]
+    tune = [
+        sys.executable,
+        "-m",
+        "bnb_fairseq.tools.tune_blank_penalty",
+        str(work / "checkpoints" / kept[-1]),
+        str(work / "data-bin"),
+        "--reference",
+        str(work / "raw" / "valid.tgt"),
+        "--candidates",
+        "0,3",
+    ]
     proc = run_cli(tune)
     assert proc.stdout.strip().splitlines()[-1] in ("0", "3")
     assert "blank penalty 3: valid BLEU" in proc.stderr
@@ -67,13 +110,34 @@ def test_copy_curve_end_to_end(copy_curve, tmp_path):
         assert f.read().splitlines() == lines[-9:]  # copy mode: last lines held out, src = tgt
 
     both = tmp_path / "both.png"
-    run_cli([sys.executable, "-m", "bnb_fairseq.tools.learning_curve", "plot", str(work / "curve.json"),
-             str(work / "curve.json"), "--out", str(both)])
+    run_cli(
+        [
+            sys.executable,
+            "-m",
+            "bnb_fairseq.tools.learning_curve",
+            "plot",
+            str(work / "curve.json"),
+            str(work / "curve.json"),
+            "--out",
+            str(both),
+        ]
+    )
     assert both.stat().st_size > 10_000
 
 
 def test_bad_eval_updates_is_one_clear_error(tmp_path):
-    proc = run_cli([sys.executable, "-m", "bnb_fairseq.tools.learning_curve", "run", "--work", str(tmp_path),
-                    "--eval-updates", "100,abc"], check=False)
+    proc = run_cli(
+        [
+            sys.executable,
+            "-m",
+            "bnb_fairseq.tools.learning_curve",
+            "run",
+            "--work",
+            str(tmp_path),
+            "--eval-updates",
+            "100,abc",
+        ],
+        check=False,
+    )
     assert proc.returncode != 0
     assert "--eval-updates '100,abc': give comma-separated integers" in proc.stderr

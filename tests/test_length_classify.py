@@ -1,5 +1,6 @@
 """Length classification (--length-control classify): offset classes, the Gaussian length converter,
 the bnb_nat criterion, the length beam of the parallel generator, and the CLIs end to end."""
+
 import argparse
 import math
 import re
@@ -7,6 +8,7 @@ import re
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import CLS, DEMO_N_TEST, NO_DROPOUT, PAD, SEP, right_pad, run_cli
 
 from bnb_fairseq.bert.dictionary import BertDictionary
 from bnb_fairseq.criterions.bnb_ctc import BnbCtcConfig, BnbCtcCriterion
@@ -21,7 +23,6 @@ from bnb_fairseq.modules import (
     length_offset_classes,
     source_positions,
 )
-from conftest import CLS, DEMO_N_TEST, NO_DROPOUT, PAD, SEP, right_pad, run_cli
 
 SRC = [[CLS, 7592, 2088, 2003, SEP], [CLS, 2129, 2024, 2017, 2725, 2651, 1012, SEP]]
 TGT = [[CLS, 2023, 2003, 1037, 3231, 2748, SEP], [CLS, 2748, 2003, SEP]]
@@ -30,8 +31,10 @@ K = 16
 
 def build(bert_dir, seed=0, **overrides):
     torch.manual_seed(seed)
-    cfg = argparse.Namespace(bert_checkpoint=bert_dir, **{
-        **NO_DROPOUT, "output_vocab": "full", "length_control": "classify", "length_classes": K, **overrides})
+    cfg = argparse.Namespace(
+        bert_checkpoint=bert_dir,
+        **{**NO_DROPOUT, "output_vocab": "full", "length_control": "classify", "length_classes": K, **overrides},
+    )
     bnb_small(cfg)
     d = BertDictionary.load(bert_dir)
     task = argparse.Namespace(source_dictionary=d, target_dictionary=d)
@@ -47,8 +50,13 @@ def classify(tiny_bert_dir):
 
 def make_sample():
     src, tgt = right_pad(SRC), right_pad(TGT)
-    return {"id": torch.arange(2), "nsentences": 2, "ntokens": int(tgt.ne(PAD).sum()), "target": tgt,
-            "net_input": {"src_tokens": src, "src_lengths": src.ne(PAD).sum(1)}}
+    return {
+        "id": torch.arange(2),
+        "nsentences": 2,
+        "ntokens": int(tgt.ne(PAD).sum()),
+        "target": tgt,
+        "net_input": {"src_tokens": src, "src_lengths": src.ne(PAD).sum(1)},
+    }
 
 
 def test_offset_classes_and_clamping():
@@ -166,7 +174,9 @@ def test_criterion(classify, tiny_bert_dir):
     assert torch.allclose(losses[2.0] - losses[0.0], 2 * (losses[1.0] - losses[0.0]), atol=1e-4)
     assert torch.allclose(losses[1.0] - losses[0.0], log["length"] * 11 / 2, atol=1e-4)
     # without smoothing the token term is the plain NLL
-    plain, _, plain_log = BnbNatCriterion(BnbNatConfig(label_smoothing=0.0, length_loss_factor=0.0), task)(model, sample)
+    plain, _, plain_log = BnbNatCriterion(BnbNatConfig(label_smoothing=0.0, length_loss_factor=0.0), task)(
+        model, sample
+    )
     assert torch.allclose(plain, plain_log["nll_loss"])
 
     # each criterion refuses the other length control
@@ -274,8 +284,9 @@ def test_length_beam(tiny_bert_dir):
         for length in expected[b]:
             one = model.encoder.reorder_encoder_out(enc, torch.tensor([b]))
             with torch.no_grad():
-                lp = model.get_normalized_probs(model.decoder(None, encoder_out=one, out_lengths=torch.tensor([length])),
-                                                log_probs=True)
+                lp = model.get_normalized_probs(
+                    model.decoder(None, encoder_out=one, out_lengths=torch.tensor([length])), log_probs=True
+                )
             best, slots = lp[0].max(-1)
             toks = [t for t in model.decoder.output_tokens(slots).tolist() if t not in specials] + [SEP]
             single.append((float(best.mean()), toks))
@@ -325,10 +336,35 @@ def test_train_and_generate_with_length_beam(tiny_classify, demo_data):
     log = tiny_classify.log
     valid = re.findall(r"valid on 'valid' subset .*$", log, re.M)
     assert valid and all(f"| {key} " in valid[-1] for key in ("nll_loss", "length", "length_acc", "bleu")), log[-3000:]
-    out = run_cli(["fairseq-generate", str(demo_data.bin), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq",
-                   "-s", "es", "-t", "en", "--path", str(tiny_classify.checkpoint), "--gen-subset", "test",
-                   "--iter-decode-with-beam", "3", "--nbest", "2", "--batch-size", "3", "--bpe", "bert_wordpiece",
-                   "--num-workers", "0"], env_extra=env).stdout
+    out = run_cli(
+        [
+            "fairseq-generate",
+            str(demo_data.bin),
+            "--user-dir",
+            "bnb_fairseq",
+            "--task",
+            "bnb_seq2seq",
+            "-s",
+            "es",
+            "-t",
+            "en",
+            "--path",
+            str(tiny_classify.checkpoint),
+            "--gen-subset",
+            "test",
+            "--iter-decode-with-beam",
+            "3",
+            "--nbest",
+            "2",
+            "--batch-size",
+            "3",
+            "--bpe",
+            "bert_wordpiece",
+            "--num-workers",
+            "0",
+        ],
+        env_extra=env,
+    ).stdout
     ids = sorted(int(m) for m in re.findall(r"^H-(\d+)\t", out, re.M))
     assert ids == sorted(list(range(DEMO_N_TEST)) * 2), out[-2000:]
     assert "[CLS]" not in out.split("Generate test")[0] and "[SEP]" not in "".join(re.findall(r"^D-.*$", out, re.M))

@@ -6,6 +6,7 @@ fairseq 0.12's argparse front end turns --bf16 into --tpu. Without a TPU, bf16 n
 config with common.tpu off (as fairseq-hydra-train leaves it): ``run_trainer`` parses the command
 line with fairseq's own parser and starts fairseq's own training loop with that config.
 """
+
 import argparse
 import json
 import sys
@@ -13,12 +14,12 @@ import sys
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import CLS, NO_DROPOUT, PAD, SEP, right_pad, run_cli
 
 from bnb_fairseq.bert.dictionary import BertDictionary
 from bnb_fairseq.criterions.bnb_ctc import BnbCtcConfig, BnbCtcCriterion
 from bnb_fairseq.criterions.bnb_nat import BnbNatConfig, BnbNatCriterion
 from bnb_fairseq.models.bnb import BnbModel, bnb_small
-from conftest import CLS, NO_DROPOUT, PAD, SEP, right_pad, run_cli
 
 N_UPDATES = 32
 
@@ -46,8 +47,13 @@ def build(bert_dir, **overrides):
 def sample():
     src = right_pad([[CLS, 7592, 2088, 2003, 2204, SEP], [CLS, 2129, 2024, 2017, SEP]])
     tgt = right_pad([[CLS, 2023, 2003, 1037, 3231, SEP], [CLS, 2748, 2748, SEP]])
-    return {"id": torch.arange(2), "nsentences": 2, "ntokens": int(tgt.ne(PAD).sum()), "target": tgt,
-            "net_input": {"src_tokens": src, "src_lengths": src.ne(PAD).sum(1)}}
+    return {
+        "id": torch.arange(2),
+        "nsentences": 2,
+        "ntokens": int(tgt.ne(PAD).sum()),
+        "target": tgt,
+        "net_input": {"src_tokens": src, "src_lengths": src.ne(PAD).sum(1)},
+    }
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=["bf16", "fp16"])
@@ -96,16 +102,49 @@ def data(tmp_path_factory):
 
 
 def train_args(data_bin, bert, save_dir):
-    return [str(data_bin), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq", "-s", "es", "-t", "en",
-            "--arch", "bnb_small", "--bert-checkpoint", bert, "--criterion", "bnb_ctc", "--optimizer", "adam",
-            "--lr", "2e-3", "--batch-size", "8", "--max-update", str(N_UPDATES), "--cpu", "--num-workers", "0",
-            "--seed", "1", "--log-format", "json", "--log-interval", "1", "--disable-validation",
-            "--no-epoch-checkpoints", "--save-dir", str(save_dir)]
+    return [
+        str(data_bin),
+        "--user-dir",
+        "bnb_fairseq",
+        "--task",
+        "bnb_seq2seq",
+        "-s",
+        "es",
+        "-t",
+        "en",
+        "--arch",
+        "bnb_small",
+        "--bert-checkpoint",
+        bert,
+        "--criterion",
+        "bnb_ctc",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "2e-3",
+        "--batch-size",
+        "8",
+        "--max-update",
+        str(N_UPDATES),
+        "--cpu",
+        "--num-workers",
+        "0",
+        "--seed",
+        "1",
+        "--log-format",
+        "json",
+        "--log-interval",
+        "1",
+        "--disable-validation",
+        "--no-epoch-checkpoints",
+        "--save-dir",
+        str(save_dir),
+    ]
 
 
 def train_losses(log):
     lines = [x for x in log.splitlines() if "train_inner" in x and "{" in x]
-    return [json.loads(x[x.index("{"):]) for x in lines]
+    return [json.loads(x[x.index("{") :]) for x in lines]
 
 
 @pytest.mark.slow
@@ -113,8 +152,10 @@ def test_cpu_bf16_training(data, demo_data, tiny_bert_dir):
     """N_UPDATES of fairseq's trainer in bf16 (its FP16Optimizer keeps fp32 master weights; bf16 needs no
     loss scaling). CPU --fp16 is not tested: fairseq's overflow handling calls .cuda()."""
     save_dir = data / "bf16"
-    out = run_cli([sys.executable, str(data / "run_trainer.py"), *train_args(demo_data.bin, tiny_bert_dir, save_dir),
-                   "--bf16"], env_extra={"OMP_NUM_THREADS": "1"})
+    out = run_cli(
+        [sys.executable, str(data / "run_trainer.py"), *train_args(demo_data.bin, tiny_bert_dir, save_dir), "--bf16"],
+        env_extra={"OMP_NUM_THREADS": "1"},
+    )
     stats = train_losses(out.stdout + out.stderr)
     assert [int(s["num_updates"]) for s in stats] == list(range(1, N_UPDATES + 1))
     losses = [float(s["loss"]) for s in stats]

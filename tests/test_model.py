@@ -1,5 +1,6 @@
 """BnbModel built from tiny random Hugging Face BERT checkpoints: parity with HF, sizes, weight
 loading, vocabulary checks and the CTC decoder length."""
+
 import argparse
 import logging
 import os
@@ -7,11 +8,12 @@ import re
 
 import pytest
 import torch
+from conftest import CLS, NO_DROPOUT, PAD, SEP, make_tiny_bert, right_pad
 
 from bnb_fairseq.bert.checkpoint import BertCheckpointError
 from bnb_fairseq.bert.dictionary import BertDictionary
 from bnb_fairseq.models.bnb import BnbModel, bnb_small
-from conftest import CLS, NO_DROPOUT, PAD, SEP, right_pad, make_tiny_bert
+
 
 def fake_task(src_dict, tgt_dict=None):
     return argparse.Namespace(source_dictionary=src_dict, target_dictionary=tgt_dict or src_dict)
@@ -28,8 +30,10 @@ def build(bert_dir, task=None, **overrides):
 def sentences(lengths, seed=0):
     """[CLS] random word pieces [SEP], each of the given total length."""
     g = torch.Generator().manual_seed(seed)
-    return [torch.cat([torch.tensor([CLS]), torch.randint(1000, 29000, (n - 2,), generator=g), torch.tensor([SEP])])
-            for n in lengths]
+    return [
+        torch.cat([torch.tensor([CLS]), torch.randint(1000, 29000, (n - 2,), generator=g), torch.tensor([SEP])])
+        for n in lengths
+    ]
 
 
 def freshly_initialised(caplog):
@@ -68,6 +72,7 @@ def tiny_mlm_dir(tmp_path_factory, minilm_dir):
 
 
 # --- 1. parity with Hugging Face ---
+
 
 def test_encoder_matches_hf_bert(tiny_bert_dir, tiny_model):
     from transformers import BertModel
@@ -129,6 +134,7 @@ def test_left_padded_source_is_refused(tiny_model):
 
 # --- 2. sizes come from the checkpoint ---
 
+
 def test_sizes_come_from_checkpoint(tiny_bert_dir, tiny_model):
     model, cfg = tiny_model
     assert cfg.bert_init_done is True
@@ -164,6 +170,7 @@ def test_fewer_layers_take_the_first(tiny_bert_dir):
 
 # --- 3. weights: loaded, tied, or initialised and listed ---
 
+
 def test_missing_weights_are_listed(tiny_bert_dir, caplog):
     from safetensors.torch import load_file
 
@@ -176,8 +183,9 @@ def test_missing_weights_are_listed(tiny_bert_dir, caplog):
     assert "encoder.layer.1.crossattention.output.LayerNorm.bias" in dec
     assert {"lm_head.bias", "lm_head.dense.weight", "lm_head.LayerNorm.weight"} <= set(dec)
     assert {"latent.proj.weight", "latent_in.weight"} <= set(dec)
-    assert not any(n.startswith("embeddings.") or ".attention." in n or n.endswith("intermediate.dense.weight")
-                   for n in dec), dec
+    assert not any(
+        n.startswith("embeddings.") or ".attention." in n or n.endswith("intermediate.dense.weight") for n in dec
+    ), dec
 
     hf = load_file(os.path.join(tiny_bert_dir, "model.safetensors"))
     sd = model.state_dict()
@@ -208,10 +216,13 @@ def test_mlm_head_is_loaded(tiny_mlm_dir, caplog):
         assert torch.equal(ours.detach(), hf[name]), name
     assert head.bias.abs().max() > 0.1  # the fixture made it non-trivial
     # BertForMaskedLM prefixes its encoder with "bert."; it is stripped on load
-    assert torch.equal(model.decoder.embeddings.word_embeddings.weight.detach(),
-                       hf["bert.embeddings.word_embeddings.weight"])
-    assert torch.equal(model.encoder.state_dict()["encoder.layer.1.attention.self.value.weight"],
-                       hf["bert.encoder.layer.1.attention.self.value.weight"])
+    assert torch.equal(
+        model.decoder.embeddings.word_embeddings.weight.detach(), hf["bert.embeddings.word_embeddings.weight"]
+    )
+    assert torch.equal(
+        model.encoder.state_dict()["encoder.layer.1.attention.self.value.weight"],
+        hf["bert.encoder.layer.1.attention.self.value.weight"],
+    )
 
 
 def test_output_projection_is_tied(tiny_bert_dir):
@@ -225,7 +236,9 @@ def test_output_projection_is_tied(tiny_bert_dir):
     with torch.no_grad():
         before = model(src)[0]
         # a random direction: the LM head's LayerNorm output sums to ~0, so a constant shift would not show
-        model.decoder.embeddings.word_embeddings.weight[2000].add_(torch.randn(32, generator=torch.Generator().manual_seed(0)))
+        model.decoder.embeddings.word_embeddings.weight[2000].add_(
+            torch.randn(32, generator=torch.Generator().manual_seed(0))
+        )
         after = model(src)[0]
     changed = (after - before).abs().amax(dim=(0, 1))
     assert changed[2000] > 1e-3
@@ -234,6 +247,7 @@ def test_output_projection_is_tied(tiny_bert_dir):
 
 
 # --- 4. vocabulary and directory checks ---
+
 
 def test_vocabulary_mismatch_is_refused(tiny_bert_dir, tmp_path):
     good = BertDictionary.load(tiny_bert_dir)
@@ -264,6 +278,7 @@ def test_missing_checkpoint_dir(tiny_bert_dir, tmp_path):
 
 
 # --- 5. decoder length (CTC) ---
+
 
 def test_decoder_length(tiny_model):
     model, cfg = tiny_model

@@ -1,19 +1,30 @@
 """Every option of the plugin, through fairseq's own parser: a boolean flag must do what its name
 says. fairseq turns a bool field that defaults to True into a ``store_false`` flag, so passing
 ``--zero-infinity`` would switch zero_infinity off; all plugin booleans therefore default to False."""
+
 import argparse
 import dataclasses
 import os
 
 import pytest
-
 from conftest import ROOT, train_cfg
 
 import bnb_fairseq  # noqa: F401  (registers the plugin)
 
 USER_DIR = os.path.join(ROOT, "bnb_fairseq")
-BASE = ["data-bin", "--user-dir", USER_DIR, "--task", "bnb_seq2seq", "--arch", "bnb_small",
-        "--criterion", "bnb_ctc", "--bpe", "bert_wordpiece"]
+BASE = [
+    "data-bin",
+    "--user-dir",
+    USER_DIR,
+    "--task",
+    "bnb_seq2seq",
+    "--arch",
+    "bnb_small",
+    "--criterion",
+    "bnb_ctc",
+    "--bpe",
+    "bert_wordpiece",
+]
 
 
 def plugin_components():
@@ -70,7 +81,9 @@ def test_the_plugin_components_are_found():
 def test_boolean_flags_do_what_they_say(kind, name, dc, select):
     flags = bool_fields(dc)
     wrong = [f.name for f in flags if f.default is not False]
-    assert not wrong, f"{kind} {name}: bool fields must default to False (name them after what passing them does): {wrong}"
+    assert not wrong, (
+        f"{kind} {name}: bool fields must default to False (name them after what passing them does): {wrong}"
+    )
     off = parse_cfg(select)[kind]
     on = parse_cfg(select + ["--" + f.name.replace("_", "-") for f in flags])[kind]
     for f in flags:

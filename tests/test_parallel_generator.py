@@ -1,13 +1,14 @@
 """The parallel generator's CTC decoding: greedy collapse and the prefix beam search with n-best."""
+
 import argparse
 
 import pytest
 import torch
+from conftest import CLS, NO_DROPOUT, PAD, SEP, right_pad
 
 from bnb_fairseq.bert.dictionary import BertDictionary
 from bnb_fairseq.generation import ParallelGenerator
 from bnb_fairseq.models.bnb import BnbModel, bnb_small
-from conftest import CLS, NO_DROPOUT, PAD, SEP, right_pad
 
 SRC = [[CLS, 7592, 2088, 2003, SEP], [CLS, 2129, 2024, 2017, 2725, 2651, 1012, SEP]]
 

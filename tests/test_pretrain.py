@@ -1,6 +1,7 @@
 """NAR pre-training: the corruptions on hand-made blocks, packing lines into blocks, corruption
 drawn per block and epoch, the bnb_pretrain task, and through the CLIs: binarize Brown
 monolingually -> pre-train -> fine-tune bnb_seq2seq from the checkpoint -> generate."""
+
 import argparse
 import os
 import re
@@ -9,7 +10,6 @@ import sys
 import numpy as np
 import pytest
 import torch
-
 from conftest import CLS, DEMO_N_TEST, NO_DROPOUT, PAD, ROOT, SEP, run_cli, starts_early, train_cfg, write_lines
 
 import bnb_fairseq  # noqa: F401  (registers the plugin)
@@ -34,6 +34,7 @@ def gen(seed):
 
 
 # --- the corruptions -------------------------------------------------------------------------
+
 
 def test_copy_is_the_block():
     b = block(5)
@@ -61,8 +62,9 @@ def test_mlm_count_is_the_fraction_rounded_at_random():
     b = block(10)
     counts = []
     for seed in range(200):
-        source, _ = mask_block(b, gen(seed), 0.15, MASK, ORDINARY, SPECIALS, random_token_prob=0.0,
-                               leave_unmasked_prob=0.0)
+        source, _ = mask_block(
+            b, gen(seed), 0.15, MASK, ORDINARY, SPECIALS, random_token_prob=0.0, leave_unmasked_prob=0.0
+        )
         counts.append(int((source == MASK).sum()))
     assert set(counts) == {1, 2}  # 1.5 pieces: floor(1.5 + u)
     assert abs(np.mean(counts) - 1.5) < 0.15
@@ -71,8 +73,9 @@ def test_mlm_count_is_the_fraction_rounded_at_random():
 def test_mlm_never_touches_specials():
     b = torch.tensor([CLS, 2000, 100, 2001, SEP, 2002, 2003, SEP])  # [UNK] (100) is a piece; a second [SEP] is not
     for seed in range(20):
-        source, _ = mask_block(b, gen(seed), 1.0, MASK, ORDINARY, SPECIALS, random_token_prob=0.0,
-                               leave_unmasked_prob=0.0)
+        source, _ = mask_block(
+            b, gen(seed), 1.0, MASK, ORDINARY, SPECIALS, random_token_prob=0.0, leave_unmasked_prob=0.0
+        )
         assert source.tolist() == [CLS, MASK, MASK, MASK, SEP, MASK, MASK, SEP]
 
 
@@ -140,9 +143,14 @@ def test_block_generator_depends_on_seed_epoch_and_index():
 def test_parse_weights():
     assert parse_weights("copy:1, mlm:2,clm") == {"copy": 1.0, "mlm": 2.0, "clm": 1.0}
     assert parse_weights("copy:0,plm:1") == {"plm": 1.0}
-    for bad, words in [("copy:1,mask:1", "unknown corruption 'mask'"), ("copy:1,copy:2", "given twice"),
-                       ("mlm:-1", ">= 0"), ("mlm:x", "must be a number"), ("copy:0", "at least one"),
-                       ("", "at least one")]:
+    for bad, words in [
+        ("copy:1,mask:1", "unknown corruption 'mask'"),
+        ("copy:1,copy:2", "given twice"),
+        ("mlm:-1", ">= 0"),
+        ("mlm:x", "must be a number"),
+        ("copy:0", "at least one"),
+        ("", "at least one"),
+    ]:
         with pytest.raises(ValueError, match=re.escape(words)):
             parse_weights(bad)
 
@@ -211,6 +219,7 @@ def test_corruption_per_block_and_epoch_any_order():
 
 # --- binarize --only-source --------------------------------------------------------------------
 
+
 def binarize(bert, *args):
     return run_cli([sys.executable, "preprocess/binarize.py", "--bert", bert, "--quiet", *args], check=False)
 
@@ -228,9 +237,11 @@ def binarize_in_process(*args):
 def test_binarize_only_source_refuses_bad_input(tmp_path, tiny_bert_dir, capsys):
     write_lines(tmp_path / "train.en", ["One line.", "", "Another."])
     common = ["--bert", tiny_bert_dir, "--trainpref", str(tmp_path / "train"), "--destdir", str(tmp_path / "bin")]
-    for args, words in [(["--only-source", "-s", "en"], f"{tmp_path}/train.en:2; remove them"),
-                        (["--only-source", "-s", "en", "-t", "de"], "--only-source reads one language"),
-                        (["-s", "en"], "give -t/--target-lang (or --only-source")]:
+    for args, words in [
+        (["--only-source", "-s", "en"], f"{tmp_path}/train.en:2; remove them"),
+        (["--only-source", "-s", "en", "-t", "de"], "--only-source reads one language"),
+        (["-s", "en"], "give -t/--target-lang (or --only-source"),
+    ]:
         assert binarize_in_process(*args, *common) == 1
         assert words in capsys.readouterr().err
     assert not (tmp_path / "bin").exists()
@@ -238,13 +249,16 @@ def test_binarize_only_source_refuses_bad_input(tmp_path, tiny_bert_dir, capsys)
 
 # --- through the CLIs --------------------------------------------------------------------------
 
+
 @starts_early("recipe")
 def run_pretrain_recipe(tmp_path_factory, tiny_bert_dir):
     """examples/pretrain.sh in fast mode on the Brown fixture: split, binarize --only-source, the initial
     valid loss, 30 updates of fairseq-train --task bnb_pretrain over a tiny random BERT."""
     work = tmp_path_factory.mktemp("pretrain")
-    proc = run_cli(["bash", "examples/pretrain.sh"], env_extra=dict(
-        FAST="1", BERT=tiny_bert_dir, CORPUS=BROWN, WORK=str(work), OMP_NUM_THREADS="1"))
+    proc = run_cli(
+        ["bash", "examples/pretrain.sh"],
+        env_extra=dict(FAST="1", BERT=tiny_bert_dir, CORPUS=BROWN, WORK=str(work), OMP_NUM_THREADS="1"),
+    )
     return work, proc.stdout + proc.stderr
 
 
@@ -254,8 +268,22 @@ def recipe(background, request):
 
 
 def pretrain_args(data, bert, *extra):
-    return [data, "--user-dir", USER_DIR, "--task", "bnb_pretrain", "--tokens-per-block", str(BLOCK_TOKENS),
-            "--arch", "bnb_small", "--bert-checkpoint", bert, "--criterion", "bnb_ctc", *extra]
+    return [
+        data,
+        "--user-dir",
+        USER_DIR,
+        "--task",
+        "bnb_pretrain",
+        "--tokens-per-block",
+        str(BLOCK_TOKENS),
+        "--arch",
+        "bnb_small",
+        "--bert-checkpoint",
+        bert,
+        "--criterion",
+        "bnb_ctc",
+        *extra,
+    ]
 
 
 @pytest.mark.slow
@@ -266,7 +294,9 @@ def test_binarized_monolingual_layout(recipe):
     work, _ = recipe
     names = sorted(os.listdir(work / "data-bin"))
     assert names == ["dict.en.txt", "tokenizer.en", "train.en.bin", "train.en.idx", "valid.en.bin", "valid.en.idx"]
-    raw = {split: (work / "raw" / f"{split}.en").read_text(encoding="utf-8").splitlines() for split in ("train", "valid")}
+    raw = {
+        split: (work / "raw" / f"{split}.en").read_text(encoding="utf-8").splitlines() for split in ("train", "valid")
+    }
     assert sorted(raw["train"] + raw["valid"]) == sorted(open(BROWN, encoding="utf-8").read().splitlines())
     lines = data_utils.load_indexed_dataset(str(work / "data-bin" / "valid.en"), None, "mmap")
     tok = BertTokenizerFast.from_pretrained(str(work / "data-bin" / "tokenizer.en"))
@@ -278,8 +308,18 @@ def test_task_blocks_and_epochs_through_the_batch_iterator(recipe, tiny_bert_dir
     """Every epoch, also with a data-loader worker, sees a new corruption of the same blocks."""
     from fairseq import tasks
 
-    cfg = train_cfg(pretrain_args(str(recipe[0] / "data-bin"), tiny_bert_dir, "--corruptions", "mlm:1,plm:1",
-                                  "--seed", "5", "--max-tokens", "2000"))
+    cfg = train_cfg(
+        pretrain_args(
+            str(recipe[0] / "data-bin"),
+            tiny_bert_dir,
+            "--corruptions",
+            "mlm:1,plm:1",
+            "--seed",
+            "5",
+            "--max-tokens",
+            "2000",
+        )
+    )
     task = tasks.setup_task(cfg.task)
     assert task.cfg.lang == "en"  # the one dict.*.txt
     task.load_dataset("train")
@@ -289,8 +329,9 @@ def test_task_blocks_and_epochs_through_the_batch_iterator(recipe, tiny_bert_dir
     assert (dataset.sizes - 2).sum() == lines.sizes.sum() - 2 * len(lines)
 
     def epoch(n, workers):
-        itr = task.get_batch_iterator(dataset, max_tokens=2000, seed=5, epoch=n, num_workers=workers,
-                                      max_positions=task.max_positions())
+        itr = task.get_batch_iterator(
+            dataset, max_tokens=2000, seed=5, epoch=n, num_workers=workers, max_positions=task.max_positions()
+        )
         pairs = {}
         for batch in itr.next_epoch_itr(shuffle=True):
             for i, src, tgt in zip(batch["id"].tolist(), batch["net_input"]["src_tokens"], batch["target"]):
@@ -309,8 +350,10 @@ def test_task_blocks_and_epochs_through_the_batch_iterator(recipe, tiny_bert_dir
 def test_block_size_must_fit_the_model(recipe, tiny_bert_dir):
     from fairseq import tasks
 
-    for extra, words in [(["--tokens-per-block", "200"], "exceeds the encoder's 128 positions"),
-                         (["--ctc-ratio", "0.9"], "use --tokens-per-block")]:
+    for extra, words in [
+        (["--tokens-per-block", "200"], "exceeds the encoder's 128 positions"),
+        (["--ctc-ratio", "0.9"], "use --tokens-per-block"),
+    ]:
         cfg = train_cfg(pretrain_args(str(recipe[0] / "data-bin"), tiny_bert_dir, *extra))
         task = tasks.setup_task(cfg.task)
         with pytest.raises(ValueError, match=re.escape(words)):
@@ -321,9 +364,11 @@ def test_block_size_must_fit_the_model(recipe, tiny_bert_dir):
 def test_task_refuses_bad_settings(recipe, tiny_bert_dir):
     from fairseq import tasks
 
-    for extra, words in [(["--corruptions", "copy:1,dae:1"], "unknown corruption 'dae'"),
-                         (["--tokens-per-block", "600"], "--tokens-per-block 600"),
-                         (["--lang", "de"], "dict.de.txt not found")]:
+    for extra, words in [
+        (["--corruptions", "copy:1,dae:1"], "unknown corruption 'dae'"),
+        (["--tokens-per-block", "600"], "--tokens-per-block 600"),
+        (["--lang", "de"], "dict.de.txt not found"),
+    ]:
         cfg = train_cfg(pretrain_args(str(recipe[0] / "data-bin"), tiny_bert_dir, *extra))
         with pytest.raises((ValueError, FileNotFoundError), match=re.escape(words)):
             tasks.setup_task(cfg.task)
@@ -348,13 +393,48 @@ def finetuned(recipe, demo_data, tiny_bert_dir):
     """Fine-tuned on the shared binarized demo slice from the recipe's pre-trained checkpoint."""
     work = recipe[0]
     ckpt = work / "ft"
-    proc = run_cli([
-        "fairseq-train", str(demo_data.bin), "--user-dir", USER_DIR, "--task", "bnb_seq2seq",
-        "-s", "es", "-t", "en", "--arch", "bnb_small", "--bert-checkpoint", tiny_bert_dir, "--criterion", "bnb_ctc",
-        "--finetune-from-model", str(work / "checkpoints" / "checkpoint_last.pt"),
-        # a learning rate too small to move the weights: what the run starts from shows in its checkpoint
-        "--optimizer", "adam", "--lr", "1e-9", "--batch-size", "8", "--max-update", "4", "--save-dir", str(ckpt),
-        "--no-epoch-checkpoints", "--num-workers", "0", "--seed", "1", "--log-format", "simple", "--log-interval", "2"])
+    proc = run_cli(
+        [
+            "fairseq-train",
+            str(demo_data.bin),
+            "--user-dir",
+            USER_DIR,
+            "--task",
+            "bnb_seq2seq",
+            "-s",
+            "es",
+            "-t",
+            "en",
+            "--arch",
+            "bnb_small",
+            "--bert-checkpoint",
+            tiny_bert_dir,
+            "--criterion",
+            "bnb_ctc",
+            "--finetune-from-model",
+            str(work / "checkpoints" / "checkpoint_last.pt"),
+            # a learning rate too small to move the weights: what the run starts from shows in its checkpoint
+            "--optimizer",
+            "adam",
+            "--lr",
+            "1e-9",
+            "--batch-size",
+            "8",
+            "--max-update",
+            "4",
+            "--save-dir",
+            str(ckpt),
+            "--no-epoch-checkpoints",
+            "--num-workers",
+            "0",
+            "--seed",
+            "1",
+            "--log-format",
+            "simple",
+            "--log-interval",
+            "2",
+        ]
+    )
     return work, ckpt, proc.stdout + proc.stderr, demo_data.bin
 
 
@@ -380,14 +460,36 @@ def test_finetuning_starts_from_the_pretrained_weights(finetuned, tiny_bert_dir)
 @pytest.mark.slow
 def test_finetuned_model_generates_every_line(finetuned):
     _, ckpt, _, data_bin = finetuned
-    out = run_cli(["fairseq-generate", str(data_bin), "--user-dir", USER_DIR, "--task", "bnb_seq2seq",
-                   "-s", "es", "-t", "en", "--path", str(ckpt / "checkpoint_last.pt"), "--gen-subset", "test",
-                   "--batch-size", "5", "--bpe", "bert_wordpiece", "--num-workers", "0"])
+    out = run_cli(
+        [
+            "fairseq-generate",
+            str(data_bin),
+            "--user-dir",
+            USER_DIR,
+            "--task",
+            "bnb_seq2seq",
+            "-s",
+            "es",
+            "-t",
+            "en",
+            "--path",
+            str(ckpt / "checkpoint_last.pt"),
+            "--gen-subset",
+            "test",
+            "--batch-size",
+            "5",
+            "--bpe",
+            "bert_wordpiece",
+            "--num-workers",
+            "0",
+        ]
+    )
     assert sorted(int(i) for i in re.findall(r"^H-(\d+)\t", out.stdout, re.M)) == list(range(DEMO_N_TEST))
     assert f"Translated {DEMO_N_TEST} sentences" in out.stderr
 
 
 # --- loading another run's checkpoint into a model ----------------------------------------------
+
 
 def small_model(bert_dir, dictionary=None, **overrides):
     from bnb_fairseq.bert.dictionary import BertDictionary
@@ -419,6 +521,9 @@ def test_checkpoint_with_another_vocabulary_is_refused(tiny_bert_dir):
     small = BertDictionary(BertDictionary.load(tiny_bert_dir).symbols[:5000], source="data-bin/dict.en.txt")
     cfg.bert_checkpoint = None  # sizes already read: build the same model over a 5,000-piece vocabulary
     other = type(pre).build_model(cfg, argparse.Namespace(source_dictionary=small, target_dictionary=small))
-    with pytest.raises(ValueError, match=r"the checkpoint's source vocabulary has 30522 pieces but this run's source "
-                                         r"dictionary \(data-bin/dict.en.txt\) has 5000"):
+    with pytest.raises(
+        ValueError,
+        match=r"the checkpoint's source vocabulary has 30522 pieces but this run's source "
+        r"dictionary \(data-bin/dict.en.txt\) has 5000",
+    ):
         other.load_state_dict(pre.state_dict())

@@ -2,6 +2,7 @@
 mode, run through bash as a user would with a tiny random BERT; the tools behind them (data
 preparation, scoring, the Hugging Face export and GLUE fine-tuning) on good and bad input; and the
 exported encoder against the plugin's, hidden state for hidden state."""
+
 import json
 import os
 import re
@@ -9,9 +10,9 @@ import sys
 
 import pytest
 import torch
+from conftest import DEMO_DATA, ROOT, SEP, run_cli, starts_early, write_lines
 
 from bnb_fairseq.tools import finetune_glue, prepare_squad, prepare_summarization, score
-from conftest import DEMO_DATA, ROOT, SEP, run_cli, starts_early, write_lines
 
 SQUAD = os.path.join(ROOT, "tests", "data", "squad_tiny.json")
 GLUE = os.path.join(ROOT, "tests", "data", "glue_tiny")
@@ -25,8 +26,11 @@ VENV_PATH = {"PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.g
 
 
 def run_recipe(script, work, bert, **env):
-    proc = run_cli(["bash", f"examples/{script}"], timeout=600, env_extra={
-        "FAST": "1", "BERT": bert, "WORK": str(work), "OMP_NUM_THREADS": "1", **VENV_PATH, **env})
+    proc = run_cli(
+        ["bash", f"examples/{script}"],
+        timeout=600,
+        env_extra={"FAST": "1", "BERT": bert, "WORK": str(work), "OMP_NUM_THREADS": "1", **VENV_PATH, **env},
+    )
     (work / "recipe.log").write_text(proc.stdout + proc.stderr)
     return proc.stdout
 
@@ -103,7 +107,7 @@ def write_documents(dest):
     for split in ("train", "valid", "test"):
         docs, sums = [], []
         for _ in range(FAST_DOCS + 4):  # more than FAST mode keeps
-            docs.append(" ".join(verses[k:k + 3]))
+            docs.append(" ".join(verses[k : k + 3]))
             sums.append(" ".join(verses[k].split()[:6]))
             k += 3
         write_lines(dest / f"{split}.document", docs)
@@ -150,8 +154,17 @@ def test_summarization_recipe_refuses_a_missing_split(tmp_path, tiny_bert_dir):
     data.mkdir()
     write_documents(data)
     os.remove(data / "valid.summary")
-    proc = run_cli(["bash", "examples/summarization.sh"], check=False, env_extra={
-        "BERT": tiny_bert_dir, "WORK": str(tmp_path / "work"), "DATA": str(data), "STEPS": "prepare", **VENV_PATH})
+    proc = run_cli(
+        ["bash", "examples/summarization.sh"],
+        check=False,
+        env_extra={
+            "BERT": tiny_bert_dir,
+            "WORK": str(tmp_path / "work"),
+            "DATA": str(data),
+            "STEPS": "prepare",
+            **VENV_PATH,
+        },
+    )
     assert proc.returncode == 1
     assert f"{data}/valid.summary not found" in proc.stderr
 
@@ -201,7 +214,8 @@ def test_glue_recipe(glue):
     work, stdout, _ = glue
     hf = work / "hf-encoder"
     assert {"config.json", "model.safetensors", "vocab.txt", "tokenizer.json", "tokenizer_config.json"} <= set(
-        os.listdir(hf))
+        os.listdir(hf)
+    )
     model = BertForSequenceClassification.from_pretrained(str(hf), num_labels=2)
     assert model.config.num_hidden_layers == 2 and model.config.hidden_size == 32
     with open(work / "finetune" / "results.json", encoding="utf-8") as f:
@@ -254,8 +268,12 @@ def test_squad_syntax_error_names_file_and_line(tmp_path, capsys, minilm_dir):
     assert lines[12].strip() == '"answer_start": 107,'
     lines[12] = lines[12].rstrip(",")  # a missing comma on line 13: the parser stops on line 14
     broken.write_text("\n".join(lines))
-    assert prepare_squad.main(["--train", str(broken), "--dev", SQUAD, "--tokenizer", minilm_dir,
-                               "--out", str(tmp_path / "out")]) == 1
+    assert (
+        prepare_squad.main(
+            ["--train", str(broken), "--dev", SQUAD, "--tokenizer", minilm_dir, "--out", str(tmp_path / "out")]
+        )
+        == 1
+    )
     err = capsys.readouterr().err.strip().split("\n")
     assert len(err) == 1 and re.match(rf"prepare_squad: error: {re.escape(str(broken))}:14: not valid JSON", err[0])
     assert not (tmp_path / "out").exists()
@@ -269,8 +287,12 @@ def test_squad_missing_field_names_file_line_and_id(tmp_path, capsys, minilm_dir
     broken = tmp_path / "dev.json"
     broken.write_text(json.dumps(data, indent=1))
     line = next(i for i, text in enumerate(broken.read_text().split("\n"), 1) if f'"{qid}"' in text)
-    assert prepare_squad.main(["--train", SQUAD, "--dev", str(broken), "--tokenizer", minilm_dir,
-                               "--out", str(tmp_path / "out")]) == 1
+    assert (
+        prepare_squad.main(
+            ["--train", SQUAD, "--dev", str(broken), "--tokenizer", minilm_dir, "--out", str(tmp_path / "out")]
+        )
+        == 1
+    )
     err = capsys.readouterr().err.strip().split("\n")
     assert len(err) == 1 and f"{broken}:{line} (data[2].paragraphs[1].qas[0], question id '{qid}')" in err[0]
     assert '"question" must be a non-empty string' in err[0]
@@ -282,8 +304,12 @@ def test_squad_answer_outside_its_context_is_refused(tmp_path, capsys, minilm_di
     data["data"][0]["paragraphs"][0]["qas"][1]["answers"][0]["text"] = "a sentence from elsewhere"
     broken = tmp_path / "train.json"
     broken.write_text(json.dumps(data, indent=1))
-    assert prepare_squad.main(["--train", str(broken), "--dev", SQUAD, "--tokenizer", minilm_dir,
-                               "--out", str(tmp_path / "out")]) == 1
+    assert (
+        prepare_squad.main(
+            ["--train", str(broken), "--dev", SQUAD, "--tokenizer", minilm_dir, "--out", str(tmp_path / "out")]
+        )
+        == 1
+    )
     err = capsys.readouterr().err
     assert "tiny002" in err and "does not occur in its paragraph's context" in err and f"{broken}:" in err
 
@@ -299,11 +325,30 @@ def test_squad_sources_fit_and_keep_the_answer(tmp_path, minilm_dir):
     squad = tmp_path / "squad.json"
     squad.write_text(json.dumps(data))
     out = tmp_path / "out"
-    assert prepare_squad.main(["--train", str(squad), "--dev", str(squad), "--tokenizer", minilm_dir,
-                               "--out", str(out), "--max-len", "40"]) == 0
+    assert (
+        prepare_squad.main(
+            [
+                "--train",
+                str(squad),
+                "--dev",
+                str(squad),
+                "--tokenizer",
+                minilm_dir,
+                "--out",
+                str(out),
+                "--max-len",
+                "40",
+            ]
+        )
+        == 0
+    )
     tok = AutoTokenizer.from_pretrained(minilm_dir)
-    answers = {qa["id"]: (qa["answers"][0]["text"], p["context"]) for a in data["data"] for p in a["paragraphs"]
-               for qa in p["qas"]}
+    answers = {
+        qa["id"]: (qa["answers"][0]["text"], p["context"])
+        for a in data["data"]
+        for p in a["paragraphs"]
+        for qa in p["qas"]
+    }
     with open(out / "test.src", encoding="utf-8") as f, open(out / "test.ids", encoding="utf-8") as g:
         pairs = list(zip([line.rstrip("\n") for line in f], [line.strip() for line in g]))
     assert len(pairs) == SQUAD_QUESTIONS
@@ -324,18 +369,45 @@ def test_glue_tsv_with_a_wrong_column_count(tmp_path, capsys):
         lines = f.read().split("\n")
     lines[3] = "\t".join(lines[3].split("\t")[:3])  # line 4 loses its label
     bad.write_text("\n".join(lines))
-    assert finetune_glue.main(["--model", "unused", "--train", str(bad), "--dev", os.path.join(GLUE, "dev.tsv"),
-                               "--out", str(tmp_path / "out")]) == 1
+    assert (
+        finetune_glue.main(
+            [
+                "--model",
+                "unused",
+                "--train",
+                str(bad),
+                "--dev",
+                os.path.join(GLUE, "dev.tsv"),
+                "--out",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 1
+    )
     err = capsys.readouterr().err.strip().split("\n")
-    assert len(err) == 1 and err[0].startswith(f"finetune_glue: error: {bad}:4: 3 tab-separated column(s), "
-                                               "the header has 4")
+    assert len(err) == 1 and err[0].startswith(
+        f"finetune_glue: error: {bad}:4: 3 tab-separated column(s), the header has 4"
+    )
 
 
 def test_glue_dev_label_unseen_in_training(tmp_path, capsys):
     dev = tmp_path / "dev.tsv"
     dev.write_text("index\tsentence1\tsentence2\tlabel\n0\tA b.\tC d.\tentailment\n1\tE f.\tG h.\tneutral\n")
-    assert finetune_glue.main(["--model", "unused", "--train", os.path.join(GLUE, "train.tsv"), "--dev", str(dev),
-                               "--out", str(tmp_path / "out")]) == 1
+    assert (
+        finetune_glue.main(
+            [
+                "--model",
+                "unused",
+                "--train",
+                os.path.join(GLUE, "train.tsv"),
+                "--dev",
+                str(dev),
+                "--out",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 1
+    )
     assert f"{dev}:3: label 'neutral' does not occur" in capsys.readouterr().err
 
 
@@ -378,11 +450,13 @@ def test_meteor_with_the_installed_wordnet():
     and METEOR uses it without --wordnet: a synonym ('auto' for 'car') scores as high as the
     identical sentence, an unrelated word lower. (nltk's synonym stage sees the Porter stems of the
     words still unmatched, so both words here are their own stems.)"""
-    assert os.path.isfile(os.path.join(score.INSTALLED_WORDNET, "lexnames")), \
+    assert os.path.isfile(os.path.join(score.INSTALLED_WORDNET, "lexnames")), (
         f"no WordNet in {score.INSTALLED_WORDNET}: run make install (python -m bnb_fairseq.tools.install_wordnet)"
+    )
     ref = ["the car is red"]
-    identical, synonym, unrelated = (score.meteor([hyp], ref) for hyp in
-                                     ("the car is red", "the auto is red", "the banana is red"))
+    identical, synonym, unrelated = (
+        score.meteor([hyp], ref) for hyp in ("the car is red", "the auto is red", "the banana is red")
+    )
     assert identical["meteor_note"] == f"nltk METEOR, WordNet 3.0 from {score.INSTALLED_WORDNET}"
     # 4 of 4 words in one chunk; 3 of 4 in two chunks (nltk's alpha 0.9, beta 3, gamma 0.5)
     assert identical["METEOR"] == pytest.approx(100 * (1 - 0.5 * (1 / 4) ** 3), abs=0.01)
@@ -405,8 +479,12 @@ def test_prepare_summarization_from_bbc_layout(tmp_path, capsys):
     runs = []
     for k in range(2):
         out = tmp_path / f"out{k}"
-        assert prepare_summarization.main(["--bbc-dir", str(bbc), "--out", str(out), "--valid-size", "2",
-                                           "--test-size", "3"]) == 0
+        assert (
+            prepare_summarization.main(
+                ["--bbc-dir", str(bbc), "--out", str(out), "--valid-size", "2", "--test-size", "3"]
+            )
+            == 0
+        )
         runs.append([(out / f"{s}.ids").read_text() for s in ("train", "valid", "test")])
     assert runs[0] == runs[1]
     err = capsys.readouterr().err
@@ -429,16 +507,24 @@ def test_prepare_summarization_refuses_an_article_without_body(tmp_path, capsys)
     (tmp_path / "bbc" / "tech").mkdir(parents=True)
     (tmp_path / "bbc" / "tech" / "001.txt").write_text("Only a headline\n")
     assert prepare_summarization.main(["--bbc-dir", str(tmp_path / "bbc"), "--out", str(tmp_path / "out")]) == 1
-    assert f"{tmp_path}/bbc/tech/001.txt:1: an article needs a headline line and at least one body line" in \
-        capsys.readouterr().err
+    assert (
+        f"{tmp_path}/bbc/tech/001.txt:1: an article needs a headline line and at least one body line"
+        in capsys.readouterr().err
+    )
 
 
 def test_steps_are_checked(tmp_path, tiny_bert_dir):
-    proc = run_cli(["bash", "examples/question_generation.sh"], check=False, env_extra={
-        "BERT": tiny_bert_dir, "WORK": str(tmp_path), "STEPS": "prepare trian", **VENV_PATH})
+    proc = run_cli(
+        ["bash", "examples/question_generation.sh"],
+        check=False,
+        env_extra={"BERT": tiny_bert_dir, "WORK": str(tmp_path), "STEPS": "prepare trian", **VENV_PATH},
+    )
     assert proc.returncode == 1 and "STEPS: unknown step 'trian'" in proc.stderr
-    proc = run_cli(["bash", "examples/question_generation.sh"], check=False, env_extra={
-        "BERT": tiny_bert_dir, "WORK": str(tmp_path), "STEPS": "generate", **VENV_PATH})
+    proc = run_cli(
+        ["bash", "examples/question_generation.sh"],
+        check=False,
+        env_extra={"BERT": tiny_bert_dir, "WORK": str(tmp_path), "STEPS": "generate", **VENV_PATH},
+    )
     assert proc.returncode == 1 and f"{tmp_path}/checkpoints/checkpoint_last.pt not found" in proc.stderr
 
 

@@ -1,6 +1,7 @@
 """Mask-predict refinement of classify models (--iter-decode-max-iter) and reranking of the parallel
 candidates by an autoregressive model (--iter-decode-with-external-reranker), directly and through
 fairseq-generate/-interactive."""
+
 import argparse
 import os
 import re
@@ -8,12 +9,12 @@ import subprocess
 
 import pytest
 import torch
+from conftest import CLS, DEMO_N_TEST, NO_DROPOUT, PAD, ROOT, SEP, right_pad
 
 from bnb_fairseq.bert.dictionary import BertDictionary
 from bnb_fairseq.generation import ParallelGenerator
 from bnb_fairseq.models.bert2bert import Bert2BertModel, bert2bert_small
 from bnb_fairseq.models.bnb import BnbModel, bnb_small
-from conftest import CLS, DEMO_N_TEST, NO_DROPOUT, PAD, ROOT, SEP, right_pad
 
 SRC = [[CLS, 7592, 2088, 2003, SEP], [CLS, 2129, 2024, 2017, 2725, 2651, 1012, SEP]]
 WORDS = [2023, 2003, 1037, 3231, 2748]
@@ -24,8 +25,10 @@ UNK = 100
 
 def build_bnb(bert_dir, **overrides):
     torch.manual_seed(0)
-    cfg = argparse.Namespace(bert_checkpoint=bert_dir, **{
-        **NO_DROPOUT, "output_vocab": "full", "length_control": "classify", "length_classes": K, **overrides})
+    cfg = argparse.Namespace(
+        bert_checkpoint=bert_dir,
+        **{**NO_DROPOUT, "output_vocab": "full", "length_control": "classify", "length_classes": K, **overrides},
+    )
     bnb_small(cfg)
     d = BertDictionary.load(bert_dir)
     model = BnbModel.build_model(cfg, argparse.Namespace(source_dictionary=d, target_dictionary=d))
@@ -142,10 +145,12 @@ def test_early_stop(spied):
         bias[3231] = 50.0
     try:
         stopped = ParallelGenerator(d, length_beam=3, nbest=3, max_iter=4, retain_history=True).generate(
-            [model], sample())
+            [model], sample()
+        )
         n_stopped = len(calls)
         forced = ParallelGenerator(d, length_beam=3, max_iter=4, force_max_iter=True, retain_history=True).generate(
-            [model], sample())
+            [model], sample()
+        )
     finally:
         with torch.no_grad():
             bias.copy_(saved)
@@ -166,8 +171,11 @@ def test_refinement_options_are_checked(classify, tiny_bert_dir):
     with pytest.raises(ValueError, match="--iter-decode-force-max-iter needs refinement passes"):
         ParallelGenerator(d, force_max_iter=True)
     with pytest.raises(ValueError, match="prev_tokens"):
-        ctc.decoder(None, encoder_out=ctc.encoder(sample()["net_input"]["src_tokens"]),
-                    prev_tokens=torch.zeros(2, 3, dtype=torch.long))
+        ctc.decoder(
+            None,
+            encoder_out=ctc.encoder(sample()["net_input"]["src_tokens"]),
+            prev_tokens=torch.zeros(2, 3, dtype=torch.long),
+        )
 
 
 @torch.no_grad()
@@ -190,17 +198,22 @@ def test_reranker_scores_every_candidate_in_one_pass(classify, reranker):
     try:
         nar = ParallelGenerator(d, length_beam=3, nbest=3).generate([model], sample())
         hypos = ParallelGenerator(d, length_beam=3, nbest=3, max_iter=1, reranking=True).generate(
-            [model, reranker], sample())
+            [model, reranker], sample()
+        )
         src = sample()["net_input"]["src_tokens"]
-        expected = [[float(teacher_forced_mean(reranker, src[b], h["tokens"])) for h in nbest]
-                    for b, nbest in enumerate(hypos)]
+        expected = [
+            [float(teacher_forced_mean(reranker, src[b], h["tokens"])) for h in nbest] for b, nbest in enumerate(hypos)
+        ]
         n_calls = len(calls)
         alone = []  # batch size 1
         for b, row in enumerate(SRC):
-            one = {"id": torch.tensor([b]), "net_input": {"src_tokens": torch.tensor([row]),
-                                                          "src_lengths": torch.tensor([len(row)])}}
-            alone.append(ParallelGenerator(d, length_beam=3, max_iter=1, reranking=True).generate(
-                [model, reranker], one))
+            one = {
+                "id": torch.tensor([b]),
+                "net_input": {"src_tokens": torch.tensor([row]), "src_lengths": torch.tensor([len(row)])},
+            }
+            alone.append(
+                ParallelGenerator(d, length_beam=3, max_iter=1, reranking=True).generate([model, reranker], one)
+            )
     finally:
         del reranker.decoder.forward
         with torch.no_grad():
@@ -230,13 +243,25 @@ def test_reranker_prefers_the_candidate_with_its_token(classify, reranker):
     with torch.no_grad():
         bias[3231] = 20.0
     cands = [[2023, 2003, SEP], [1037, 3231, 2748, SEP], [2748, SEP]]
-    hypos = [[{"tokens": torch.tensor(c), "positional_scores": torch.zeros(len(c)), "score": torch.tensor(0.0),
-               "alignment": None, "steps": 0} for c in cands] for _ in range(2)]
+    hypos = [
+        [
+            {
+                "tokens": torch.tensor(c),
+                "positional_scores": torch.zeros(len(c)),
+                "score": torch.tensor(0.0),
+                "alignment": None,
+                "steps": 0,
+            }
+            for c in cands
+        ]
+        for _ in range(2)
+    ]
     gen = ParallelGenerator(d, length_beam=3, nbest=2, reranking=True)
     try:
         with torch.no_grad():
-            ranked = gen._rerank(reranker, sample()["net_input"]["src_tokens"],
-                                 sample()["net_input"]["src_lengths"], hypos)
+            ranked = gen._rerank(
+                reranker, sample()["net_input"]["src_tokens"], sample()["net_input"]["src_lengths"], hypos
+            )
     finally:
         with torch.no_grad():
             bias.copy_(saved)
@@ -283,8 +308,21 @@ def test_build_generator_with_a_reranker(classify, reranker, tiny_bert_dir):
 def side_by_side(runs):
     """Run the command lines (args, stdin text) at once, one thread each; their outputs."""
     env = dict(os.environ, PYTHONPATH=ROOT, TOKENIZERS_PARALLELISM="false", OMP_NUM_THREADS="1")
-    procs = [(subprocess.Popen(args, cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True), text) for args, text in runs]
+    procs = [
+        (
+            subprocess.Popen(
+                args,
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            ),
+            text,
+        )
+        for args, text in runs
+    ]
     outs = []
     for proc, text in procs:
         out, err = proc.communicate(text, timeout=600)
@@ -304,16 +342,37 @@ def test_generate_and_interactive_rerank_every_input(trained_pair):
     """BnB candidates (3 lengths, 2 refinement passes) reranked by bert2bert: every sentence of the test
     split at batch size 3, and every raw line, the empty one included."""
     data, bnb, ar = trained_pair
-    decode = ["--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq", "-s", "es", "-t", "en",
-              "--path", f"{bnb}:{ar}",
-              "--iter-decode-with-external-reranker", "--iter-decode-with-beam", "3", "--iter-decode-max-iter", "2",
-              "--batch-size", "3", "--bpe", "bert_wordpiece", "--num-workers", "0"]
+    decode = [
+        "--user-dir",
+        "bnb_fairseq",
+        "--task",
+        "bnb_seq2seq",
+        "-s",
+        "es",
+        "-t",
+        "en",
+        "--path",
+        f"{bnb}:{ar}",
+        "--iter-decode-with-external-reranker",
+        "--iter-decode-with-beam",
+        "3",
+        "--iter-decode-max-iter",
+        "2",
+        "--batch-size",
+        "3",
+        "--bpe",
+        "bert_wordpiece",
+        "--num-workers",
+        "0",
+    ]
     with open(f"{data.raw}/test.es", encoding="utf-8") as f:
         lines = [next(f).rstrip("\n") for _ in range(2)]
-    generated, interactive = side_by_side([
-        (["fairseq-generate", str(data.bin), "--gen-subset", "test", "--retain-iter-history", *decode], None),
-        (["fairseq-interactive", str(data.bin), "--buffer-size", "3", *decode], f"{lines[0]}\n\n{lines[1]}\n"),
-    ])
+    generated, interactive = side_by_side(
+        [
+            (["fairseq-generate", str(data.bin), "--gen-subset", "test", "--retain-iter-history", *decode], None),
+            (["fairseq-interactive", str(data.bin), "--buffer-size", "3", *decode], f"{lines[0]}\n\n{lines[1]}\n"),
+        ]
+    )
     ids = sorted(int(m) for m in re.findall(r"^H-(\d+)\t", generated, re.M))
     assert ids == list(range(DEMO_N_TEST)), generated[-2000:]
     history = re.findall(r"^E-(\d+)_(\d+)\t", generated, re.M)

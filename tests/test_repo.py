@@ -1,4 +1,5 @@
 """The repository stands alone: a fresh clone documents and tests itself with nothing beside it."""
+
 import os
 import re
 

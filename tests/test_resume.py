@@ -1,6 +1,7 @@
 """A training killed with SIGKILL mid-epoch and started again with the same command continues from
 its last checkpoint with the update count, the learning-rate schedule and the data order intact; a
 checkpoint cut short or damaged is one error naming it and the intact checkpoint to use instead."""
+
 import json
 import os
 import re
@@ -9,7 +10,6 @@ import subprocess
 
 import pytest
 import torch
-
 from conftest import ROOT, run_cli, starts_early
 
 MAX_UPDATE = 12
@@ -18,14 +18,61 @@ KILL_AFTER = 6  # of 16 updates an epoch (64 sentences, 4 a batch): mid-epoch
 
 
 def train_cmd(data_bin, bert, save_dir):
-    return ["fairseq-train", str(data_bin), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq",
-            "-s", "es", "-t", "en", "--arch", "bnb_small", "--bert-checkpoint", bert, "--criterion", "bnb_ctc",
-            "--optimizer", "adam", "--lr", "2e-3", "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "4",
-            "--warmup-init-lr", "1e-4", "--batch-size", "4", "--max-update", str(MAX_UPDATE),
-            "--save-interval-updates", str(SAVE_EVERY), "--no-epoch-checkpoints", "--disable-validation",
-            "--dropout", "0", "--attention-dropout", "0", "--latent-dropout", "0", "--memory-dropout", "0",
-            "--seed", "2", "--cpu", "--num-workers", "0", "--log-format", "json", "--log-interval", "1",
-            "--save-dir", str(save_dir)]
+    return [
+        "fairseq-train",
+        str(data_bin),
+        "--user-dir",
+        "bnb_fairseq",
+        "--task",
+        "bnb_seq2seq",
+        "-s",
+        "es",
+        "-t",
+        "en",
+        "--arch",
+        "bnb_small",
+        "--bert-checkpoint",
+        bert,
+        "--criterion",
+        "bnb_ctc",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "2e-3",
+        "--lr-scheduler",
+        "inverse_sqrt",
+        "--warmup-updates",
+        "4",
+        "--warmup-init-lr",
+        "1e-4",
+        "--batch-size",
+        "4",
+        "--max-update",
+        str(MAX_UPDATE),
+        "--save-interval-updates",
+        str(SAVE_EVERY),
+        "--no-epoch-checkpoints",
+        "--disable-validation",
+        "--dropout",
+        "0",
+        "--attention-dropout",
+        "0",
+        "--latent-dropout",
+        "0",
+        "--memory-dropout",
+        "0",
+        "--seed",
+        "2",
+        "--cpu",
+        "--num-workers",
+        "0",
+        "--log-format",
+        "json",
+        "--log-interval",
+        "1",
+        "--save-dir",
+        str(save_dir),
+    ]
 
 
 def updates(log):
@@ -48,8 +95,7 @@ def kill_and_resume(tmp_path_factory, demo_data, tiny_bert_dir):
     then started again with the same command (on the shared binarized demo slice, 64 sentences)."""
     work = tmp_path_factory.mktemp("resume")
     # one thread in every run: a different thread count sums in another order (1e-5 differences)
-    reference = run_cli(train_cmd(demo_data.bin, tiny_bert_dir, work / "reference"),
-                        env_extra={"OMP_NUM_THREADS": "1"})
+    reference = run_cli(train_cmd(demo_data.bin, tiny_bert_dir, work / "reference"), env_extra={"OMP_NUM_THREADS": "1"})
     cmd = train_cmd(demo_data.bin, tiny_bert_dir, work / "killed")
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     first = []
@@ -88,8 +134,9 @@ def test_resume_continues_update_count_and_lr_schedule(killed_and_resumed, data)
     ref, before, after = updates(reference), updates(first), updates(resumed)
     assert sorted(ref) == list(range(1, MAX_UPDATE + 1))
     assert max(before) < MAX_UPDATE, "the first run must have been killed before the end"
-    assert re.search(rf"Loaded checkpoint \S+checkpoint_last\.pt \(epoch 1 @ {KILL_AFTER} updates\)", resumed), \
-        resumed[-3000:]
+    assert re.search(rf"Loaded checkpoint \S+checkpoint_last\.pt \(epoch 1 @ {KILL_AFTER} updates\)", resumed), resumed[
+        -3000:
+    ]
     # the count goes on from the checkpoint, and every update has the reference's lr (warm-up then
     # inverse square root) and, with the same batches in the same order, the reference's loss
     assert sorted(after) == list(range(KILL_AFTER + 1, MAX_UPDATE + 1)), sorted(after)
@@ -103,10 +150,12 @@ def test_resume_continues_update_count_and_lr_schedule(killed_and_resumed, data)
     assert a["extra_state"]["train_iterator"] == b["extra_state"]["train_iterator"]
     diff = max((a["model"][k].float() - b["model"][k].float()).abs().max().item() for k in b["model"])
     assert diff <= 1e-5, diff
-    print(f"killed by SIGKILL at update {max(before)} (checkpoint at {KILL_AFTER}); restarted: updates "
-          f"{min(after)}-{max(after)}, lr {[after[n][0] for n in sorted(after)]} (uninterrupted run: "
-          f"{[ref[n][0] for n in sorted(after)]}), max |loss diff| "
-          f"{max(abs(after[n][1] - ref[n][1]) for n in after):.4f}, max |parameter diff| at the end {diff:.3g}")
+    print(
+        f"killed by SIGKILL at update {max(before)} (checkpoint at {KILL_AFTER}); restarted: updates "
+        f"{min(after)}-{max(after)}, lr {[after[n][0] for n in sorted(after)]} (uninterrupted run: "
+        f"{[ref[n][0] for n in sorted(after)]}), max |loss diff| "
+        f"{max(abs(after[n][1] - ref[n][1]) for n in after):.4f}, max |parameter diff| at the end {diff:.3g}"
+    )
 
 
 @pytest.mark.slow
@@ -143,9 +192,29 @@ def test_damaged_checkpoint_at_generation(killed_and_resumed, data, demo_data):
         chunk = f.read(64)
         f.seek(-64, os.SEEK_CUR)
         f.write(bytes(b ^ 0xFF for b in chunk))
-    out = run_cli(["fairseq-generate", str(demo_data.bin), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq",
-                   "-s", "es", "-t", "en", "--path", str(path), "--gen-subset", "test", "--batch-size", "4",
-                   "--num-workers", "0"], check=False)
+    out = run_cli(
+        [
+            "fairseq-generate",
+            str(demo_data.bin),
+            "--user-dir",
+            "bnb_fairseq",
+            "--task",
+            "bnb_seq2seq",
+            "-s",
+            "es",
+            "-t",
+            "en",
+            "--path",
+            str(path),
+            "--gen-subset",
+            "test",
+            "--batch-size",
+            "4",
+            "--num-workers",
+            "0",
+        ],
+        check=False,
+    )
     assert out.returncode != 0
     assert re.search(rf"CheckpointFileError: checkpoint {re.escape(str(path))} is damaged \(Bad CRC-32", out.stderr)
     good = re.search(r"the newest intact checkpoint beside it is (\S+): pass --path (\S+)", out.stderr)

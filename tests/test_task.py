@@ -1,12 +1,12 @@
 """Task bnb_seq2seq: advice that parses, options refused rather than ignored, and sources longer
 than the model's positions answered (truncated with a warning, or refused on request)."""
+
 import os
 import re
 import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT, cli_env, run_cli, train_cfg, write_lines
 
 import bnb_fairseq  # noqa: F401  (registers the plugin)
@@ -29,8 +29,24 @@ def dict_dir(tmp_path_factory, minilm_dir):
 def setup_task(data, *extra):
     from fairseq import tasks
 
-    cfg = train_cfg([data, "--user-dir", USER_DIR, "--task", "bnb_seq2seq", "-s", "es", "-t", "en",
-                     "--arch", "bnb_small", "--criterion", "bnb_ctc", *extra])
+    cfg = train_cfg(
+        [
+            data,
+            "--user-dir",
+            USER_DIR,
+            "--task",
+            "bnb_seq2seq",
+            "-s",
+            "es",
+            "-t",
+            "en",
+            "--arch",
+            "bnb_small",
+            "--criterion",
+            "bnb_ctc",
+            *extra,
+        ]
+    )
     return tasks.setup_task(cfg.task)
 
 
@@ -44,28 +60,44 @@ def test_left_pad_source_advice_parses(dict_dir):
     # the old advice, "--left-pad-source False", is not even accepted by fairseq's parser
     assert "True" not in msg and "False" not in msg
     with pytest.raises(SystemExit):
-        options.parse_args_and_arch(options.get_training_parser(), [
-            dict_dir, "--user-dir", USER_DIR, "--task", "bnb_seq2seq", "--arch", "bnb_small",
-            "--left-pad-source", "False"])
+        options.parse_args_and_arch(
+            options.get_training_parser(),
+            [
+                dict_dir,
+                "--user-dir",
+                USER_DIR,
+                "--task",
+                "bnb_seq2seq",
+                "--arch",
+                "bnb_small",
+                "--left-pad-source",
+                "False",
+            ],
+        )
     assert setup_task(dict_dir).cfg.left_pad_source is False  # what following the advice gives
 
 
-@pytest.mark.parametrize("option", [
-    ["--num-batch-buckets", "4"],
-    ["--eval-bleu-detok", "moses"],
-    ["--eval-bleu-args", '{"beam": 4}'],
-    ["--eval-bleu-detok-args", '{"a": 1}'],
-    ["--eval-tokenized-bleu"],
-    ["--eval-bleu-remove-bpe"],
-    ["--left-pad-target"],
-    ["--load-alignments"],
-], ids=lambda o: o[0])
+@pytest.mark.parametrize(
+    "option",
+    [
+        ["--num-batch-buckets", "4"],
+        ["--eval-bleu-detok", "moses"],
+        ["--eval-bleu-args", '{"beam": 4}'],
+        ["--eval-bleu-detok-args", '{"a": 1}'],
+        ["--eval-tokenized-bleu"],
+        ["--eval-bleu-remove-bpe"],
+        ["--left-pad-target"],
+        ["--load-alignments"],
+    ],
+    ids=lambda o: o[0],
+)
 def test_ignored_options_are_refused(dict_dir, option):
     with pytest.raises(ValueError, match=re.escape(option[0])):
         setup_task(dict_dir, *option)
 
 
 # --- CLIs: a model with 128 positions, data binarized for a 512-position checkpoint ---
+
 
 @pytest.fixture(scope="module")
 def long_source_model(tmp_path_factory, minilm_dir, tiny_ctc):
@@ -78,16 +110,54 @@ def long_source_model(tmp_path_factory, minilm_dir, tiny_ctc):
     write_lines(raw / "train.en", ["one two", "three four", "five", "six seven eight"])
     write_lines(raw / "test.es", ["uno dos", LONG, "cinco"])
     write_lines(raw / "test.en", ["one two", "many words", "five"])
-    run_cli([sys.executable, "preprocess/binarize.py", "--bert", minilm_dir, "-s", "es", "-t", "en",
-             "--trainpref", f"{raw}/train", "--testpref", f"{raw}/test", "--destdir", str(work / "bin"), "--quiet"])
+    run_cli(
+        [
+            sys.executable,
+            "preprocess/binarize.py",
+            "--bert",
+            minilm_dir,
+            "-s",
+            "es",
+            "-t",
+            "en",
+            "--trainpref",
+            f"{raw}/train",
+            "--testpref",
+            f"{raw}/test",
+            "--destdir",
+            str(work / "bin"),
+            "--quiet",
+        ]
+    )
     return work / "bin", tiny_ctc.checkpoint
 
 
 def generate(model, *extra, check=True):
     data_bin, checkpoint = model
-    return run_cli(["fairseq-generate", str(data_bin), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq",
-                    "-s", "es", "-t", "en", "--path", str(checkpoint),
-                    "--gen-subset", "test", "--batch-size", "2", "--num-workers", "0", *extra], check=check)
+    return run_cli(
+        [
+            "fairseq-generate",
+            str(data_bin),
+            "--user-dir",
+            "bnb_fairseq",
+            "--task",
+            "bnb_seq2seq",
+            "-s",
+            "es",
+            "-t",
+            "en",
+            "--path",
+            str(checkpoint),
+            "--gen-subset",
+            "test",
+            "--batch-size",
+            "2",
+            "--num-workers",
+            "0",
+            *extra,
+        ],
+        check=check,
+    )
 
 
 @pytest.mark.slow
@@ -118,12 +188,34 @@ def test_score_reference_is_refused(long_source_model):
 def test_interactive_answers_overlong_line(long_source_model):
     data_bin, checkpoint = long_source_model
     env = cli_env()
-    proc = subprocess.run(["fairseq-interactive", str(data_bin), "--user-dir", "bnb_fairseq",
-                           "--task", "bnb_seq2seq", "-s", "es", "-t", "en",
-                           "--path", str(checkpoint), "--bpe", "bert_wordpiece",
-                           "--buffer-size", "3", "--batch-size", "3"],
-                          input=f"uno dos\n{LONG}\ncinco\n", cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [
+            "fairseq-interactive",
+            str(data_bin),
+            "--user-dir",
+            "bnb_fairseq",
+            "--task",
+            "bnb_seq2seq",
+            "-s",
+            "es",
+            "-t",
+            "en",
+            "--path",
+            str(checkpoint),
+            "--bpe",
+            "bert_wordpiece",
+            "--buffer-size",
+            "3",
+            "--batch-size",
+            "3",
+        ],
+        input=f"uno dos\n{LONG}\ncinco\n",
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert re.findall(r"^H-(\d+)\t", proc.stdout, re.M) == ["0", "1", "2"], proc.stdout
     assert "longer than the model's 128 positions truncated" in proc.stderr
