@@ -172,3 +172,12 @@ def test_demo_checkpoint_decodes_with_its_tuned_penalty(tmp_path, tiny_bert_dir)
     assert interactive.returncode == 0, interactive.stderr[-3000:]
     assert len(re.findall(r"^D-\d+\t", interactive.stdout, re.M)) == 2
     assert "[UNK]" not in "".join(re.findall(r"^D-\d+\t\S+\t(.*)$", interactive.stdout, re.M))
+
+
+def test_output_starting_inside_a_word_prints_no_continuation_mark():
+    """With [UNK] left out an output may start with a WordPiece continuation: it prints as its text."""
+    from bnb_fairseq.bert.tokenizer import TextDecoder
+
+    decoder = TextDecoder.wordpiece(lowercase=True)
+    assert decoder.decode(["##bar", "baz", "##qux", "."]) == "bar bazqux."
+    assert decoder.decode(["##"]) == "##" and decoder.decode([]) == ""

@@ -115,8 +115,9 @@ class TextDecoder:
     BPE maps its byte symbols (``Ġ`` ...) back to UTF-8, SentencePiece turns ``▁`` into spaces. Case is
     kept as the tokens have it; ``lowercase`` says whether the tokenizer had lowercased the text."""
 
-    def __init__(self, decoder, lowercase, is_word_start):
+    def __init__(self, decoder, lowercase, is_word_start, continuation_prefix=None):
         self.decoder, self.lowercase, self.is_word_start = decoder, lowercase, is_word_start
+        self.continuation_prefix = continuation_prefix  # WordPiece's "##"
 
     @classmethod
     def of(cls, tok, source="tokenizer"):
@@ -132,7 +133,7 @@ class TextDecoder:
             decoder = wordpiece_decoder()
         if wordpiece:
             prefix = model.get("continuing_subword_prefix") or "##"
-            return cls(decoder, lowercases(tok), lambda piece: not piece.startswith(prefix))
+            return cls(decoder, lowercases(tok), lambda piece: not piece.startswith(prefix), prefix)
         return cls(decoder, lowercases(tok), lambda piece: piece.startswith(("Ġ", "▁")))
 
     @classmethod
@@ -141,7 +142,13 @@ class TextDecoder:
 
     @classmethod
     def wordpiece(cls, lowercase):
-        return cls(wordpiece_decoder(), lowercase, lambda piece: not piece.startswith("##"))
+        return cls(wordpiece_decoder(), lowercase, lambda piece: not piece.startswith("##"), "##")
 
     def decode(self, pieces):
-        return self.decoder.decode(list(pieces)).strip()
+        """Text of ``pieces``; an output that starts inside a word (a WordPiece continuation first, as when
+        the piece before it was an [UNK] left out) starts with that piece's text, not with ``##``."""
+        pieces = list(pieces)
+        prefix = self.continuation_prefix
+        if prefix and pieces and pieces[0].startswith(prefix) and len(pieces[0]) > len(prefix):
+            pieces[0] = pieces[0][len(prefix) :]
+        return self.decoder.decode(pieces).strip()
