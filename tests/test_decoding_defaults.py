@@ -9,7 +9,7 @@ import sys
 
 import pytest
 import torch
-from conftest import CLS, NO_DROPOUT, PAD, ROOT, SEP, demo_slice, right_pad, run_cli
+from conftest import CLS, NO_DROPOUT, PAD, ROOT, SEP, demo_slice, right_pad, run_cli, starts_early
 
 from bnb_fairseq.bert.dictionary import BertDictionary
 from bnb_fairseq.generation import ParallelGenerator
@@ -53,13 +53,10 @@ def test_unk_policy(unk_model):
         assert len(h[0]["positional_scores"]) == len(h[0]["tokens"])
 
 
-@pytest.mark.slow
-def test_demo_checkpoint_decodes_with_its_tuned_penalty(tmp_path, tiny_bert_dir):
-    """The demo stores the blank penalty it chose on the valid split in its checkpoint; fairseq-generate
-    (no option), the Python API (no decoding argument) and the demo's BLEU then agree, an explicit option
-    still wins, and an emoji-only line comes back without a literal [UNK]."""
-    from sacrebleu.metrics import BLEU
-
+@starts_early("demo_run")
+def run_demo(tmp_path_factory, tiny_bert_dir):
+    """`make demo`'s script on a demo slice with the tiny BERT: (work, raw data, the demo's output)."""
+    tmp_path = tmp_path_factory.mktemp("demo_run")
     raw = demo_slice(str(tmp_path / "raw"), 64, 8, 11)
     work = tmp_path / "demo"
     demo = run_cli(
@@ -74,6 +71,22 @@ def test_demo_checkpoint_decodes_with_its_tuned_penalty(tmp_path, tiny_bert_dir)
             "OMP_NUM_THREADS": "1",
         },
     )
+    return work, raw, demo
+
+
+@pytest.fixture(scope="module")
+def demo_run(background, request):
+    return background.result(run_demo, request)
+
+
+@pytest.mark.slow
+def test_demo_checkpoint_decodes_with_its_tuned_penalty(tmp_path, demo_run):
+    """The demo stores the blank penalty it chose on the valid split in its checkpoint; fairseq-generate
+    (no option), the Python API (no decoding argument) and the demo's BLEU then agree, an explicit option
+    still wins, and an emoji-only line comes back without a literal [UNK]."""
+    from sacrebleu.metrics import BLEU
+
+    work, raw, demo = demo_run
     out = demo.stdout + demo.stderr
     assert "decoding with --ctc-blank-penalty 2.0 (stored in the checkpoint by tune_blank_penalty on valid" in out, out[
         -3000:
