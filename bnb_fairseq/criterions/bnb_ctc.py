@@ -7,13 +7,14 @@ import torch
 import torch.nn.functional as F
 from fairseq import metrics, utils
 from fairseq.criterions import FairseqCriterion, register_criterion
-from fairseq.dataclass import FairseqDataclass
 
 from bnb_fairseq.models.parallel_decoder import is_parallel
+from bnb_fairseq.modules import ctc_best_alignment
+from bnb_fairseq.modules.glancing import Glancing, GlancingConfig
 
 
 @dataclass
-class BnbCtcConfig(FairseqDataclass):
+class BnbCtcConfig(GlancingConfig):
     kl_weight: float = field(
         default=0.1, metadata={"help": "beta: weight of KL(uniform || p) (the original's 'smoothing'); 0 disables it"}
     )
@@ -58,6 +59,29 @@ class BnbCtcCriterion(FairseqCriterion):
         super().__init__(task)
         self.kl_weight = cfg.kl_weight
         self.zero_infinity = not cfg.no_zero_infinity
+        self.glancing = Glancing(cfg)
+
+    def set_num_updates(self, num_updates):
+        self.glancing.num_updates = num_updates
+
+    def glance(self, decoder, target_slots, target_lengths, glanced):
+        """GLAT for CTC: the first pass's argmax is compared with the best CTC alignment of the target
+        under that pass, and the second pass reads the aligned words at some of the slots (a slot
+        aligned to the blank has no word to read)."""
+
+        def choose(first_pass):
+            logits, extra = first_pass
+            padding_mask = extra["padding_mask"]
+            lprobs = F.log_softmax(logits.float(), dim=-1)
+            frames = (~padding_mask).sum(1)
+            aligned, score = ctc_best_alignment(lprobs, target_slots, frames, target_lengths, decoder.blank_slot)
+            fits = torch.isfinite(score)[:, None]  # a target that cannot fit gets no glance
+            real = ~padding_mask & fits
+            chosen = self.glancing.choose(logits.argmax(-1), aligned, real, aligned.ne(decoder.blank_slot))
+            glanced.append((chosen, int(real.sum())))
+            return decoder.output_tokens(aligned).masked_fill(~chosen, self.padding_idx)
+
+        return choose
 
     def forward(self, model, sample, reduce=True):
         if not is_parallel(model):
@@ -70,17 +94,21 @@ class BnbCtcCriterion(FairseqCriterion):
                 "--criterion bnb_ctc needs --length-control ctc (this model predicts its output "
                 "length with a classifier: train it with --criterion bnb_nat)"
             )
-        net_output = model(**sample["net_input"])
-        lprobs = model.get_normalized_probs(net_output, log_probs=True)
-        padding_mask = net_output[1]["padding_mask"]
         target = sample["target"]
         target_mask = target.ne(self.padding_idx)
         target_lengths = target_mask.sum(1)
         # a trimmed output vocabulary (--output-vocab train) indexes logits by output slot, not by id
+        target_slots = model.decoder.output_index(target)
+        glanced, glance = [], None
+        if model.training and self.glancing.enabled:
+            glance = self.glance(model.decoder, target_slots, target_lengths, glanced)
+        net_output = model(**sample["net_input"], glance=glance)
+        lprobs = model.get_normalized_probs(net_output, log_probs=True)
+        padding_mask = net_output[1]["padding_mask"]
         ctc, kl, unfit = ctc_and_kl(
             lprobs,
             padding_mask,
-            model.decoder.output_index(target),
+            target_slots,
             target_lengths,
             model.decoder.blank_slot,
             self.zero_infinity,
@@ -102,6 +130,8 @@ class BnbCtcCriterion(FairseqCriterion):
             "npositions": n_pos.data,
             "unfit": unfit.data,
         }
+        if glanced:
+            logging_output["glanced"] = glanced[0][0].sum().data
         return loss, sample_size, logging_output
 
     @staticmethod
@@ -118,6 +148,8 @@ class BnbCtcCriterion(FairseqCriterion):
         # sentences whose target is longer than CTC can align at this decoder length
         metrics.log_scalar_sum("unfit", total("unfit"))
         metrics.log_derived("ppl", lambda m: utils.get_perplexity(m["ctc"].avg))
+        if any("glanced" in log for log in logging_outputs):  # fraction of decoder slots shown their word
+            metrics.log_scalar("glanced", total("glanced") / max(npos, 1), npos, round=3)
 
     @staticmethod
     def logging_outputs_can_be_summed() -> bool:

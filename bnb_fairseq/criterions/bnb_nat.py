@@ -8,14 +8,14 @@ import torch
 import torch.nn.functional as F
 from fairseq import metrics, utils
 from fairseq.criterions import FairseqCriterion, register_criterion
-from fairseq.dataclass import FairseqDataclass
 
 from bnb_fairseq.models.parallel_decoder import is_parallel
 from bnb_fairseq.modules import length_offset_classes
+from bnb_fairseq.modules.glancing import Glancing, GlancingConfig
 
 
 @dataclass
-class BnbNatConfig(FairseqDataclass):
+class BnbNatConfig(GlancingConfig):
     label_smoothing: float = field(
         default=0.1,
         metadata={
@@ -37,6 +37,13 @@ class BnbNatConfig(FairseqDataclass):
             "their T slots get [MASK], the others the gold token, and only the masked slots are "
             "scored; the rest are trained as the first, word-free pass. Without it, "
             "--iter-decode-max-iter has nothing to read"
+        },
+    )
+    crf_loss_factor: float = field(
+        default=1.0,
+        metadata={
+            "help": "weight of the CRF's negative log-likelihood per sentence (models with --crf-lowrank-approx), "
+            "beside the token cross-entropy"
         },
     )
 
@@ -63,6 +70,16 @@ class BnbNatCriterion(FairseqCriterion):
         self.mask_idx = task.target_dictionary.mask() if hasattr(task.target_dictionary, "mask") else None
         if self.refinement_training and self.mask_idx is None:
             raise ValueError("--refinement-training needs a target dictionary with a [MASK] token (a BERT vocabulary)")
+        self.crf_loss_factor = cfg.crf_loss_factor
+        self.glancing = Glancing(cfg)
+        if self.glancing.enabled and self.refinement_training:
+            raise ValueError(
+                "--glat-ratio and --refinement-training: choose one (a glancing model reads words at its slots "
+                "already, so mask-predict refinement can use it)"
+            )
+
+    def set_num_updates(self, num_updates):
+        self.glancing.num_updates = num_updates
 
     def forward(self, model, sample, reduce=True):
         decoder = model.decoder
@@ -83,16 +100,33 @@ class BnbNatCriterion(FairseqCriterion):
         out_lengths = target_lengths.clamp(max=decoder.max_output_len)
         target = target[:, : int(out_lengths.max())] if decoder.max_output_len < target.size(1) else target
         mask = target.ne(self.padding_idx)
-        prev_tokens = None
+        real = mask
+        prev_tokens, glanced = None, []
         if model.training and self.refinement_training > 0:
             prev_tokens, mask = self.refinement_inputs(target, mask, out_lengths)
-        logits, extra = model(**sample["net_input"], out_lengths=out_lengths, prev_tokens=prev_tokens)
-        lprobs = model.get_normalized_probs((logits, extra), log_probs=True)  # (B, T, V) fp32
         # a trimmed output vocabulary (--output-vocab train) indexes logits by output slot, not by id
-        nll = -lprobs.gather(-1, decoder.output_index(target).unsqueeze(-1)).squeeze(-1)
+        target_slots = decoder.output_index(target)
+        glance = None
+        if model.training and self.glancing.enabled:
+
+            def glance(first_pass):
+                logits, _ = first_pass
+                chosen = self.glancing.choose(logits.argmax(-1), target_slots, real)
+                glanced.append(chosen)
+                return target.masked_fill(~chosen, self.padding_idx)
+
+        logits, extra = model(**sample["net_input"], out_lengths=out_lengths, prev_tokens=prev_tokens, glance=glance)
+        if glanced:  # glanced slots are given: the token loss scores the others (GLAT)
+            mask = real & ~glanced[0]
+        lprobs = model.get_normalized_probs((logits, extra), log_probs=True)  # (B, T, V) fp32
+        nll = -lprobs.gather(-1, target_slots.unsqueeze(-1)).squeeze(-1)
         nll = nll.masked_fill(~mask, 0.0).sum(1)
         smooth = (-lprobs.mean(-1)).masked_fill(~mask, 0.0).sum(1)
         token_loss = (1.0 - self.eps) * nll + self.eps * smooth
+        crf_nll = None
+        if decoder.has_crf:  # the whole sentence: the CRF scores the glanced slots' neighbours too
+            crf_nll = -decoder.crf_log_likelihood(lprobs, target_slots.masked_fill(~real, 0), real)
+            token_loss = token_loss + self.crf_loss_factor * crf_nll
 
         length_logits = extra["length_logits"].float()
         src_lengths = sample["net_input"]["src_tokens"].ne(model.encoder.padding_idx).sum(1)
@@ -101,7 +135,7 @@ class BnbNatCriterion(FairseqCriterion):
         length_correct = (length_logits.argmax(-1) == gold).sum()
 
         nsentences = target.size(0)
-        if prev_tokens is not None:
+        if prev_tokens is not None or glanced:
             ntokens = int(mask.sum())  # the scored slots
         else:
             # the collater counted the target tokens on the host: no device synchronisation per step
@@ -116,6 +150,12 @@ class BnbNatCriterion(FairseqCriterion):
             "nsentences": nsentences,
             "sample_size": ntokens,
         }
+        if crf_nll is not None:
+            logging_output["crf"] = crf_nll.sum().data
+            logging_output["target_tokens"] = int(real.sum())
+        if glanced:
+            logging_output["glanced"] = glanced[0].sum().data
+            logging_output["target_tokens"] = int(real.sum())
         return (loss.sum() if reduce else loss), ntokens, logging_output
 
     def refinement_inputs(self, target, real, lengths):
@@ -147,6 +187,11 @@ class BnbNatCriterion(FairseqCriterion):
         metrics.log_scalar("length", total("length") / max(nsentences, 1) / math.log(2), nsentences, round=3)
         metrics.log_scalar("length_acc", total("length_correct") / max(nsentences, 1), nsentences, round=3)
         metrics.log_derived("ppl", lambda m: utils.get_perplexity(m["nll_loss"].avg))
+        target_tokens = total("target_tokens")
+        if any("crf" in log for log in logging_outputs):  # CRF negative log-likelihood per target token, bits
+            metrics.log_scalar("crf", total("crf") / max(target_tokens, 1) / math.log(2), target_tokens, round=3)
+        if any("glanced" in log for log in logging_outputs):  # fraction of target slots shown to the decoder
+            metrics.log_scalar("glanced", total("glanced") / max(target_tokens, 1), target_tokens, round=3)
 
     @staticmethod
     def logging_outputs_can_be_summed() -> bool:

@@ -83,6 +83,14 @@ class ParallelDecodingConfig(FairseqDataclass):
             "target vocabulary has that piece; greedy CTC and length-classify decoding, else dropped)"
         },
     )
+    crf_decode: ChoiceEnum(["viterbi", "argmax"]) = field(
+        default="viterbi",
+        metadata={
+            "help": "decoding, models with a CRF (--crf-lowrank-approx): the CRF's best sequence over each slot's "
+            "top --crf-beam-approx tokens (length-beam candidates ranked by CRF log-likelihood per slot), or "
+            "each slot's own argmax (the CRF unused)"
+        },
+    )
     iter_decode_with_external_reranker: bool = field(
         default=False,
         metadata={
@@ -114,10 +122,30 @@ class DecodingOptions:
     retain_history: bool = False
     reranking: bool = False
     unk_policy: str = "drop"
+    crf_decode: str = "viterbi"
+    # fairseq's own generation options, read from the generation config
+    sampling: bool = False
+    sampling_topk: int = -1
+    sampling_topp: float = -1.0
+    temperature: float = 1.0
 
     def __post_init__(self):
         if self.unk_policy not in ("drop", "keep", "copy-source"):
             raise ValueError(f"--unk-policy {self.unk_policy}: choose drop, keep or copy-source")
+        if self.crf_decode not in ("viterbi", "argmax"):
+            raise ValueError(f"--crf-decode {self.crf_decode}: choose viterbi or argmax")
+        if self.temperature <= 0:
+            raise ValueError(f"--temperature {self.temperature}: must be greater than 0")
+        if self.sampling_topk == 0 or self.sampling_topk < -1:
+            raise ValueError(f"--sampling-topk {self.sampling_topk}: give k >= 1 (-1: no limit)")
+        if self.sampling_topp != -1.0 and not 0.0 < self.sampling_topp <= 1.0:
+            raise ValueError(f"--sampling-topp {self.sampling_topp}: give p in (0, 1] (-1: no limit)")
+        if (self.sampling_topk != -1 or self.sampling_topp != -1.0) and not self.sampling:
+            raise ValueError("--sampling-topk/--sampling-topp restrict sampling: pass --sampling too")
+        if self.sampling and self.ctc_beam > 1:
+            raise ValueError(
+                f"--sampling draws each slot's token; --ctc-beam {self.ctc_beam} searches for the best ones: choose one"
+            )
         if self.ctc_beam < 1:
             raise ValueError(f"--ctc-beam {self.ctc_beam}: must be at least 1")
         if self.length_beam < 1:
@@ -128,7 +156,7 @@ class DecodingOptions:
             raise ValueError(
                 "--iter-decode-force-max-iter needs refinement passes: pass --iter-decode-max-iter N with N > 0"
             )
-        if self.nbest > max(self.ctc_beam, self.length_beam):
+        if self.nbest > max(self.ctc_beam, self.length_beam) and not self.sampling:
             raise ValueError(
                 f"--nbest {self.nbest} needs a CTC beam at least as wide: pass --ctc-beam {self.nbest} "
                 "or more (greedy CTC decoding gives one hypothesis); a --length-control classify model "
@@ -163,6 +191,8 @@ class DecodingOptions:
             retain_history=bool(option("retain_iter_history")),
             reranking=bool(option("iter_decode_with_external_reranker")),
             unk_policy=str(option("unk_policy")),
+            crf_decode=str(option("crf_decode")),
+            **generation_sampling(args),
         )
         if sources:
             logger.info("decoding with " + "; ".join(sources))
@@ -230,7 +260,7 @@ class DecodingOptions:
                     "--length-control classify models; this model sets its length by CTC: use "
                     "--ctc-beam instead"
                 )
-            if self.nbest > self.ctc_beam:
+            if self.nbest > self.ctc_beam and not self.sampling:
                 raise ValueError(
                     f"--nbest {self.nbest} needs a CTC beam at least as wide: pass --ctc-beam "
                     f"{self.nbest} or more (greedy CTC decoding gives one hypothesis)"
@@ -242,7 +272,41 @@ class DecodingOptions:
                 "token (blanks and repeats collapse after the argmax), so there is no token to "
                 "re-mask in place"
             )
+        crf = [m for m in parallel if m.decoder.has_crf]
+        if crf and self.crf_decode == "viterbi":
+            if len(parallel) > 1:
+                raise ValueError(
+                    "CRF Viterbi decoding takes one model; for an ensemble pass --crf-decode argmax (the averaged "
+                    "slot log-probabilities, the CRFs unused)"
+                )
+            if self.max_iter:
+                raise ValueError(
+                    f"--iter-decode-max-iter {self.max_iter} with a CRF model: refinement passes re-predict "
+                    "slots one by one, which the CRF does not support in this version; decode by Viterbi "
+                    "without refinement, or pass --crf-decode argmax"
+                )
+            if self.sampling:
+                raise ValueError(
+                    "--sampling with a CRF model draws each slot from its own distribution: pass --crf-decode "
+                    "argmax to say so (sampling from the CRF is not supported in this version)"
+                )
         return parallel, reranker, decoder.length_control
+
+
+def generation_sampling(args):
+    """fairseq's sampling options (declared by fairseq-generate/-interactive, or keyword arguments of the
+    Python API) from a generation config, with fairseq's defaults."""
+
+    def get(name, default):
+        value = getattr(args, name, None) if args is not None else None
+        return default if value is None else value
+
+    return {
+        "sampling": bool(get("sampling", False)),
+        "sampling_topk": int(get("sampling_topk", -1)),
+        "sampling_topp": float(get("sampling_topp", -1.0)),
+        "temperature": float(get("temperature", 1.0)),
+    }
 
 
 def option_value(task_cfg, args, name, stored=None):

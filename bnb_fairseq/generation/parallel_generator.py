@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch.nn.utils.rnn import pad_sequence
 
 from bnb_fairseq.generation.decoding import DecodingOptions
+from bnb_fairseq.generation.sampling import sample_slots
 from bnb_fairseq.models.parallel_decoder import is_autoregressive  # noqa: F401  (importable here)
 from bnb_fairseq.modules import ctc_collapse
 from bnb_fairseq.modules.ctc_beam_search import ctc_prefix_beam_search
@@ -111,6 +112,8 @@ class ParallelGenerator:
             lprobs, extra = self._log_probs(models, src_tokens, src_lengths)
             if self.options.ctc_beam > 1:
                 hypos = self._beam_search(lprobs, extra["padding_mask"], models[0].decoder, keep)
+            elif self.options.sampling:
+                hypos = self._sample_ctc(lprobs, extra["padding_mask"], models[0], src_tokens, keep)
             else:
                 hypos = self._greedy(lprobs, extra["padding_mask"], models[0], src_tokens)
         if self.options.retain_history:  # one pass: its history is itself (refinement records its passes)
@@ -146,9 +149,49 @@ class ParallelGenerator:
         copied = self._source_to_target[src_tokens.gather(1, aligned)]
         return torch.where(unk_slots, copied, tokens)
 
-    def _greedy(self, lprobs, padding_mask, model, src_tokens):
-        decoder = model.decoder
+    @property
+    def draws(self):
+        """Samples drawn per sentence (per length candidate) with --sampling: one for one hypothesis,
+        else twice --nbest, of which the --nbest best distinct ones are kept."""
+        return 1 if self.options.nbest == 1 and not self.options.reranking else 2 * max(self.options.nbest, 2)
+
+    def _draw(self, lprobs):
+        o = self.options
+        slots = sample_slots(lprobs, o.temperature, o.sampling_topk, o.sampling_topp)
+        return lprobs.gather(-1, slots.unsqueeze(-1)).squeeze(-1), slots
+
+    @staticmethod
+    def _distinct(candidates, keep):
+        """The ``keep`` best (None: all) of one sentence's candidates by score, each output once."""
+        out, seen = [], set()
+        for h in sorted(candidates, key=lambda h: -float(h["score"])):
+            key = tuple(h["tokens"].tolist())
+            if key not in seen:
+                seen.add(key)
+                out.append(h)
+            if len(out) == keep:
+                break
+        return out
+
+    def _sample_ctc(self, lprobs, padding_mask, model, src_tokens, keep):
+        """--sampling for a CTC model: each frame drawn from its distribution (the blank handicapped by
+        --ctc-blank-penalty), then collapsed; ``draws`` per sentence, distinct outputs kept."""
+        n = self.draws
+        lprobs, padding_mask = lprobs.repeat_interleave(n, 0), padding_mask.repeat_interleave(n, 0)
+        search = lprobs
         if self.options.blank_penalty:
+            search = lprobs.clone()
+            search[..., model.decoder.blank_slot] -= self.options.blank_penalty
+        _, slots = self._draw(search)
+        flat = self._greedy(lprobs, padding_mask, model, src_tokens.repeat_interleave(n, 0), slots=slots)
+        return [self._distinct([h for (h,) in flat[b * n : (b + 1) * n]], keep) for b in range(len(flat) // n)]
+
+    def _greedy(self, lprobs, padding_mask, model, src_tokens, slots=None):
+        """Argmax (or the given ``slots``) of every frame, collapsed."""
+        decoder = model.decoder
+        if slots is not None:
+            scores = lprobs.gather(-1, slots.unsqueeze(-1)).squeeze(-1)
+        elif self.options.blank_penalty:
             # a CTC model that under-generates puts too much mass on the blank: handicap it in the
             # argmax only; the printed scores stay the model's own log-probabilities
             handicapped = lprobs.clone()
@@ -224,8 +267,10 @@ class ParallelGenerator:
 
     def _length_beam(self, models, src_tokens, src_lengths, keep):
         """Decode the k most probable lengths of every sentence in one batched pass (B x k rows), take the
-        argmax token of every slot, refine (``--iter-decode-max-iter``), and rank each sentence's candidates
-        by their mean slot log-probability; return the ``keep`` best (None: all).
+        argmax token of every slot (the CRF's Viterbi path for a CRF model; a draw with --sampling, ``draws``
+        rows per length), refine (``--iter-decode-max-iter``), and rank each sentence's candidates by their
+        mean slot log-probability (a CRF model: the path's CRF log-likelihood per slot); return the ``keep``
+        best (None: all), distinct ones when sampling.
 
         Candidates are distinct lengths (see length_candidates). A hypothesis' tokens are the slot outputs
         without [CLS]/[PAD]/[SEP], closed by one [SEP]; its positional scores are those tokens'
@@ -241,12 +286,22 @@ class ParallelGenerator:
         real_src = encoder_outs[0]["src_lengths"][0]
         shortest = min(models, key=lambda m: m.decoder.max_output_len).decoder  # every member takes its lengths
         lengths, _ = shortest.length_candidates(length_lprobs, real_src, self.options.length_beam)
+        if self.options.sampling:
+            lengths = lengths.repeat_interleave(self.draws, 1)
         bsz, k = lengths.shape
         order = torch.arange(bsz, device=lengths.device).repeat_interleave(k)
         flat = lengths.reshape(-1)
         encoder_outs = [m.encoder.reorder_encoder_out(enc, order) for m, enc in zip(models, encoder_outs)]
         lprobs, padding_mask = self._slot_log_probs(models, encoder_outs, flat)
-        scores, slots = lprobs.max(-1)
+        crf_log_likelihood = None
+        if decoder.has_crf and self.options.crf_decode == "viterbi":
+            slots, path_score, log_z = decoder.crf_viterbi(lprobs, ~padding_mask)
+            scores = lprobs.gather(-1, slots.unsqueeze(-1)).squeeze(-1)
+            crf_log_likelihood = path_score - log_z
+        elif self.options.sampling:
+            scores, slots = self._draw(lprobs)
+        else:
+            scores, slots = lprobs.max(-1)
         tokens = decoder.output_tokens(slots).masked_fill(padding_mask, self.pad)
         eos_slot = int(decoder.output_index(torch.tensor([self.eos]))[0])
         rows = torch.arange(len(flat), device=flat.device)
@@ -255,8 +310,9 @@ class ParallelGenerator:
         passes = [(tokens.clone(), scores.clone(), eos_scores.clone())] if self.options.retain_history else None
         if self.options.max_iter:
             steps = self._refine(models, encoder_outs, flat, tokens, scores, eos_scores, padding_mask, eos_slot, passes)
-        ranking = scores.masked_fill(padding_mask, 0.0).sum(1) / flat.to(scores.dtype)
-        best = ranking.view(bsz, k).argsort(dim=1, descending=True)[:, :keep]
+        ranking = scores.masked_fill(padding_mask, 0.0).sum(1) if crf_log_likelihood is None else crf_log_likelihood
+        ranking = ranking / flat.to(ranking.dtype)
+        best = ranking.view(bsz, k).argsort(dim=1, descending=True)[:, : None if self.options.sampling else keep]
         chosen = (best + torch.arange(bsz, device=best.device)[:, None] * k).tolist()
         steps = steps.tolist()
         tokens = self._copy_source(tokens, padding_mask, models[0], src_tokens.index_select(0, order))
@@ -275,7 +331,7 @@ class ParallelGenerator:
                         for pass_toks, pass_scs, pass_n, eos in history[: steps[r] + 1]
                     ]
                 nbest.append(hypo)
-            hypos.append(nbest)
+            hypos.append(self._distinct(nbest, keep) if self.options.sampling else nbest)
         return hypos
 
     def _real_tokens_first(self, tokens, scores, lengths):
@@ -313,7 +369,8 @@ class ParallelGenerator:
             masked = rank < n_mask[:, None]
             encs = [m.encoder.reorder_encoder_out(enc, active) for m, enc in zip(models, encoder_outs)]
             lprobs, _ = self._slot_log_probs(models, encs, sub, prev_tokens=old.masked_fill(masked, self.mask))
-            new_scores, new_slots = lprobs.max(-1)
+            # Gibbs-style with --sampling: the re-masked slots are drawn again, given the others
+            new_scores, new_slots = self._draw(lprobs) if self.options.sampling else lprobs.max(-1)
             new = torch.where(masked, models[0].decoder.output_tokens(new_slots), old)
             tokens[active, :w] = new
             scores[active, :w] = torch.where(masked, new_scores, old_scores)

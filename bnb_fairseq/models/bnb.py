@@ -25,6 +25,7 @@ from bnb_fairseq.modules import (
     GaussianLengthConverter,
     LatentBottleneck,
     LengthClassifier,
+    LowRankCRF,
     ctc_output_lengths,
     gather_rows,
     length_candidates,
@@ -110,6 +111,21 @@ class BnbConfig(BertSeq2SeqConfig):
         default=False,
         metadata={"help": "allow an ordinary word piece (or [UNK]) as --ctc-blank; it can then never be output"},
     )
+    crf_lowrank_approx: int = field(
+        default=0,
+        metadata={
+            "help": "classify: add a linear-chain CRF over the slots whose transition matrix has this rank "
+            "(E1 E2^T, NART-DCRF; 32 is the paper's); train with bnb_nat (--crf-loss-factor), decode by "
+            "Viterbi (--crf-decode). 0: no CRF"
+        },
+    )
+    crf_beam_approx: int = field(
+        default=64,
+        metadata={
+            "help": "CRF: the partition function and Viterbi run over each slot's this many most probable "
+            "tokens (the gold one forced in during training)"
+        },
+    )
 
 
 BnbEncoder = BertEncoder  # the encoder is plain BERT; the old name stays importable
@@ -145,6 +161,17 @@ class BnbDecoder(ParallelDecoder):
             if cfg.length_converter == "gaussian":
                 self.length_converter = GaussianLengthConverter()
         self._blank_idx = check_ctc_blank(dictionary, cfg.ctc_blank, getattr(cfg, "ctc_blank_force", False))
+        self.crf = None
+        crf_rank = getattr(cfg, "crf_lowrank_approx", 0) or 0  # 0 in checkpoints from before the option
+        if crf_rank:
+            if not self.predicts_length:
+                raise ValueError(
+                    f"--crf-lowrank-approx {crf_rank}: the CRF scores one token per slot, which needs "
+                    "--length-control classify (with --criterion bnb_nat); CTC + CRF is not supported in this "
+                    "version (CTC outputs collapse blanks and repeats, so neighbouring slots are not neighbouring "
+                    "tokens)"
+                )
+            self.crf = LowRankCRF(len(dictionary), crf_rank, cfg.crf_beam_approx)
         # None (full vocabulary) or the kept ids; sized from the config so that a saved model reloads
         self.register_buffer(
             "output_ids", torch.zeros(cfg.output_vocab_size, dtype=torch.long) if cfg.output_vocab_size else None
@@ -256,6 +283,16 @@ class BnbDecoder(ParallelDecoder):
     def source_alignment(self, src_lengths, out_lengths):
         pos, _ = source_positions(src_lengths, out_lengths)
         return torch.minimum(pos.floor().long(), (src_lengths - 1)[:, None])
+
+    @property
+    def has_crf(self):
+        return self.crf is not None
+
+    def crf_log_likelihood(self, lprobs, target_slots, mask):
+        return self.crf.log_likelihood(lprobs, target_slots, mask, self.output_tokens)
+
+    def crf_viterbi(self, lprobs, mask):
+        return self.crf.viterbi(lprobs, mask, self.output_tokens)
 
     def length_rule(self):
         return (
@@ -369,9 +406,24 @@ class BnbModel(BertSeq2SeqMixin, FairseqEncoderDecoderModel):
         self.decoder.set_output_vocab(token_ids)
 
     def forward(
-        self, src_tokens, src_lengths=None, prev_output_tokens=None, out_lengths=None, prev_tokens=None, **kwargs
+        self,
+        src_tokens,
+        src_lengths=None,
+        prev_output_tokens=None,
+        out_lengths=None,
+        prev_tokens=None,
+        glance=None,
+        **kwargs,
     ):
+        """``glance`` (glancing training, GLAT): a function of a first, gradient-free decoder pass's
+        ``(logits, extra)`` that returns the ``prev_tokens`` of the pass that is returned (the same
+        encoder output serves both passes). It runs inside the model's forward, as distributed training
+        requires."""
         encoder_out = self.encoder(src_tokens, src_lengths=src_lengths)
+        if glance is not None:
+            with torch.no_grad():
+                first = self.decoder(None, encoder_out=encoder_out, out_lengths=out_lengths, prev_tokens=prev_tokens)
+            prev_tokens = glance(first)
         return self.decoder(
             prev_output_tokens, encoder_out=encoder_out, out_lengths=out_lengths, prev_tokens=prev_tokens
         )

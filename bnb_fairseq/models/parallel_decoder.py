@@ -85,6 +85,22 @@ class ParallelDecoder(FairseqDecoder):
         """(B, T) index of the source token each output slot reads (for --unk-policy copy-source)."""
         raise NotImplementedError
 
+    # --- a structured output layer over the slots (a CRF) ---
+    @property
+    def has_crf(self) -> bool:
+        """Whether a CRF couples neighbouring slots (``--crf-lowrank-approx``; one token per slot)."""
+        return False
+
+    def crf_log_likelihood(self, lprobs, target_slots, mask):
+        """(B,) log-likelihood of the slot sequences ``target_slots`` (B, T) under the CRF whose emission
+        scores are the slots' log-probabilities ``lprobs`` (B, T, V); ``mask`` (B, T) marks real slots."""
+        raise NotImplementedError
+
+    def crf_viterbi(self, lprobs, mask):
+        """The CRF's best slot sequence: ``(slots (B, T), its score (B,), log Z (B,))``, so that
+        ``(score - log Z) / length`` is its log-likelihood per slot."""
+        raise NotImplementedError
+
     # --- the passes ---
     def forward(self, prev_output_tokens=None, encoder_out=None, out_lengths=None, prev_tokens=None, **kwargs):
         """The one parallel pass: ``(logits (B, T, V), extra)`` with ``extra["padding_mask"]`` (B, T),

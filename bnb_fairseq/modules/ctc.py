@@ -23,3 +23,56 @@ def ctc_collapse(tokens, scores, padding_mask, blank, drop=()):
         keep &= tokens.ne(d)
     order = torch.argsort((~keep).to(torch.int8), dim=1, stable=True)
     return tokens.gather(1, order), scores.gather(1, order), keep.sum(1)
+
+
+def ctc_best_alignment(lprobs, targets, input_lengths, target_lengths, blank):
+    """The most probable CTC alignment (Viterbi) of each target: (B, T) output slot per frame, blanks
+    included, and (B,) its log-probability (-inf where the target cannot fit its frames).
+
+    lprobs (B, T, V) log-probabilities over output slots; targets (B, L) slots, padded past
+    ``target_lengths``. Frames past ``input_lengths`` get the blank. Glancing training of CTC models
+    (bnb_ctc --glat-ratio) reads the target word each frame is aligned to.
+    """
+    bsz, frames, _ = lprobs.shape
+    device = lprobs.device
+    max_len = targets.size(1)
+    states = 2 * max_len + 1  # blank, y1, blank, y2, ..., yL, blank
+    labels = torch.full((bsz, states), blank, dtype=torch.long, device=device)
+    labels[:, 1::2] = targets
+    # a skip from s-2 to s: into a label that differs from the label two states back
+    skip = torch.zeros((bsz, states), dtype=torch.bool, device=device)
+    skip[:, 3::2] = targets[:, 1:] != targets[:, :-1]
+    state_ids = torch.arange(states, device=device)
+    last_state = 2 * target_lengths  # the final blank
+    valid = state_ids[None] <= last_state[:, None]
+    lprobs = lprobs if lprobs.dtype in (torch.float32, torch.float64) else lprobs.float()
+    neg = torch.tensor(float("-inf"), device=device, dtype=lprobs.dtype)
+    emit = lprobs.gather(2, labels[:, None, :].expand(bsz, frames, states))  # (B, T, S)
+    delta = torch.full((bsz, states), float("-inf"), device=device, dtype=lprobs.dtype)
+    delta[:, 0] = emit[:, 0, 0]
+    delta[:, 1] = torch.where(target_lengths > 0, emit[:, 0, 1], neg)
+    delta = delta.masked_fill(~valid, float("-inf"))
+    back = []
+    for t in range(1, frames):
+        stay = delta
+        step = F.pad(delta[:, :-1], (1, 0), value=float("-inf"))
+        jump = F.pad(delta[:, :-2], (2, 0), value=float("-inf")).masked_fill(~skip, float("-inf"))
+        best, arg = torch.stack([stay, step, jump], dim=2).max(dim=2)  # arg: how many states back
+        nxt = (best + emit[:, t]).masked_fill(~valid, float("-inf"))
+        active = (t < input_lengths)[:, None]
+        delta = torch.where(active, nxt, delta)
+        back.append(torch.where(active, arg, torch.zeros_like(arg)))
+    rows = torch.arange(bsz, device=device)
+    end_blank = delta[rows, last_state]
+    end_label = torch.where(target_lengths > 0, delta[rows, (last_state - 1).clamp(min=0)], neg)
+    score = torch.maximum(end_blank, end_label)
+    state = torch.where(end_label > end_blank, last_state - 1, last_state)
+    path = [state]
+    for arg in reversed(back):
+        state = state - arg.gather(1, state.unsqueeze(1)).squeeze(1)
+        path.append(state)
+    path = torch.stack(path[::-1], dim=1)  # (B, T) state per frame
+    aligned = labels.gather(1, path)
+    frame_ids = torch.arange(frames, device=device)
+    aligned = aligned.masked_fill(frame_ids[None] >= input_lengths[:, None], blank)
+    return aligned, score

@@ -22,6 +22,7 @@ from bnb_fairseq.data import BREAK_MODES, CorruptedPairsDataset, CorruptionMix, 
 from bnb_fairseq.data.corruption import continuation_cut
 from bnb_fairseq.models.parallel_decoder import is_parallel
 from bnb_fairseq.tasks.batching import CoverAllBatchesMixin
+from bnb_fairseq.tasks.criterion_schedule import CriterionScheduleMixin
 from bnb_fairseq.tasks.output_vocab import choose_output_vocab
 
 logger = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ class BnbPretrainConfig(FairseqDataclass):
 
 
 @register_task("bnb_pretrain", dataclass=BnbPretrainConfig)
-class BnbPretrainTask(CoverAllBatchesMixin, FairseqTask):
+class BnbPretrainTask(CriterionScheduleMixin, CoverAllBatchesMixin, FairseqTask):
     """Data: ``{split}.{lang}.bin/.idx`` and ``dict.{lang}.txt`` (a BERT vocab.txt), one
     ``[CLS] pieces [SEP]`` line each. The model sees (corrupted block, original) pairs with the
     same dictionary on both sides, so any ``bnb`` arch and criterion trains on them and a

@@ -30,6 +30,7 @@ from bnb_fairseq.generation.decoding import (
 from bnb_fairseq.generation.heap import HeapTrimmer
 from bnb_fairseq.models.parallel_decoder import is_autoregressive
 from bnb_fairseq.tasks.batching import CoverAllBatchesMixin
+from bnb_fairseq.tasks.criterion_schedule import CriterionScheduleMixin
 from bnb_fairseq.tasks.output_vocab import choose_output_vocab
 from bnb_fairseq.tasks.pair_dataset import TwoVocabularyPairDataset, same_special_ids
 
@@ -98,7 +99,7 @@ class TruncatedSourceDataset(ResizedRowsMixin, BaseWrapperDataset):
 
 
 @register_task("bnb_seq2seq", dataclass=BnbSeq2SeqConfig)
-class BnbSeq2SeqTask(CoverAllBatchesMixin, TranslationTask):
+class BnbSeq2SeqTask(CriterionScheduleMixin, CoverAllBatchesMixin, TranslationTask):
     """Data from preprocess/binarize.py: ``[CLS] pieces [SEP]`` on both sides, BERT ids."""
 
     cfg: BnbSeq2SeqConfig

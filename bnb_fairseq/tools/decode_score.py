@@ -139,10 +139,13 @@ def corpus_bleu(hyps, refs, lowercase):
 
 def score_split(loaded, hyps, reference_file=None, cased=False, ids=None):
     """BLEU of ``hyps`` ({id: token ids}) against the split's references, over ``ids`` (default all)."""
+    from bnb_fairseq.tools.score import adjacent_repeats
+
     text = TextMaker(loaded.task, cased)
     refs = references(loaded, text, reference_file)
     ids = sorted(hyps) if ids is None else ids
     out_text = [text(hyps[i]) for i in ids]
     result = corpus_bleu(out_text, [refs[i] for i in ids], text.lowercase)
     result["hypotheses"] = out_text
+    result["repeats"] = adjacent_repeats(out_text)
     return result

@@ -39,6 +39,7 @@ FIELDS = [
     "train_ctc_bits",
     "bleu",
     "length_ratio",
+    "repeats",
     "hyp_len",
     "ref_len",
     "sentences",
@@ -183,6 +184,7 @@ def decode(checkpoint, data, subset, reference, cased, max_tokens, blank_penalty
     return {
         "bleu": round(scores["BLEU-4"], 2),
         "length_ratio": scores["length_ratio"],
+        "repeats": scores["repeats"],
         "hyp_len": scores["sys_len"],
         "ref_len": scores["ref_len"],
         "sentences": len(loaded.dataset),
@@ -234,7 +236,7 @@ def run(args, train_args):
         )
         print(
             f"learning_curve: {updates} updates, {rows[-1]['train_seconds']} s: BLEU {scores['bleu']}, "
-            f"length ratio {scores['length_ratio']}  e.g. {scores['example']!r}",
+            f"length ratio {scores['length_ratio']}, repeats {scores['repeats']}  e.g. {scores['example']!r}",
             flush=True,
         )
     if not args.keep_checkpoints:

@@ -111,6 +111,14 @@ def bleu(hyps, refs, lowercase):
     }
 
 
+def adjacent_repeats(hyps):
+    """Fraction of output words equal to the word before them ("the the"): the signature of a parallel
+    decoder whose slots are predicted independently."""
+    words = [line.split() for line in hyps]
+    repeated = sum(sum(a == b for a, b in zip(w, w[1:])) for w in words)
+    return round(repeated / max(sum(len(w) for w in words), 1), 4)
+
+
 def rouge(hyps, refs):
     from absl import logging as absl_logging
     from rouge_score import rouge_scorer

@@ -1,0 +1,103 @@
+"""A linear-chain CRF over the slots of a parallel decoder, after NART-DCRF (Sun et al. 2019): the
+slots' own log-probabilities are the emission scores, neighbouring tokens a and b add a transition
+score E1[a] . E2[b] of rank R, and the partition function and the Viterbi path are computed over the
+top-k tokens of each slot only (k x k transitions per step instead of V x V).
+
+Token ids here are vocabulary ids (not output slots), so the transition tables survive a change of
+the trimmed output vocabulary. Everything runs in fp32, also under --fp16/--amp.
+"""
+
+import torch
+import torch.nn as nn
+
+
+def at_least_fp32(x):
+    return x if x.dtype in (torch.float32, torch.float64) else x.float()
+
+
+class LowRankCRF(nn.Module):
+    def __init__(self, vocab_size, rank, beam):
+        super().__init__()
+        if rank < 1:
+            raise ValueError(f"--crf-lowrank-approx {rank}: give the rank of the transition matrix, at least 1")
+        if beam < 2:
+            raise ValueError(f"--crf-beam-approx {beam}: give at least 2 tokens per slot")
+        self.beam = beam
+        self.E1 = nn.Embedding(vocab_size, rank)
+        self.E2 = nn.Embedding(vocab_size, rank)
+        # E2 = 0: the transitions start at 0, so a fresh CRF scores sequences as the slots alone do
+        nn.init.normal_(self.E1.weight, std=0.02)
+        nn.init.zeros_(self.E2.weight)
+
+    def transitions(self, prev_ids, next_ids):
+        """Scores of every (a, b) with a in ``prev_ids`` (..., k1) and b in ``next_ids`` (..., k2): (..., k1, k2)."""
+        with torch.autocast(prev_ids.device.type, enabled=False):
+            return at_least_fp32(self.E1(prev_ids)) @ at_least_fp32(self.E2(next_ids)).transpose(-1, -2)
+
+    def candidates(self, emissions, gold=None, beam=None):
+        """The ``beam`` best slots of every position (B, T, k) by emission score, and their scores; with
+        ``gold`` (B, T) slots, each position's gold slot is forced in, as candidate 0."""
+        k = min(beam or self.beam, emissions.size(-1))
+        if gold is None:
+            return emissions.topk(k, dim=-1)
+        forced = emissions.scatter(-1, gold.unsqueeze(-1), float("inf"))
+        _, slots = forced.topk(k, dim=-1)
+        return emissions.gather(-1, slots), slots
+
+    def _step_transitions(self, ids):
+        """(B, T-1, k, k) transition scores between the candidates of slot t-1 and slot t."""
+        return self.transitions(ids[:, :-1], ids[:, 1:])
+
+    def log_partition(self, scores, ids, mask):
+        """log Z over the candidates: scores/ids (B, T, k), mask (B, T) True at real slots (a prefix)."""
+        trans = self._step_transitions(ids)
+        alpha = scores[:, 0]
+        for t in range(1, scores.size(1)):
+            nxt = torch.logsumexp(alpha.unsqueeze(2) + trans[:, t - 1], dim=1) + scores[:, t]
+            alpha = torch.where(mask[:, t : t + 1], nxt, alpha)
+        return torch.logsumexp(alpha, dim=1)
+
+    def sequence_score(self, scores, ids, mask):
+        """Unnormalised score of given sequences: emission ``scores`` (B, T) of their tokens ``ids`` (B, T)."""
+        emit = at_least_fp32(scores).masked_fill(~mask, 0.0).sum(1)
+        if ids.size(1) < 2:
+            return emit
+        trans = self.transitions(ids[:, :-1].unsqueeze(-1), ids[:, 1:].unsqueeze(-1))[..., 0, 0]
+        return emit + trans.masked_fill(~mask[:, 1:], 0.0).sum(1)
+
+    def log_likelihood(self, emissions, gold, mask, to_ids):
+        """(B,) log-likelihood of the gold slot sequences ``gold`` (B, T) under the CRF, the partition
+        function approximated over each position's top-k slots with the gold one forced in.
+        ``to_ids`` maps output slots to vocabulary ids (the decoder's ``output_tokens``)."""
+        emissions = at_least_fp32(emissions)
+        scores, slots = self.candidates(emissions, gold)
+        ids = to_ids(slots)
+        gold_score = self.sequence_score(scores[..., 0], ids[..., 0], mask)
+        return gold_score - self.log_partition(scores, ids, mask)
+
+    def forward(self, emissions, gold, mask, to_ids):
+        """The log-likelihood (as fairseq's DynamicCRF), see ``log_likelihood``."""
+        return self.log_likelihood(emissions, gold, mask, to_ids)
+
+    def viterbi(self, emissions, mask, to_ids, beam=None):
+        """Best slot sequence over the top-k slots of each position: (slots (B, T), its score (B,), log Z (B,)).
+        Slots past a sentence's length repeat its last slot's choice (mask them out)."""
+        emissions = at_least_fp32(emissions)
+        scores, slots = self.candidates(emissions, beam=beam)
+        ids = to_ids(slots)
+        trans = self._step_transitions(ids)
+        delta = scores[:, 0]
+        back = []
+        for t in range(1, scores.size(1)):
+            best, arg = (delta.unsqueeze(2) + trans[:, t - 1]).max(dim=1)
+            keep = mask[:, t : t + 1]
+            delta = torch.where(keep, best + scores[:, t], delta)
+            # a padded step points every candidate to itself, so the backtrace passes through unchanged
+            back.append(torch.where(keep, arg, torch.arange(arg.size(1), device=arg.device).expand_as(arg)))
+        path_score, last = delta.max(dim=1)
+        choice = [last]
+        for arg in reversed(back):
+            choice.append(arg.gather(1, choice[-1].unsqueeze(1)).squeeze(1))
+        choice = torch.stack(choice[::-1], dim=1)  # (B, T) candidate index per position
+        best_slots = slots.gather(-1, choice.unsqueeze(-1)).squeeze(-1)
+        return best_slots, path_score, self.log_partition(scores, ids, mask)
