@@ -142,10 +142,10 @@ def cli_env(**extra):
     return {"OMP_NUM_THREADS": "1", **os.environ, "PYTHONPATH": ROOT, "TOKENIZERS_PARALLELISM": "false", **extra}
 
 
-def run_cli(args, cwd=ROOT, check=True, timeout=900, env_extra=None):
-    """Run a command line the way a user would, returning the CompletedProcess."""
+def run_cli(args, cwd=ROOT, check=True, timeout=900, env_extra=None, input=None):
+    """Run a command line the way a user would (``input``: its standard input), returning the CompletedProcess."""
     env = cli_env(**(env_extra or {}))
-    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, input=input)
     if check and proc.returncode != 0:
         raise AssertionError(
             f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
@@ -344,7 +344,8 @@ def tiny_classify(background, request):
 
 @pytest.fixture(scope="session")
 def tiny_ctc(tmp_path_factory, demo_data, tiny_bert_dir):
-    """A tiny CTC BnB trained for one update (test_bad_input, test_task, test_benchmark)."""
+    """A tiny CTC BnB trained for one update, with glancing (test_bad_input, test_task, test_benchmark;
+    test_token_dependencies asserts on its log)."""
     return train_tiny(
         tmp_path_factory,
         "tiny_ctc",
@@ -363,4 +364,6 @@ def tiny_ctc(tmp_path_factory, demo_data, tiny_bert_dir):
         "--max-update",
         "1",
         "--disable-validation",
+        "--glat-ratio",
+        "0.5",
     )
