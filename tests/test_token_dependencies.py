@@ -3,6 +3,7 @@ decoding, glancing training (--glat-ratio) for both length controls, and samplin
 generator."""
 
 import argparse
+import json
 import re
 
 import pytest
@@ -385,3 +386,31 @@ def test_crf_glat_model_through_the_clis_and_the_python_api(crf_glat, demo_data,
     drawn = hub.translate(lines, crf_decode="argmax", sampling=True, sampling_topp=0.9)
     torch.manual_seed(3)
     assert hub.translate(lines, crf_decode="argmax", sampling=True, sampling_topp=0.9) == drawn
+
+
+@pytest.mark.slow
+def test_benchmark_rows_of_a_crf_model(crf_glat, demo_data, tmp_path):
+    out = tmp_path / "bench"
+    run_cli(
+        ["bash", "examples/benchmark.sh", "--fast", "--no-cmlm"],
+        env_extra={
+            "DATA": str(demo_data.bin),
+            "SRC": "es",
+            "TGT": "en",
+            "REFERENCE": f"{demo_data.raw}/test.en",
+            "OUT": str(out),
+            "NAR": f"crf={crf_glat.checkpoint}",
+            "LENGTH_BEAM": "3",
+            "REFINE": "2",
+            "THREADS": "1",
+        },
+    )
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    assert [r["setting"] for r in rows] == [
+        "crf BnB length beam 1, CRF Viterbi",
+        "crf BnB length beam 1, 2 refinement passes, slot argmax",
+        "crf BnB length beam 3, CRF Viterbi",
+        "crf BnB length beam 1, slot argmax (CRF unused)",
+        "crf model-only floor",
+    ]
+    assert all(0 <= r["bleu"] <= 100 for r in rows if r["kind"] != "floor")

@@ -230,16 +230,31 @@ def nar_settings(label, model, task, args):
 
 
 def classify_settings(label, model, task, args):
-    """A --length-control classify model: length beams and mask-predict refinement passes."""
+    """A --length-control classify model: length beams and mask-predict refinement passes; a model with
+    a CRF decodes by Viterbi (refinement passes by slot argmax) and gets a slot-argmax row beside it."""
+    crf = model.decoder.has_crf
     rows = []
     for beam in sorted(set([1] + args.length_beam)):
         for passes in sorted(set([0] + args.refine)) if beam == 1 else [0]:
-            gen = generator(task, model, iter_decode_with_beam=beam, iter_decode_max_iter=passes)
+            options = {"iter_decode_with_beam": beam, "iter_decode_max_iter": passes}
+            if crf and passes:
+                options["crf_decode"] = "argmax"
             name = f"length beam {beam}" + (f", {passes} refinement passes" if passes else "")
+            name += (", slot argmax" if passes else ", CRF Viterbi") if crf else ""
             kind = "bnb-classify" if beam == 1 and not passes else "bnb-classify-beam" if not passes else "bnb-refine"
+            gen = generator(task, model, **options)
             rows.append(
                 Setting(f"{label} BnB {name}", kind, lambda s, g=gen: first_hypothesis_tokens(g.generate([model], s)))
             )
+    if crf:
+        gen = generator(task, model, crf_decode="argmax")
+        rows.append(
+            Setting(
+                f"{label} BnB length beam 1, slot argmax (CRF unused)",
+                "bnb-classify",
+                lambda s, g=gen: first_hypothesis_tokens(g.generate([model], s)),
+            )
+        )
     return rows
 
 
