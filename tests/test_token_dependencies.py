@@ -5,6 +5,7 @@ generator."""
 import argparse
 import json
 import re
+import sys
 
 import pytest
 import torch
@@ -414,3 +415,18 @@ def test_benchmark_rows_of_a_crf_model(crf_glat, demo_data, tmp_path):
         "crf model-only floor",
     ]
     assert all(0 <= r["bleu"] <= 100 for r in rows if r["kind"] != "floor")
+
+
+@pytest.mark.slow
+def test_step_cost_compares_variants_on_the_same_batches(demo_data, tiny_bert_dir):
+    classify = "--length-control classify --criterion bnb_nat"
+    out = run_cli(
+        [sys.executable, "-m", "bnb_fairseq.tools.step_cost", str(demo_data.bin), "-s", "es", "-t", "en"]
+        + ["--steps", "2", "--warmup", "1", "--variant", f"plain={classify}"]
+        + ["--variant", f"crf={classify} --crf-lowrank-approx 4 --glat-ratio 0.5"]
+        + ["--", "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq", "--arch", "bnb_small"]
+        + ["--bert-checkpoint", tiny_bert_dir, "--batch-size", "4"]
+    ).stdout
+    rows = dict(re.findall(r"^\| (plain|crf) \| [\d.]+ \| ([\d.]+) \|$", out, re.M))
+    assert rows.keys() == {"plain", "crf"} and rows["plain"] == "1.000" and float(rows["crf"]) > 0, out
+    assert "2 steps of forward + backward per variant" in out
