@@ -117,3 +117,17 @@ def test_ctc_best_alignment_of_a_target_that_cannot_fit_is_minus_infinity():
     lprobs = torch.randn(1, 3, 4).log_softmax(-1)
     _, score = ctc_best_alignment(lprobs, torch.tensor([[1, 1, 2]]), torch.tensor([3]), torch.tensor([3]), 0)
     assert score[0] == float("-inf")
+
+
+def test_fp32_under_autocast_and_half_weights():
+    crf = random_crf(vocab=6, beam=3).float()
+    emissions = torch.randn(2, 4, 6).log_softmax(-1)
+    gold = torch.randint(0, 6, (2, 4))
+    mask = torch.ones(2, 4, dtype=torch.bool)
+    reference = crf.log_likelihood(emissions, gold, mask, same_ids)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        under_autocast = crf.log_likelihood(emissions, gold, mask, same_ids)
+    assert under_autocast.dtype == torch.float32 and torch.allclose(under_autocast, reference)
+    halved = random_crf(vocab=6, beam=3).half()  # --fp16 converts the model's weights
+    out = halved.log_likelihood(emissions.half(), gold, mask, same_ids)
+    assert out.dtype == torch.float32 and torch.isfinite(out).all()
