@@ -50,11 +50,14 @@ class LowRankCRF(nn.Module):
 
     def log_partition(self, scores, ids, mask):
         """log Z over the candidates: scores/ids (B, T, k), mask (B, T) True at real slots (a prefix)."""
-        trans = self._step_transitions(ids)
-        alpha = scores[:, 0]
-        for t in range(1, scores.size(1)):
-            nxt = torch.logsumexp(alpha.unsqueeze(2) + trans[:, t - 1], dim=1) + scores[:, t]
-            alpha = torch.where(mask[:, t : t + 1], nxt, alpha)
+        # unbound once: indexing trans[:, t] in the loop would make its backward write a full-size zero
+        # gradient per step (10x the cost of the whole recursion)
+        trans = self._step_transitions(ids).unbind(1)
+        emit, keep = scores.unbind(1), mask.unsqueeze(2).unbind(1)
+        alpha = emit[0]
+        for t in range(1, len(emit)):
+            nxt = torch.logsumexp(alpha.unsqueeze(2) + trans[t - 1], dim=1) + emit[t]
+            alpha = torch.where(keep[t], nxt, alpha)
         return torch.logsumexp(alpha, dim=1)
 
     def sequence_score(self, scores, ids, mask):
@@ -85,11 +88,11 @@ class LowRankCRF(nn.Module):
         emissions = at_least_fp32(emissions)
         scores, slots = self.candidates(emissions, beam=beam)
         ids = to_ids(slots)
-        trans = self._step_transitions(ids)
+        trans = self._step_transitions(ids).unbind(1)
         delta = scores[:, 0]
         back = []
         for t in range(1, scores.size(1)):
-            best, arg = (delta.unsqueeze(2) + trans[:, t - 1]).max(dim=1)
+            best, arg = (delta.unsqueeze(2) + trans[t - 1]).max(dim=1)
             keep = mask[:, t : t + 1]
             delta = torch.where(keep, best + scores[:, t], delta)
             # a padded step points every candidate to itself, so the backtrace passes through unchanged
