@@ -89,7 +89,13 @@ class Bert2BertDecoder(FairseqIncrementalDecoder):
         return self.output_layer(x), {"attn": [None]}
 
     def output_layer(self, features):
-        return self.lm_head(features, self.embeddings.word_embeddings.weight)
+        if self.lm_head.output_projection is not None:  # a quantized copy (--inference-precision)
+            return self.lm_head(features)
+        return self.lm_head(features, *self.output_weight())
+
+    def output_weight(self):
+        """The tied output matrix and bias (the word embeddings, the MLM head's bias)."""
+        return self.embeddings.word_embeddings.weight, self.lm_head.bias
 
     def reorder_incremental_state(self, incremental_state, new_order):
         caches = self.get_incremental_state(incremental_state, "cache")

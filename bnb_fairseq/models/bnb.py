@@ -377,7 +377,10 @@ class BnbDecoder(ParallelDecoder):
             position_embeds = gather_rows(table, pos, last.clamp(max=table.size(0) - 1), "linear")
         x = self.embeddings(inputs_embeds=x, position_embeds=position_embeds)
         x = self.encoder(x, padding_mask=padding_mask, memory=memory, memory_padding_mask=src_mask)
-        logits = self.lm_head(x, *self.output_weight())
+        if self.lm_head.output_projection is not None:  # a quantized copy (--inference-precision)
+            logits = self.lm_head(x)
+        else:
+            logits = self.lm_head(x, *self.output_weight())
         extra = {"padding_mask": padding_mask, "out_lengths": out_lengths, "latent": z}
         if length_logits is not None:
             extra["length_logits"] = length_logits

@@ -192,7 +192,13 @@ class BertLMHead(nn.Module):
         self.act = ACTIVATIONS[activation]
         self.LayerNorm = nn.LayerNorm(width, eps=eps)
         self.bias = nn.Parameter(torch.zeros(vocab_size))
+        # set for inference only (generation/precision.py): a frozen, quantized copy of the output matrix
+        self.output_projection = None
 
-    def forward(self, x, embedding_weight, bias=None):
-        """``embedding_weight``/``bias`` may be a subset of the vocabulary's rows (a trimmed output)."""
-        return F.linear(self.LayerNorm(self.act(self.dense(x))), embedding_weight, self.bias if bias is None else bias)
+    def forward(self, x, embedding_weight=None, bias=None):
+        """``embedding_weight``/``bias`` may be a subset of the vocabulary's rows (a trimmed output); with
+        an ``output_projection`` they are not needed."""
+        h = self.LayerNorm(self.act(self.dense(x)))
+        if self.output_projection is not None:
+            return self.output_projection(h)
+        return F.linear(h, embedding_weight, self.bias if bias is None else bias)

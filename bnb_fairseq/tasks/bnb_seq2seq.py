@@ -28,6 +28,7 @@ from bnb_fairseq.generation.decoding import (
     option_value,
 )
 from bnb_fairseq.generation.heap import HeapTrimmer
+from bnb_fairseq.generation.precision import apply_inference_precision
 from bnb_fairseq.models.parallel_decoder import is_autoregressive
 from bnb_fairseq.tasks.batching import CoverAllBatchesMixin
 from bnb_fairseq.tasks.criterion_schedule import CriterionScheduleMixin
@@ -285,6 +286,11 @@ class BnbSeq2SeqTask(CriterionScheduleMixin, CoverAllBatchesMixin, TranslationTa
                 "score of a given reference (its loss is in fairseq-validate)"
             )
 
+        if args is not None:  # not the training-time --eval-bleu generator, whose model keeps training
+            precision = option_value(self.cfg, args, "inference_precision")[0]
+            group_size = int(option_value(self.cfg, args, "inference_group_size")[0])
+            for model in models:
+                apply_inference_precision(model, precision, group_size)
         reranking = option_value(self.cfg, args, "iter_decode_with_external_reranker")[0]
         if all(is_autoregressive(m) for m in models) and not reranking:
             if args is None:  # --eval-bleu during training: greedy, up to 1.2 x source + 10 tokens

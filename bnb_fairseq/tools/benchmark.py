@@ -100,6 +100,13 @@ def parse_args(argv=None):
         default=[],
         help="classify models: extra rows with this many mask-predict refinement passes (repeatable)",
     )
+    p.add_argument(
+        "--precision",
+        default="fp32",
+        help="comma-separated inference precisions (fp32, bf16, int8, int4: --inference-precision); every "
+        "model gets every setting in each, from a fresh load, with its speed-up against the same setting in "
+        "fp32 and its size in memory",
+    )
     p.add_argument("--no-cmlm", action="store_true", help="skip fairseq's cmlm_transformer reference row")
     p.add_argument("--latency-sentences", type=int, default=100, help="sentences timed one at a time")
     p.add_argument("--warmup", type=int, default=5, help="untimed runs before each timing")
@@ -117,6 +124,12 @@ def parse_args(argv=None):
         help="smoke test: 8 sentences, 3 timed one by one, 1 warm-up run, batches of 4 (numbers mean nothing)",
     )
     args = p.parse_args(argv)
+    from bnb_fairseq.generation.precision import PRECISIONS
+
+    args.precisions = [x.strip() for x in args.precision.split(",") if x.strip()]
+    unknown = [x for x in args.precisions if x not in PRECISIONS]
+    if unknown or not args.precisions:
+        p.error(f"--precision {args.precision}: choose from {', '.join(PRECISIONS)}")
     if args.fast:
         args.max_sentences, args.latency_sentences, args.warmup, args.batch_size = 8, 3, 1, 4
     return args
@@ -132,15 +145,34 @@ class Setting:
 
     def __init__(self, label, kind, decode, bleu=True, note=""):
         self.label, self.kind, self.decode, self.bleu, self.note = label, kind, decode, bleu, note
+        self.precision, self.fp32_label, self.model_bytes = "fp32", label, None
 
 
-def load(path, data, device):
+def in_precision(settings, model, precision, label):
+    """Mark the settings of a model converted to ``precision`` (its rows read 'LABEL [int8] ...')."""
+    from bnb_fairseq.modules.quantized import model_bytes
+
+    size = model_bytes(model)
+    for s in settings:
+        s.precision, s.model_bytes = precision, size
+        if precision != "fp32":
+            s.fp32_label = s.label
+            s.label = s.label.replace(label, f"{label} [{precision}]", 1)
+    return settings
+
+
+def load(path, data, device, precision="fp32"):
+    """A fresh copy of the checkpoint's model, converted to ``precision``; its task builds generators
+    in that precision."""
     from fairseq import checkpoint_utils
+
+    from bnb_fairseq.generation.precision import apply_inference_precision
 
     if not os.path.isfile(path):
         raise SystemExit(f"benchmark: checkpoint {path} not found")
-    models, cfg, task = checkpoint_utils.load_model_ensemble_and_task([path], arg_overrides={"data": data})
-    model = models[0].to(device).eval()
+    overrides = {"data": data, "inference_precision": precision}
+    models, cfg, task = checkpoint_utils.load_model_ensemble_and_task([path], arg_overrides=overrides)
+    model = apply_inference_precision(models[0].to(device).eval(), precision)
     return model, cfg, task
 
 
@@ -377,7 +409,11 @@ def run_setting(setting, warm, single, batched, device, tgt_dict):
         "sentences": n,
         "batch_seconds": total,
         "sentences_per_s": n / total,
+        "precision": setting.precision,
+        "fp32_setting": setting.fp32_label,
     }
+    if setting.model_bytes is not None:
+        row["model_mib"] = setting.model_bytes / 2**20
     if hyps:
         row["tokens_per_s"] = sum(len(h) for h in hyps.values()) / total
     return row, hyps
@@ -429,6 +465,19 @@ def machine(device):
     return info
 
 
+def add_precision_speedups(rows):
+    """Each row in a lower precision against the same setting in fp32 (same model, same run)."""
+    fp32 = {r["setting"]: r for r in rows if r.get("precision", "fp32") == "fp32"}
+    for r in rows:
+        base = fp32.get(r.get("fp32_setting"))
+        if base is None:
+            continue
+        r["speedup_vs_fp32_batch1"] = base["latency_ms_mean"] / r["latency_ms_mean"]
+        r["speedup_vs_fp32_batched"] = r["sentences_per_s"] / base["sentences_per_s"]
+        if "bleu" in r and "bleu" in base:
+            r["bleu_vs_fp32"] = r["bleu"] - base["bleu"]
+
+
 def add_speedups(rows, baseline):
     base = next((r for r in rows if r["setting"] == baseline), None) if baseline else None
     base = base or next((r for r in rows if r["kind"] == "ar-beam4"), None)
@@ -445,17 +494,27 @@ def markdown(rows, info, args, baseline):
         f"| setting | batch 1 p50 ms | p90 ms | speed-up b1 | batch {args.batch_size} sent/s | tokens/s | "
         f"speed-up b{args.batch_size} | BLEU | hyp / ref words |"
     )
-    lines = [head, "|" + "---|" * 9]
+    compare = args.precisions != ["fp32"]  # columns for the precision study
+    if compare:
+        head += f" MiB in memory | vs fp32 b1 | vs fp32 b{args.batch_size} | BLEU vs fp32 |"
+    lines = [head, "|" + "---|" * (13 if compare else 9)]
     for r in rows:
         bleu = f"{r['bleu']:.2f}" if "bleu" in r else "n/a"
         length = f"{r['hyp_words']:.1f} / {r['ref_words']:.1f}" if "hyp_words" in r else "n/a"
         tok = f"{r['tokens_per_s']:.0f}" if "tokens_per_s" in r else "n/a"
         sp1 = f"{r['speedup_batch1']:.1f}x" if "speedup_batch1" in r else ""
         spb = f"{r['speedup_batched']:.1f}x" if "speedup_batched" in r else ""
-        lines.append(
+        line = (
             f"| {r['setting']} | {r['latency_ms_p50']:.1f} | {r['latency_ms_p90']:.1f} | {sp1} | "
             f"{r['sentences_per_s']:.1f} | {tok} | {spb} | {bleu} | {length} |"
         )
+        if compare:
+            mib = f"{r['model_mib']:.1f}" if "model_mib" in r else ""
+            v1 = f"{r['speedup_vs_fp32_batch1']:.2f}x" if "speedup_vs_fp32_batch1" in r else ""
+            vb = f"{r['speedup_vs_fp32_batched']:.2f}x" if "speedup_vs_fp32_batched" in r else ""
+            dbleu = f"{r['bleu_vs_fp32']:+.2f}" if "bleu_vs_fp32" in r else ""
+            line += f" {mib} | {v1} | {vb} | {dbleu} |"
+        lines.append(line)
     notes = [f"- {r['setting']}: {r['note']}" for r in rows if r["note"]]
     floor = next((r for r in rows if r["kind"] == "floor"), None)
     greedy = next((r for r in rows if r["kind"] == "bnb-ctc-greedy"), None)
@@ -516,15 +575,18 @@ def main(argv=None):
     settings, task = [], None
     for spec in args.ar:
         label, path = labelled(spec)
-        model, _, task = load(path, args.data, args.device)
-        settings += ar_settings(label, model, task, args)
+        for precision in args.precisions:
+            model, _, task = load(path, args.data, args.device, precision)
+            settings += in_precision(ar_settings(label, model, task, args), model, precision, label)
     nar_models = []
     for spec in args.nar:
         label, path = labelled(spec)
-        model, _, task = load(path, args.data, args.device)
-        nar_models.append(model)
-        settings += nar_settings(label, model, task, args)
-    if nar_models and not args.no_cmlm:
+        for precision in args.precisions:
+            model, _, task = load(path, args.data, args.device, precision)
+            if precision == "fp32":
+                nar_models.append(model)
+            settings += in_precision(nar_settings(label, model, task, args), model, precision, label)
+    if nar_models and not args.no_cmlm and "fp32" in args.precisions:
         settings.append(cmlm_setting(nar_models[0], task, args.device))
 
     task.load_dataset(args.subset)
@@ -556,6 +618,7 @@ def main(argv=None):
         )
     score(rows_hyps, dataset, task, args.reference, args.cased)
     rows = [r for r, _ in rows_hyps]
+    add_precision_speedups(rows)
     baseline = add_speedups(rows, args.baseline)
     os.makedirs(args.out, exist_ok=True)
     table = markdown(rows, info, args, baseline)
