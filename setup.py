@@ -23,6 +23,8 @@ setup(
         "tqdm",
         "numpy",
         "matplotlib",  # learning-curve plots (bnb_fairseq.tools.learning_curve)
+        "onnx>=1.16",  # --inference-precision onnx, tools/export_onnx.py
+        "onnxruntime>=1.18",
     ],
     extras_require={"test": ["pytest", "ruff"]},
 )

@@ -14,7 +14,9 @@ from test_length_classify import build as build_classify
 from test_mixed_precision import build as build_ctc
 from test_mixed_precision import sample
 
+from bnb_fairseq.generation import ParallelGenerator
 from bnb_fairseq.generation.precision import apply_inference_precision
+from bnb_fairseq.models.onnx_runner import use_onnx_runtime
 from bnb_fairseq.modules.quantized import DynamicInt8Linear, Int4WeightOnlyLinear, QuantizedEmbedding, model_bytes
 
 # largest |log p(fp32) - log p(precision)| over every slot and output piece, tiny untrained models
@@ -79,7 +81,7 @@ def test_precision_is_applied_once(tiny_bert_dir):
     assert apply_inference_precision(model, "int8") is model and apply_inference_precision(model, "fp32") is model
     with pytest.raises(ValueError, match="already converted to int8 for inference; load the checkpoint again"):
         apply_inference_precision(model, "int4")
-    with pytest.raises(ValueError, match="choose one of fp32, bf16, int8, int4"):
+    with pytest.raises(ValueError, match="choose one of fp32, bf16, int8, int4, onnx, onnx-int8"):
         apply_inference_precision(model, "int2")
     half, _ = build_ctc(tiny_bert_dir)
     with pytest.raises(ValueError, match="already in torch.float16"):
@@ -182,7 +184,7 @@ def test_benchmark_compares_precisions(demo_data, tiny_ctc, tiny_b2b, tmp_path):
             "--nar",
             f"bnb={tiny_ctc.checkpoint}",
             "--precision",
-            "fp32,int8",
+            "fp32,int8,onnx-int8",
             "--ar-beams",
             "1",
             "--no-cmlm",
@@ -201,6 +203,8 @@ def test_benchmark_compares_precisions(demo_data, tiny_ctc, tiny_b2b, tmp_path):
         "bnb model-only floor",
         "bnb [int8] BnB CTC greedy",
         "bnb [int8] model-only floor",
+        "bnb [onnx-int8] BnB CTC greedy",
+        "bnb [onnx-int8] model-only floor",
     }
     for name in ("b2b [int8] AR greedy", "bnb [int8] BnB CTC greedy"):
         row, fp32 = rows[name], rows[name.replace(" [int8]", "")]
@@ -209,3 +213,96 @@ def test_benchmark_compares_precisions(demo_data, tiny_ctc, tiny_b2b, tmp_path):
         assert row["model_mib"] < 0.5 * fp32["model_mib"]
         assert row["bleu_vs_fp32"] == pytest.approx(row["bleu"] - fp32["bleu"])
     assert "MiB in memory" in (out / "results.md").read_text()
+
+
+def padded_batch(lengths, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    rows = [[101] + torch.randint(1000, 5000, (n - 2,), generator=g).tolist() + [102] for n in lengths]
+    width = max(lengths)
+    return torch.tensor([r + [0] * (width - len(r)) for r in rows])
+
+
+def test_onnx_graph_matches_pytorch_with_padding(tiny_bert_dir, tmp_path):
+    """Exported on its own 2 x 5 example, run on other batch sizes and lengths, padding included."""
+    model, task = build_ctc(tiny_bert_dir)
+    model.set_output_vocab(list(range(1000, 1100)))
+    model.eval()
+    runner = use_onnx_runtime(copy.deepcopy(model), str(tmp_path / "one_pass.onnx"))
+    generator = ParallelGenerator(task.target_dictionary)
+    for lengths in ([3], [9, 4, 6], [17, 17]):
+        src = padded_batch(lengths)
+        with torch.no_grad():
+            net_output = model(src, src.ne(0).sum(1))
+            ours = model.get_normalized_probs(net_output, log_probs=True)
+            theirs, extra = runner.decoder(None, encoder_out=runner.encoder(src))
+        assert torch.equal(extra["padding_mask"], net_output[1]["padding_mask"])
+        real = ~extra["padding_mask"]
+        assert (ours - theirs).abs()[real].max() < 1e-4
+        sample = {"net_input": {"src_tokens": src, "src_lengths": src.ne(0).sum(1)}}
+        a, b = generator.generate([model], sample), generator.generate([runner], sample)
+        assert [h[0]["tokens"].tolist() for h in a] == [h[0]["tokens"].tolist() for h in b]
+
+
+def test_onnx_refuses_what_the_graph_cannot_do(tiny_bert_dir, tmp_path):
+    classify, _ = build_classify(tiny_bert_dir)
+    with pytest.raises(ValueError, match="ONNX export covers CTC models"):
+        apply_inference_precision(classify, "onnx")
+    model, _ = build_ctc(tiny_bert_dir)
+    runner = use_onnx_runtime(model.eval(), str(tmp_path / "m.onnx"), quantize=True)
+    assert (tmp_path / "m.onnx").exists() and not (tmp_path / "m.onnx.fp32.onnx").exists()
+    src = padded_batch([5])
+    with pytest.raises(ValueError, match="given lengths and words"):
+        runner.decoder(None, encoder_out=runner.encoder(src), out_lengths=torch.tensor([4]))
+
+
+@pytest.mark.slow
+def test_onnx_through_generate_interactive_and_export_tool(demo_data, tiny_ctc, tmp_path):
+    n = sum(1 for _ in open(f"{demo_data.raw}/test.en"))
+    out = generate(demo_data, tiny_ctc.checkpoint, "--inference-precision", "onnx")
+    assert sorted(int(i) for i in re.findall(r"^H-(\d+)\t", out.stdout, re.M)) == list(range(n))
+    assert "run by ONNX Runtime" in out.stderr
+    plain = generate(demo_data, tiny_ctc.checkpoint)
+    lines = lambda text: sorted(re.findall(r"^H-\d+\t.*$", text, re.M))  # noqa: E731
+    assert lines(out.stdout) == lines(plain.stdout)
+
+    proc = run_cli(
+        [
+            "fairseq-interactive",
+            str(demo_data.bin),
+            "--user-dir",
+            "bnb_fairseq",
+            "--task",
+            "bnb_seq2seq",
+            "-s",
+            "es",
+            "-t",
+            "en",
+            "--path",
+            str(tiny_ctc.checkpoint),
+            "--bpe",
+            "bert_wordpiece",
+            "--inference-precision",
+            "onnx-int8",
+        ],
+        input="uno dos\n\ntres\n",
+    )
+    assert re.findall(r"^H-(\d+)\t", proc.stdout, re.M) == ["0", "1", "2"]
+
+    report = run_cli(
+        [
+            sys.executable,
+            "-m",
+            "bnb_fairseq.tools.export_onnx",
+            str(tiny_ctc.checkpoint),
+            "--data",
+            str(demo_data.bin),
+            "--out",
+            str(tmp_path / "model.onnx"),
+            "--subset",
+            "test",
+        ]
+    ).stdout
+    result = json.loads(report[report.index("{") :])
+    assert result["sentences"] == n and result["identical_lines"] == 1.0
+    assert result["max_abs_logprob_difference"] < 1e-3 and result["bleu_onnx"] == result["bleu_pytorch"]
+    assert (tmp_path / "model.onnx").stat().st_size > 0

@@ -91,13 +91,15 @@ class ParallelDecodingConfig(FairseqDataclass):
             "each slot's own argmax (the CRF unused)"
         },
     )
-    inference_precision: ChoiceEnum(["fp32", "bf16", "int8", "int4"]) = field(
+    inference_precision: ChoiceEnum(["fp32", "bf16", "int8", "int4", "onnx", "onnx-int8"]) = field(
         default="fp32",
         metadata={
             "help": "decoding: convert the loaded model(s) for inference: bf16 weights, int8 (dynamic int8 "
             "Linear layers, the tied output projection included, and int8 word embeddings; CPU) or int4 "
             "(weight-only 4-bit Linear layers and embeddings in groups of --inference-group-size; CPU: the "
-            "smallest model, not the fastest); BnB and bert2bert models alike (docs/decoding.md)"
+            "smallest model, not the fastest), BnB and bert2bert models alike; or the one pass exported to ONNX "
+            "and run by ONNX Runtime, as is or int8-quantized by it (onnx, onnx-int8; CTC BnB models; "
+            "docs/decoding.md)"
         },
     )
     inference_group_size: int = field(

@@ -7,13 +7,19 @@ benchmark), to BnB and bert2bert models alike, so that both sides of a speed com
 - ``int8``: every Linear layer, the tied output projection (its trimmed rows) included, as int8 weights
   with int8 activations quantized per call (fbgemm); word-embedding tables as int8 rows;
 - ``int4``: weight-only 4-bit Linear layers (aten's CPU kernel, groups of ``--inference-group-size``
-  inputs, bf16 matmul) and 4-bit word-embedding tables: the smallest model, not the fastest.
+  inputs, bf16 matmul) and 4-bit word-embedding tables: the smallest model, not the fastest;
+- ``onnx``, ``onnx-int8``: the one pass exported to ONNX (CTC BnB models) and run by ONNX Runtime, as
+  is or after ONNX Runtime's dynamic int8 quantization (models/onnx_runner.py).
 
 Layers whose input width is not a multiple of the group size (BnB's 8-wide latent) stay in fp32.
 int8 and int4 use CPU kernels; on a GPU use bf16 (or fairseq's ``--fp16``).
 """
 
+import atexit
 import logging
+import os
+import shutil
+import tempfile
 
 import torch
 import torch.nn as nn
@@ -29,7 +35,7 @@ from bnb_fairseq.modules.quantized import (
 
 logger = logging.getLogger(__name__)
 
-PRECISIONS = ("fp32", "bf16", "int8", "int4")
+PRECISIONS = ("fp32", "bf16", "int8", "int4", "onnx", "onnx-int8")
 
 
 def current_precision(model):
@@ -50,7 +56,7 @@ def apply_inference_precision(model, precision, group_size=32):
             "load the checkpoint again to decode it in another precision"
         )
     weights = next(model.parameters())
-    if precision in ("int8", "int4") and weights.device.type != "cpu":
+    if precision != "bf16" and weights.device.type != "cpu":
         raise ValueError(
             f"--inference-precision {precision} runs on CPU kernels; this model is on {weights.device}: "
             "on a GPU use --inference-precision bf16 (or fairseq's --fp16)"
@@ -64,16 +70,34 @@ def apply_inference_precision(model, precision, group_size=32):
     model.eval()
     if precision == "bf16":
         model.to(torch.bfloat16)
+    elif precision.startswith("onnx"):
+        from bnb_fairseq.models.onnx_runner import use_onnx_runtime
+
+        use_onnx_runtime(model, export_path(precision), quantize=precision == "onnx-int8")
+        before = None
     else:
         bits = 8 if precision == "int8" else 4
         freeze_output_projections(model, bits, group_size)
         swap_layers(model, bits, group_size)
     model.inference_precision = precision
-    logger.info(
-        f"inference precision {precision}: {type(model).__name__} {before / 2**20:.1f} MiB -> "
-        f"{model_bytes(model) / 2**20:.1f} MiB in memory"
-    )
+    if before is None:
+        logger.info(
+            f"inference precision {precision}: {type(model).__name__} exported to {model.decoder.path} "
+            f"({model.decoder.onnx_file_bytes / 2**20:.1f} MiB), run by ONNX Runtime"
+        )
+    else:
+        logger.info(
+            f"inference precision {precision}: {type(model).__name__} {before / 2**20:.1f} MiB -> "
+            f"{model_bytes(model) / 2**20:.1f} MiB in memory"
+        )
     return model
+
+
+def export_path(precision):
+    """A fresh file in a directory removed when the process ends."""
+    folder = tempfile.mkdtemp(prefix="bnb-onnx-")
+    atexit.register(shutil.rmtree, folder, True)
+    return os.path.join(folder, f"one_pass.{precision}.onnx")
 
 
 def freeze_output_projections(model, bits, group_size):

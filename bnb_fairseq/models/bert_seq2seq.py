@@ -118,7 +118,7 @@ class BertEncoder(FairseqEncoder):
         first [SEP], 1 after it (question generation's answer and context, GLUE sentence pairs).
         A one-part source is all 0, as before; padding stays 0."""
         sep = src_tokens.eq(self.dictionary.eos())
-        after_first_sep = (sep.cumsum(1) - sep.long()) > 0
+        after_first_sep = (sep.long().cumsum(1) - sep.long()) > 0
         return (after_first_sep & ~padding_mask).long()
 
     def forward(self, src_tokens, src_lengths=None, **kwargs):

@@ -21,8 +21,8 @@ def source_positions(src_lengths, out_lengths):
 
     Returns (B, max T_b) float positions and the (B, max T_b) bool mask, True at padding slots.
     """
-    t_max = int(out_lengths.max())
-    j = torch.arange(t_max, device=src_lengths.device, dtype=torch.float32)[None, :]
+    # the slot count stays a tensor, so that an exported graph (tools/export_onnx.py) keeps it dynamic
+    j = torch.arange(out_lengths.max(), device=src_lengths.device).to(torch.float32)[None, :]
     pos = j * src_lengths.to(torch.float32)[:, None] / out_lengths.to(torch.float32)[:, None]
     return pos, j >= out_lengths[:, None]
 

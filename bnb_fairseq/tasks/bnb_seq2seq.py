@@ -287,7 +287,7 @@ class BnbSeq2SeqTask(CriterionScheduleMixin, CoverAllBatchesMixin, TranslationTa
             )
 
         if args is not None:  # not the training-time --eval-bleu generator, whose model keeps training
-            precision = option_value(self.cfg, args, "inference_precision")[0]
+            precision = str(option_value(self.cfg, args, "inference_precision")[0])
             group_size = int(option_value(self.cfg, args, "inference_group_size")[0])
             for model in models:
                 apply_inference_precision(model, precision, group_size)

@@ -152,9 +152,12 @@ def in_precision(settings, model, precision, label):
     """Mark the settings of a model converted to ``precision`` (its rows read 'LABEL [int8] ...')."""
     from bnb_fairseq.modules.quantized import model_bytes
 
-    size = model_bytes(model)
+    onnx_file = getattr(model.decoder, "onnx_file_bytes", None)
+    size = model_bytes(model) if onnx_file is None else onnx_file
     for s in settings:
         s.precision, s.model_bytes = precision, size
+        if onnx_file is not None:
+            s.note = "; ".join(filter(None, [s.note, "ONNX Runtime, size: the .onnx file"]))
         if precision != "fp32":
             s.fp32_label = s.label
             s.label = s.label.replace(label, f"{label} [{precision}]", 1)
@@ -576,6 +579,9 @@ def main(argv=None):
     for spec in args.ar:
         label, path = labelled(spec)
         for precision in args.precisions:
+            if precision.startswith("onnx"):
+                logger.info(f"--ar {label}: no {precision} rows (the ONNX export covers one-pass models)")
+                continue
             model, _, task = load(path, args.data, args.device, precision)
             settings += in_precision(ar_settings(label, model, task, args), model, precision, label)
     nar_models = []
