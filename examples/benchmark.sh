@@ -15,6 +15,8 @@
 #   CTC_BEAM       extra BnB rows with a CTC prefix beam search of this width (space-separated values)
 #   LENGTH_BEAM, REFINE  for --length-control classify models: extra rows with these length beams /
 #                  mask-predict refinement passes (space-separated values)
+#   PRECISION comma-separated inference precisions/backends, each model in each (fp32, bf16, int8, int4,
+#            onnx, onnx-int8; --inference-precision) [fp32]
 #   THREADS  torch threads (default torch's)       OUT  output directory [benchmark]
 # Extra arguments go to the module, e.g. --fast (8 sentences: a smoke test), --device cuda, --no-cmlm.
 #
@@ -36,5 +38,6 @@ for b in ${LENGTH_BEAM:-}; do args+=(--length-beam "$b"); done
 for n in ${REFINE:-}; do args+=(--refine "$n"); done
 [[ -n "${REFERENCE:-}" ]] && args+=(--reference "$REFERENCE")
 [[ -n "${THREADS:-}" ]] && args+=(--threads "$THREADS")
+[[ -n "${PRECISION:-}" ]] && args+=(--precision "$PRECISION")
 export TOKENIZERS_PARALLELISM=false
 exec python -m bnb_fairseq.tools.benchmark "${args[@]}" "$@"

@@ -306,3 +306,89 @@ def test_onnx_through_generate_interactive_and_export_tool(demo_data, tiny_ctc, 
     assert result["sentences"] == n and result["identical_lines"] == 1.0
     assert result["max_abs_logprob_difference"] < 1e-3 and result["bleu_onnx"] == result["bleu_pytorch"]
     assert (tmp_path / "model.onnx").stat().st_size > 0
+
+
+def test_fake_quantization_and_layer_groups(tiny_bert_dir):
+    from bnb_fairseq.tools.quant_study import GROUPS, fake_quantize, quantize_group
+
+    torch.manual_seed(0)
+    w = torch.randn(6, 64)
+    assert relative_error(fake_quantize(w, 8, 32), w) < 0.01
+    assert relative_error(fake_quantize(w, 8, 32), w) < relative_error(fake_quantize(w, 3, 32), w) < 0.5
+    binary = fake_quantize(w, 1, 32)
+    assert torch.allclose(binary, torch.sign(w) * w.abs().mean(1, keepdim=True))
+
+    model, _ = build_ctc(tiny_bert_dir)
+    named = {g: set(quantize_group(copy.deepcopy(model), g, 8, 32)) for g in GROUPS}
+    everything = set(quantize_group(copy.deepcopy(model), "all", 8, 32))
+    assert everything == set().union(*named.values()) and sum(map(len, named.values())) == len(everything)
+    assert "decoder.embeddings.word_embeddings.weight" in named["output"]
+    assert "encoder.embeddings.word_embeddings.weight" in named["embeddings"]
+    assert any("crossattention.self.key" in n for n in named["attention"])
+    assert any("intermediate.dense" in n for n in named["ffn"])
+    assert not any("latent" in n or "LayerNorm" in n for n in everything)
+
+
+def test_int4_state_round_trip(tiny_bert_dir):
+    from bnb_fairseq.modules.quantized import pack_state_int4, unpack_state_int4
+
+    model, _ = build_ctc(tiny_bert_dir)
+    state = model.state_dict()
+    packed = pack_state_int4(state)
+    size = lambda sd: sum(t.numel() * t.element_size() for t in sd.values())  # noqa: E731
+    assert size(packed) < 0.3 * size(state)
+    assert "encoder.embeddings.word_embeddings.weight.int4_codes" in packed
+    restored = unpack_state_int4(dict(packed))
+    assert restored.keys() == state.keys()
+    for name, t in state.items():
+        if t.is_floating_point() and t.dim() == 2 and t.numel() >= 4096:
+            assert relative_error(restored[name], t) < 0.12
+        else:
+            assert torch.equal(restored[name], t)
+
+
+@pytest.mark.slow
+def test_packaged_int4_model_and_quant_study(demo_data, tiny_ctc, tmp_path):
+    out = tmp_path / "int4"
+    run_cli(
+        [
+            sys.executable,
+            "-m",
+            "bnb_fairseq.tools.package",
+            str(tiny_ctc.checkpoint),
+            str(demo_data.bin),
+            str(out),
+            "--precision",
+            "int4",
+        ]
+    )
+    assert (out / "model.pt").stat().st_size < 0.3 * tiny_ctc.checkpoint.stat().st_size
+    assert "--inference-precision int4" in (out / "README.md").read_text()
+    n = sum(1 for _ in open(f"{demo_data.raw}/test.en"))
+    hypos = generate(demo_data, out / "model.pt", "--inference-precision", "int4").stdout
+    assert sorted(int(i) for i in re.findall(r"^H-(\d+)\t", hypos, re.M)) == list(range(n))
+
+    study = tmp_path / "study"
+    run_cli(
+        [
+            sys.executable,
+            "-m",
+            "bnb_fairseq.tools.quant_study",
+            str(tiny_ctc.checkpoint),
+            "--data",
+            str(demo_data.bin),
+            "--subset",
+            "test",
+            "--bits",
+            "8,1",
+            "--groups",
+            "ffn,all",
+            "--out",
+            str(study),
+        ]
+    )
+    result = json.loads((study / "results.json").read_text())
+    assert [(r["group"], r["bits"]) for r in result["rows"]] == [("ffn", 8), ("ffn", 1), ("all", 8), ("all", 1)]
+    for r in result["rows"]:
+        assert r["delta"] == pytest.approx(r["bleu"] - result["fp32_bleu"], abs=0.011) and r["weights"] > 0
+    assert "1 bit (binary)" in (study / "results.md").read_text()

@@ -18,6 +18,7 @@ from fairseq.models import FairseqEncoder
 from bnb_fairseq.bert.checkpoint import BertCheckpointError, load_bert_weights, load_into, read_bert_sizes
 from bnb_fairseq.bert.dictionary import checkpoint_dictionary
 from bnb_fairseq.modules import BertEmbeddings, BertLMHead, BertStack, init_bert_weights
+from bnb_fairseq.modules.quantized import unpack_state_int4
 
 logger = logging.getLogger(__name__)
 
@@ -200,8 +201,10 @@ class BertSeq2SeqMixin:
         return hub_utils.GeneratorHubInterface(cfg, task, loaded["models"])
 
     def upgrade_state_dict_named(self, state_dict, name):
-        """A checkpoint of another run (``--finetune-from-model``) must have this model's vocabularies."""
+        """A checkpoint of another run (``--finetune-from-model``) must have this model's vocabularies. A
+        model packaged with 4-bit weights (tools/package.py --precision int4) loads them as fp32."""
         prefix = f"{name}." if name else ""
+        unpack_state_int4(state_dict, prefix)
         for side, part, module in (("source", "encoder", self.encoder), ("target", "decoder", self.decoder)):
             theirs = state_dict.get(f"{prefix}{part}.embeddings.word_embeddings.weight")
             if theirs is not None and theirs.size(0) != len(module.dictionary):

@@ -160,3 +160,36 @@ class QuantizedEmbedding(nn.Module):
 
     def extra_repr(self):
         return f"{self.num_embeddings}, {self.embedding_dim}, int{self.bits} groups of {self.group_size}"
+
+
+PACKED_SUFFIXES = (".int4_codes", ".int4_scale", ".int4_low")
+
+
+def pack_state_int4(state_dict, group_size=32, min_size=4096):
+    """A state dict with every 2-D float tensor of at least ``min_size`` values (Linear weights and
+    embedding tables) stored as 4-bit codes, two per byte, with a fp16 scale and minimum per group of
+    ``group_size`` columns (keys ``NAME.int4_codes/.int4_scale/.int4_low``); other tensors as they are.
+    Portable: the codes are not packed for any CPU's kernel. ``unpack_state_int4`` reverses it."""
+    out = {}
+    for name, t in state_dict.items():
+        size = pick_group_size(t.size(-1), group_size) if torch.is_tensor(t) and t.dim() == 2 else None
+        if size is None or not t.is_floating_point() or t.numel() < min_size:
+            out[name] = t
+            continue
+        q, scale, low = group_quantize(t, 4, size)
+        q = q.to(torch.uint8)
+        out[name + ".int4_codes"] = q[:, 0::2] | (q[:, 1::2] << 4)
+        out[name + ".int4_scale"] = scale.to(torch.float16)
+        out[name + ".int4_low"] = low.to(torch.float16)
+    return out
+
+
+def unpack_state_int4(state_dict, prefix=""):
+    """Replace (in place) the packed entries of ``pack_state_int4`` under ``prefix`` by fp32 tensors."""
+    for key in [k for k in state_dict if k.startswith(prefix) and k.endswith(".int4_codes")]:
+        name = key[: -len(".int4_codes")]
+        codes = state_dict.pop(key)
+        scale, low = state_dict.pop(name + ".int4_scale").float(), state_dict.pop(name + ".int4_low").float()
+        q = torch.stack([codes & 15, codes >> 4], -1).flatten(-2).to(torch.int32)
+        state_dict[name] = group_dequantize(q, scale, low, q.size(1) // scale.size(1))
+    return state_dict
