@@ -256,8 +256,15 @@ def test_onnx_refuses_what_the_graph_cannot_do(tiny_bert_dir, tmp_path):
 
 
 @pytest.mark.slow
-def test_onnx_through_generate_interactive_and_export_tool(demo_data, tiny_ctc, tmp_path):
+def test_onnx_through_generate_interactive_and_export_tool(demo_data, tiny_ctc, tiny_b2b, tmp_path):
     n = sum(1 for _ in open(f"{demo_data.raw}/test.en"))
+    refused = run_cli(
+        ["fairseq-generate", str(demo_data.bin), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq", "-s", "es"]
+        + ["-t", "en", "--path", str(tiny_b2b.checkpoint), "--gen-subset", "test", "--inference-precision", "onnx"],
+        check=False,
+    )
+    assert refused.returncode != 0
+    assert "the ONNX export covers one-pass (BnB) models; decode an autoregressive model" in refused.stderr
     out = generate(demo_data, tiny_ctc.checkpoint, "--inference-precision", "onnx")
     assert sorted(int(i) for i in re.findall(r"^H-(\d+)\t", out.stdout, re.M)) == list(range(n))
     assert "run by ONNX Runtime" in out.stderr

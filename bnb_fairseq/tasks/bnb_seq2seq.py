@@ -290,6 +290,14 @@ class BnbSeq2SeqTask(CriterionScheduleMixin, CoverAllBatchesMixin, TranslationTa
             precision = str(option_value(self.cfg, args, "inference_precision")[0])
             group_size = int(option_value(self.cfg, args, "inference_group_size")[0])
             for model in models:
+                if precision.startswith("onnx") and is_autoregressive(model):
+                    if all(is_autoregressive(m) for m in models):
+                        raise ValueError(
+                            f"--inference-precision {precision}: the ONNX export covers one-pass (BnB) models; "
+                            "decode an autoregressive model with bf16, int8 or int4"
+                        )
+                    logger.info(f"--inference-precision {precision}: the autoregressive reranker stays in PyTorch")
+                    continue
                 apply_inference_precision(model, precision, group_size)
         reranking = option_value(self.cfg, args, "iter_decode_with_external_reranker")[0]
         if all(is_autoregressive(m) for m in models) and not reranking:
