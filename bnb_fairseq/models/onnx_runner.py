@@ -94,6 +94,9 @@ def onnx_session(path, threads=None):
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads or torch.get_num_threads()
     options.inter_op_num_threads = 1
+    # torch's own threads (the generator's work around the graph) share the cores: ONNX Runtime's threads
+    # must not spin-wait between runs, or the two pools steal each other's time
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
 
 
