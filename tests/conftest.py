@@ -153,6 +153,26 @@ def run_cli(args, cwd=ROOT, check=True, timeout=900, env_extra=None, input=None)
     return proc
 
 
+def run_generate(data, checkpoint, *options, check=True):
+    """fairseq-generate on the test split of binarized ``data`` (a DemoData), 4 sentences a batch, output
+    pieces joined; ``options`` add to (or override) these."""
+    return run_cli(
+        ["fairseq-generate", str(data.bin), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq", "-s", "es"]
+        + ["-t", "en", "--path", str(checkpoint), "--gen-subset", "test", "--batch-size", "4"]
+        + ["--bpe", "bert_wordpiece", "--num-workers", "0", *options],
+        check=check,
+    )
+
+
+def run_interactive(data, checkpoint, lines, *options):
+    """fairseq-interactive on binarized ``data`` (a DemoData), fed ``lines`` on its standard input."""
+    return run_cli(
+        ["fairseq-interactive", str(data.bin), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq", "-s", "es"]
+        + ["-t", "en", "--path", str(checkpoint), "--bpe", "bert_wordpiece", *options],
+        input="\n".join(lines) + "\n",
+    )
+
+
 def train_cfg(args):
     """The config fairseq-train would run with for ``args`` (fairseq's own parser and conversion)."""
     from fairseq import options

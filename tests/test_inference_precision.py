@@ -9,7 +9,7 @@ import sys
 
 import pytest
 import torch
-from conftest import run_cli
+from conftest import run_cli, run_generate, run_interactive
 from test_length_classify import build as build_classify
 from test_mixed_precision import build as build_ctc
 from test_mixed_precision import sample
@@ -88,40 +88,12 @@ def test_precision_is_applied_once(tiny_bert_dir):
         apply_inference_precision(half.half(), "int8")
 
 
-def generate(data, checkpoint, *options):
-    return run_cli(
-        [
-            "fairseq-generate",
-            str(data.bin),
-            "--user-dir",
-            "bnb_fairseq",
-            "--task",
-            "bnb_seq2seq",
-            "-s",
-            "es",
-            "-t",
-            "en",
-            "--path",
-            str(checkpoint),
-            "--gen-subset",
-            "test",
-            "--batch-size",
-            "4",
-            "--bpe",
-            "bert_wordpiece",
-            "--num-workers",
-            "0",
-            *options,
-        ]
-    )
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("precision", ["int8", "int4"])
 def test_generate_answers_every_line(demo_data, tiny_ctc, tiny_b2b, precision):
     n = sum(1 for _ in open(f"{demo_data.raw}/test.en"))
     for checkpoint, extra in ((tiny_ctc.checkpoint, ()), (tiny_b2b.checkpoint, ("--beam", "2"))):
-        out = generate(demo_data, checkpoint, "--inference-precision", precision, *extra)
+        out = run_generate(demo_data, checkpoint, "--inference-precision", precision, *extra)
         assert sorted(int(i) for i in re.findall(r"^H-(\d+)\t", out.stdout, re.M)) == list(range(n))
         assert f"inference precision {precision}:" in out.stderr
 
@@ -129,27 +101,7 @@ def test_generate_answers_every_line(demo_data, tiny_ctc, tiny_b2b, precision):
 @pytest.mark.slow
 def test_interactive_and_python_api_in_int8(demo_data, tiny_ctc):
     lines = ["uno dos", "", "tres"]
-    proc = run_cli(
-        [
-            "fairseq-interactive",
-            str(demo_data.bin),
-            "--user-dir",
-            "bnb_fairseq",
-            "--task",
-            "bnb_seq2seq",
-            "-s",
-            "es",
-            "-t",
-            "en",
-            "--path",
-            str(tiny_ctc.checkpoint),
-            "--bpe",
-            "bert_wordpiece",
-            "--inference-precision",
-            "int8",
-        ],
-        input="\n".join(lines) + "\n",
-    )
+    proc = run_interactive(demo_data, tiny_ctc.checkpoint, lines, "--inference-precision", "int8")
     assert re.findall(r"^H-(\d+)\t", proc.stdout, re.M) == ["0", "1", "2"]
 
     from bnb_fairseq.models.bnb import BnbModel
@@ -258,40 +210,18 @@ def test_onnx_refuses_what_the_graph_cannot_do(tiny_bert_dir, tmp_path):
 @pytest.mark.slow
 def test_onnx_through_generate_interactive_and_export_tool(demo_data, tiny_ctc, tiny_b2b, tmp_path):
     n = sum(1 for _ in open(f"{demo_data.raw}/test.en"))
-    refused = run_cli(
-        ["fairseq-generate", str(demo_data.bin), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq", "-s", "es"]
-        + ["-t", "en", "--path", str(tiny_b2b.checkpoint), "--gen-subset", "test", "--inference-precision", "onnx"],
-        check=False,
-    )
+    refused = run_generate(demo_data, tiny_b2b.checkpoint, "--inference-precision", "onnx", check=False)
     assert refused.returncode != 0
     assert "the ONNX export covers one-pass (BnB) models; decode an autoregressive model" in refused.stderr
-    out = generate(demo_data, tiny_ctc.checkpoint, "--inference-precision", "onnx")
+    out = run_generate(demo_data, tiny_ctc.checkpoint, "--inference-precision", "onnx")
     assert sorted(int(i) for i in re.findall(r"^H-(\d+)\t", out.stdout, re.M)) == list(range(n))
     assert "run by ONNX Runtime" in out.stderr
-    plain = generate(demo_data, tiny_ctc.checkpoint)
+    plain = run_generate(demo_data, tiny_ctc.checkpoint)
     lines = lambda text: sorted(re.findall(r"^H-\d+\t.*$", text, re.M))  # noqa: E731
     assert lines(out.stdout) == lines(plain.stdout)
 
-    proc = run_cli(
-        [
-            "fairseq-interactive",
-            str(demo_data.bin),
-            "--user-dir",
-            "bnb_fairseq",
-            "--task",
-            "bnb_seq2seq",
-            "-s",
-            "es",
-            "-t",
-            "en",
-            "--path",
-            str(tiny_ctc.checkpoint),
-            "--bpe",
-            "bert_wordpiece",
-            "--inference-precision",
-            "onnx-int8",
-        ],
-        input="uno dos\n\ntres\n",
+    proc = run_interactive(
+        demo_data, tiny_ctc.checkpoint, ["uno dos", "", "tres"], "--inference-precision", "onnx-int8"
     )
     assert re.findall(r"^H-(\d+)\t", proc.stdout, re.M) == ["0", "1", "2"]
 
@@ -372,7 +302,7 @@ def test_packaged_int4_model_and_quant_study(demo_data, tiny_ctc, tmp_path):
     assert (out / "model.pt").stat().st_size < 0.3 * tiny_ctc.checkpoint.stat().st_size
     assert "--inference-precision int4" in (out / "README.md").read_text()
     n = sum(1 for _ in open(f"{demo_data.raw}/test.en"))
-    hypos = generate(demo_data, out / "model.pt", "--inference-precision", "int4").stdout
+    hypos = run_generate(demo_data, out / "model.pt", "--inference-precision", "int4").stdout
     assert sorted(int(i) for i in re.findall(r"^H-(\d+)\t", hypos, re.M)) == list(range(n))
 
     study = tmp_path / "study"

@@ -9,7 +9,18 @@ import sys
 
 import pytest
 import torch
-from conftest import CLS, DEMO_MAX_LEN, DEMO_N_TEST, PAD, SEP, run_cli, starts_early, train_tiny
+from conftest import (
+    CLS,
+    DEMO_MAX_LEN,
+    DEMO_N_TEST,
+    PAD,
+    SEP,
+    run_cli,
+    run_generate,
+    run_interactive,
+    starts_early,
+    train_tiny,
+)
 from test_length_classify import build, make_sample
 
 from bnb_fairseq.criterions.bnb_ctc import BnbCtcConfig, BnbCtcCriterion
@@ -262,31 +273,7 @@ def test_sampling_options_reach_the_generator_from_a_generation_config(tiny_bert
 
 
 def generate(data, checkpoint, *options):
-    out = run_cli(
-        [
-            "fairseq-generate",
-            str(data.bin),
-            "--user-dir",
-            "bnb_fairseq",
-            "--task",
-            "bnb_seq2seq",
-            "-s",
-            "es",
-            "-t",
-            "en",
-            "--path",
-            str(checkpoint),
-            "--gen-subset",
-            "test",
-            "--batch-size",
-            "4",
-            "--bpe",
-            "bert_wordpiece",
-            "--num-workers",
-            "0",
-            *options,
-        ]
-    ).stdout
+    out = run_generate(data, checkpoint, *options).stdout
     hypos = {}
     for i, text in re.findall(r"^D-(\d+)\t\S+\t(.*)$", out, re.M):
         hypos.setdefault(int(i), []).append(text)
@@ -360,19 +347,12 @@ def test_crf_glat_model_through_the_clis_and_the_python_api(crf_glat, demo_data,
     assert first == generate(demo_data, trained.checkpoint, *sampling, "--seed", "7")
     assert first != generate(demo_data, trained.checkpoint, *sampling, "--seed", "8")
     assert sorted(first) == list(range(n)) and all(len(set(v)) == len(v) for v in first.values())
-    refused = run_cli(
-        ["fairseq-generate", str(demo_data.bin), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq", "-s", "es"]
-        + ["-t", "en", "--path", str(trained.checkpoint), "--gen-subset", "test", "--sampling", "--beam", "1"],
-        check=False,
-    )
+    refused = run_generate(demo_data, trained.checkpoint, "--sampling", "--beam", "1", check=False)
     assert refused.returncode != 0 and "--sampling with a CRF model" in refused.stderr
 
     lines = (demo_data.raw / "test.es").read_text(encoding="utf-8").splitlines()
-    inter = run_cli(
-        ["fairseq-interactive", str(demo_data.bin), "--user-dir", "bnb_fairseq", "--task", "bnb_seq2seq"]
-        + ["-s", "es", "-t", "en", "--path", str(trained.checkpoint), "--bpe", "bert_wordpiece"]
-        + ["--buffer-size", "1", "--batch-size", "1", "--iter-decode-with-beam", "2"],
-        input="\n".join(lines) + "\n",
+    inter = run_interactive(
+        demo_data, trained.checkpoint, lines, "--buffer-size", "1", "--batch-size", "1", "--iter-decode-with-beam", "2"
     ).stdout
     d_lines = re.findall(r"^D-(\d+)\t\S+\t(.*)$", inter, re.M)
     assert [int(i) for i, _ in d_lines] == list(range(n))

@@ -24,7 +24,7 @@ import tempfile
 import torch
 import torch.nn as nn
 
-from bnb_fairseq.modules.bert_layers import BertEmbeddings, BertLMHead
+from bnb_fairseq.modules.bert_layers import BertEmbeddings
 from bnb_fairseq.modules.quantized import (
     DynamicInt8Linear,
     Int4WeightOnlyLinear,
@@ -77,7 +77,7 @@ def apply_inference_precision(model, precision, group_size=32):
         before = None
     else:
         bits = 8 if precision == "int8" else 4
-        freeze_output_projections(model, bits, group_size)
+        freeze_output_projection(model.decoder, bits, group_size)
         swap_layers(model, bits, group_size)
     model.inference_precision = precision
     if before is None:
@@ -100,22 +100,18 @@ def export_path(precision):
     return os.path.join(folder, f"one_pass.{precision}.onnx")
 
 
-def freeze_output_projections(model, bits, group_size):
-    """The tied output matrix (the word embeddings' rows, trimmed to the output vocabulary) becomes a
-    quantized Linear of its own, so that the embedding table can be quantized separately."""
-    for module in model.modules():
-        output_weight = getattr(module, "output_weight", None)
-        head = getattr(module, "lm_head", None)
-        if output_weight is None or not isinstance(head, BertLMHead):
-            continue
-        with torch.no_grad():
-            weight, bias = output_weight()
-            projection = quantized_linear(weight, bias, bits, group_size)
-            if projection is None:  # no group size fits: a plain copy, still independent of the table
-                projection = nn.Linear(weight.size(1), weight.size(0)).requires_grad_(False)
-                projection.weight.copy_(weight)
-                projection.bias.copy_(bias)
-            head.output_projection = projection
+def freeze_output_projection(decoder, bits, group_size):
+    """The tied output matrix (the word embeddings' rows, trimmed to the output vocabulary: BnB's and
+    bert2bert's decoders both give it by ``output_weight()``) becomes a quantized Linear of its own, so
+    that the embedding table can be quantized separately."""
+    with torch.no_grad():
+        weight, bias = decoder.output_weight()
+        projection = quantized_linear(weight, bias, bits, group_size)
+        if projection is None:  # no group size fits: a plain copy, still independent of the table
+            projection = nn.Linear(weight.size(1), weight.size(0)).requires_grad_(False)
+            projection.weight.copy_(weight)
+            projection.bias.copy_(bias)
+    decoder.lm_head.output_projection = projection
 
 
 def quantized_linear(weight, bias, bits, group_size):

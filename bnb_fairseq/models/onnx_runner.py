@@ -51,8 +51,10 @@ def check_exportable(model):
             "beam, refinement passes and CRF need the PyTorch model (decode it with --inference-precision "
             "fp32, bf16, int8 or int4)"
         )
-    if getattr(model, "inference_precision", "fp32") != "fp32":
-        raise ValueError(f"ONNX export: the model was already converted to {model.inference_precision}; load it again")
+    from bnb_fairseq.generation.precision import current_precision
+
+    if current_precision(model) != "fp32":
+        raise ValueError(f"ONNX export: the model was already converted to {current_precision(model)}; load it again")
 
 
 def export_one_pass(model, path, quantize=False):
@@ -106,6 +108,7 @@ class OnnxSourceEncoder(FairseqEncoder):
     def __init__(self, encoder):
         super().__init__(encoder.dictionary)
         self.padding_idx = encoder.padding_idx
+        self._max_positions = encoder.max_positions()
 
     def forward(self, src_tokens, src_lengths=None, **kwargs):
         padding_mask = src_tokens.eq(self.padding_idx)
@@ -199,9 +202,7 @@ def use_onnx_runtime(model, path, quantize=False, threads=None, export=True):
         export_one_pass(model, path, quantize)
     else:
         check_exportable(model)
-    max_positions = model.encoder.max_positions()
     encoder = OnnxSourceEncoder(model.encoder)
-    encoder._max_positions = max_positions
     decoder = OnnxParallelDecoder(model.decoder, onnx_session(path, threads), path)
     del model.encoder, model.decoder  # the PyTorch encoder's weights are no longer needed
     model.encoder, model.decoder = encoder, decoder

@@ -152,7 +152,7 @@ def in_precision(settings, model, precision, label):
     """Mark the settings of a model converted to ``precision`` (its rows read 'LABEL [int8] ...')."""
     from bnb_fairseq.modules.quantized import model_bytes
 
-    onnx_file = getattr(model.decoder, "onnx_file_bytes", None)
+    onnx_file = model.decoder.onnx_file_bytes if precision.startswith("onnx") else None
     size = model_bytes(model) if onnx_file is None else onnx_file
     for s in settings:
         s.precision, s.model_bytes = precision, size
@@ -165,16 +165,15 @@ def in_precision(settings, model, precision, label):
 
 
 def load(path, data, device, precision="fp32"):
-    """A fresh copy of the checkpoint's model, converted to ``precision``; its task builds generators
-    in that precision."""
+    """A fresh copy of the checkpoint's model, converted to ``precision`` (the generators built for it
+    then leave it as it is)."""
     from fairseq import checkpoint_utils
 
     from bnb_fairseq.generation.precision import apply_inference_precision
 
     if not os.path.isfile(path):
         raise SystemExit(f"benchmark: checkpoint {path} not found")
-    overrides = {"data": data, "inference_precision": precision}
-    models, cfg, task = checkpoint_utils.load_model_ensemble_and_task([path], arg_overrides=overrides)
+    models, cfg, task = checkpoint_utils.load_model_ensemble_and_task([path], arg_overrides={"data": data})
     model = apply_inference_precision(models[0].to(device).eval(), precision)
     return model, cfg, task
 
