@@ -84,6 +84,14 @@ class BnbCtcCriterion(FairseqCriterion):
         return choose
 
     def forward(self, model, sample, reduce=True):
+        loss, sample_size, logging_output, _ = self.compute(model, sample)
+        return loss, sample_size, logging_output
+
+    def compute(self, model, sample, align=False, **model_kwargs):
+        """The loss, sample size and logging output, and a dict with the pass's ``net_output``, ``lprobs``
+        and, with ``align``, ``aligned_steps`` (B, T): for each frame, the autoregressive step that predicts
+        the target token its best CTC alignment gives it (target position - 1), -1 for blank frames, the
+        [CLS] and targets that cannot fit (bnb_janus)."""
         if not is_parallel(model):
             raise ValueError(
                 f"--criterion bnb_ctc trains parallel decoders (--arch bnb_*); {type(model).__name__} is "
@@ -102,7 +110,7 @@ class BnbCtcCriterion(FairseqCriterion):
         glanced, glance = [], None
         if model.training and self.glancing.enabled:
             glance = self.glance(model.decoder, target_slots, target_lengths, glanced)
-        net_output = model(**sample["net_input"], glance=glance)
+        net_output = model(**sample["net_input"], glance=glance, **model_kwargs)
         lprobs = model.get_normalized_probs(net_output, log_probs=True)
         padding_mask = net_output[1]["padding_mask"]
         ctc, kl, unfit = ctc_and_kl(
@@ -132,7 +140,17 @@ class BnbCtcCriterion(FairseqCriterion):
         }
         if glanced:
             logging_output["glanced"] = glanced[0][0].sum().data
-        return loss, sample_size, logging_output
+        parts = {"net_output": net_output, "lprobs": lprobs}
+        if align:
+            with torch.no_grad():
+                frames = (~padding_mask).sum(1)
+                _, score, states = ctc_best_alignment(
+                    lprobs, target_slots, frames, target_lengths, model.decoder.blank_slot, with_states=True
+                )
+            position = (states - 1).div(2, rounding_mode="floor")  # the target token of a label state
+            labelled = (states % 2 == 1) & (position >= 1) & torch.isfinite(score)[:, None] & ~padding_mask
+            parts["aligned_steps"] = torch.where(labelled, position - 1, torch.full_like(position, -1))
+        return loss, sample_size, logging_output, parts
 
     @staticmethod
     def reduce_metrics(logging_outputs) -> None:

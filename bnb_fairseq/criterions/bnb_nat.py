@@ -82,6 +82,14 @@ class BnbNatCriterion(FairseqCriterion):
         self.glancing.num_updates = num_updates
 
     def forward(self, model, sample, reduce=True):
+        loss, sample_size, logging_output, _ = self.compute(model, sample, reduce)
+        return loss, sample_size, logging_output
+
+    def compute(self, model, sample, reduce=True, align=False, **model_kwargs):
+        """The loss, sample size and logging output, and a dict with the pass's ``net_output``, ``lprobs``
+        and, with ``align``, ``aligned_steps`` (B, T): slot j holds target token j, which the autoregressive
+        step j - 1 predicts; -1 at slot 0 ([CLS]), padding and the slots the token loss does not score
+        (glanced, given in a refinement pass) (bnb_janus)."""
         decoder = model.decoder
         if not is_parallel(model):
             raise ValueError(
@@ -115,7 +123,9 @@ class BnbNatCriterion(FairseqCriterion):
                 glanced.append(chosen)
                 return target.masked_fill(~chosen, self.padding_idx)
 
-        logits, extra = model(**sample["net_input"], out_lengths=out_lengths, prev_tokens=prev_tokens, glance=glance)
+        logits, extra = model(
+            **sample["net_input"], out_lengths=out_lengths, prev_tokens=prev_tokens, glance=glance, **model_kwargs
+        )
         if glanced:  # glanced slots are given: the token loss scores the others (GLAT)
             mask = real & ~glanced[0]
         lprobs = model.get_normalized_probs((logits, extra), log_probs=True)  # (B, T, V) fp32
@@ -156,7 +166,11 @@ class BnbNatCriterion(FairseqCriterion):
         if glanced:
             logging_output["glanced"] = glanced[0].sum().data
             logging_output["target_tokens"] = int(real.sum())
-        return (loss.sum() if reduce else loss), ntokens, logging_output
+        parts = {"net_output": (logits, extra), "lprobs": lprobs}
+        if align:
+            slot = torch.arange(mask.size(1), device=mask.device)
+            parts["aligned_steps"] = torch.where(mask & (slot >= 1)[None], slot[None] - 1, torch.full_like(target, -1))
+        return (loss.sum() if reduce else loss), ntokens, logging_output, parts
 
     def refinement_inputs(self, target, real, lengths):
         """Decoder word inputs and the slots to score: a refinement sentence gets n ~ U{1..T} of its T

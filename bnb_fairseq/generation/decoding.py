@@ -17,6 +17,7 @@ from typing import Optional
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 from fairseq.dataclass.configs import GenerationConfig
 
+from bnb_fairseq.models.janus import autoregressive_view, has_autoregressive_view
 from bnb_fairseq.models.parallel_decoder import is_autoregressive, is_parallel
 
 logger = logging.getLogger(__name__)
@@ -110,7 +111,15 @@ class ParallelDecodingConfig(FairseqDataclass):
         metadata={
             "help": "decoding: the last --path is an autoregressive model (bert2bert) that rescores every candidate "
             "of the BnB model(s) before it (length-beam or CTC-beam candidates) by its mean token "
-            "log-probability, with teacher forcing; --path bnb.pt:ar.pt"
+            "log-probability, with teacher forcing; --path bnb.pt:ar.pt. With --janus BnB models alone, the "
+            "last one's autoregressive view rescores them (self-reranking, one checkpoint)"
+        },
+    )
+    decode_mode: ChoiceEnum(["nar", "ar"]) = field(
+        default="nar",
+        metadata={
+            "help": "decoding a --janus BnB model: in one parallel pass (nar) or step by step by its "
+            "autoregressive view with fairseq's beam search (ar: --beam, --lenpen, --max-len-a/b, --nbest)"
         },
     )
 
@@ -227,10 +236,13 @@ class DecodingOptions:
                     "--iter-decode-with-external-reranker"
                 )
             return list(models), None
+        if not any(autoregressive) and has_autoregressive_view(models[-1]):  # self-reranking (JANUS)
+            return list(models), autoregressive_view(models[-1])
         if len(models) < 2 or not autoregressive[-1] or sum(autoregressive) != 1:
             raise ValueError(
                 "--iter-decode-with-external-reranker needs the BnB model(s) first and one "
-                "autoregressive model (bert2bert) last: --path bnb.pt:ar.pt; got "
+                "autoregressive model (bert2bert) last: --path bnb.pt:ar.pt, or a BnB model trained with "
+                "--janus alone (it reranks with its own autoregressive view); got "
                 + ":".join("autoregressive" if a else "bnb" for a in autoregressive)
             )
         return list(models[:-1]), models[-1]

@@ -51,12 +51,17 @@ class Bert2BertConfig(BertSeq2SeqConfig):
 class Bert2BertDecoder(FairseqIncrementalDecoder):
     """A causal BERT decoder with cross-attention; parameter names follow HF BERT's."""
 
-    def __init__(self, cfg, dictionary):
+    def __init__(self, cfg, dictionary, shared=None):
+        """``shared``: the (embeddings, layer stack, MLM head, memory projection) of another decoder to run
+        causally instead of new ones (the AR view of a JANUS BnB model, models/janus.py)."""
         super().__init__(dictionary)
         dim = cfg.decoder_embed_dim
-        self.embeddings, self.encoder, self.lm_head, _ = bert_decoder_parts(cfg, dictionary)
-        # encoder and decoder checkpoints of different widths (e.g. an XLM-R encoder, a BERT decoder)
-        self.memory_proj = nn.Linear(cfg.encoder_embed_dim, dim) if cfg.encoder_embed_dim != dim else None
+        if shared is not None:
+            self.embeddings, self.encoder, self.lm_head, self.memory_proj = shared
+        else:
+            self.embeddings, self.encoder, self.lm_head, _ = bert_decoder_parts(cfg, dictionary)
+            # encoder and decoder checkpoints of different widths (e.g. an XLM-R encoder, a BERT decoder)
+            self.memory_proj = nn.Linear(cfg.encoder_embed_dim, dim) if cfg.encoder_embed_dim != dim else None
         self.max_target_positions = cfg.decoder_max_positions
 
     def forward(self, prev_output_tokens, encoder_out=None, incremental_state=None, features_only=False, **kwargs):

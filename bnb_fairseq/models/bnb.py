@@ -20,6 +20,7 @@ from bnb_fairseq.models.bert_seq2seq import (
     bert_decoder_parts,
     fill_defaults,
 )
+from bnb_fairseq.models.janus import JanusArDecoder, autoregressive_view
 from bnb_fairseq.models.parallel_decoder import ParallelDecoder
 from bnb_fairseq.modules import (
     GaussianLengthConverter,
@@ -124,6 +125,15 @@ class BnbConfig(BertSeq2SeqConfig):
         metadata={
             "help": "CRF: the partition function and Viterbi run over each slot's this many most probable "
             "tokens (the gold one forced in during training)"
+        },
+    )
+    janus: bool = field(
+        default=False,
+        metadata={
+            "help": "JANUS: the decoder stack also runs autoregressively (causal attention over [CLS] y, key/value "
+            "cache), sharing every weight, so that one checkpoint decodes in one pass or by beam search "
+            "(--decode-mode ar) and reranks its own candidates; train with --criterion bnb_janus "
+            "(docs/janus.md). Adds no parameter"
         },
     )
 
@@ -416,20 +426,43 @@ class BnbModel(BertSeq2SeqMixin, FairseqEncoderDecoderModel):
         out_lengths=None,
         prev_tokens=None,
         glance=None,
+        autoregressive=False,
         **kwargs,
     ):
         """``glance`` (glancing training, GLAT): a function of a first, gradient-free decoder pass's
         ``(logits, extra)`` that returns the ``prev_tokens`` of the pass that is returned (the same
         encoder output serves both passes). It runs inside the model's forward, as distributed training
-        requires."""
+        requires.
+
+        ``autoregressive`` (``--janus`` models, bnb_janus): also run the decoder's AR view, teacher-forced on
+        ``prev_output_tokens`` as fairseq's collater makes them (``[SEP] [CLS] y``; the view reads
+        ``[CLS] y``), over the same encoder output; its logits (over the output slots) are
+        ``extra["ar_logits"]``."""
         encoder_out = self.encoder(src_tokens, src_lengths=src_lengths)
         if glance is not None:
             with torch.no_grad():
                 first = self.decoder(None, encoder_out=encoder_out, out_lengths=out_lengths, prev_tokens=prev_tokens)
             prev_tokens = glance(first)
-        return self.decoder(
+        logits, extra = self.decoder(
             prev_output_tokens, encoder_out=encoder_out, out_lengths=out_lengths, prev_tokens=prev_tokens
         )
+        if autoregressive:
+            if not self.is_janus:
+                raise ValueError("the autoregressive view needs a model built with --janus")
+            if prev_output_tokens is None:
+                raise ValueError("the autoregressive view reads the previous target words: pass prev_output_tokens")
+            view = JanusArDecoder(self.decoder)
+            extra["ar_logits"], _ = view(prev_output_tokens[:, 1:].contiguous(), encoder_out=encoder_out)
+        return logits, extra
+
+    @property
+    def is_janus(self):
+        """Whether the decoder also runs autoregressively (``--janus``)."""
+        return bool(getattr(self.decoder.cfg, "janus", False))
+
+    def autoregressive_view(self):
+        """This model decoding step by step (``--janus`` models): an autoregressive model sharing its weights."""
+        return autoregressive_view(self)
 
 
 def check_ctc_blank(dictionary, token, force=False):

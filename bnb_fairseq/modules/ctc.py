@@ -25,13 +25,15 @@ def ctc_collapse(tokens, scores, padding_mask, blank, drop=()):
     return tokens.gather(1, order), scores.gather(1, order), keep.sum(1)
 
 
-def ctc_best_alignment(lprobs, targets, input_lengths, target_lengths, blank):
+def ctc_best_alignment(lprobs, targets, input_lengths, target_lengths, blank, with_states=False):
     """The most probable CTC alignment (Viterbi) of each target: (B, T) output slot per frame, blanks
     included, and (B,) its log-probability (-inf where the target cannot fit its frames).
 
     lprobs (B, T, V) log-probabilities over output slots; targets (B, L) slots, padded past
     ``target_lengths``. Frames past ``input_lengths`` get the blank. Glancing training of CTC models
-    (bnb_ctc --glat-ratio) reads the target word each frame is aligned to.
+    (bnb_ctc --glat-ratio) reads the target word each frame is aligned to. ``with_states``: also the
+    (B, T) alignment state of each frame (2k + 1: target token k; even: a blank), frames past
+    ``input_lengths`` at state 0.
     """
     bsz, frames, _ = lprobs.shape
     device = lprobs.device
@@ -74,5 +76,8 @@ def ctc_best_alignment(lprobs, targets, input_lengths, target_lengths, blank):
     path = torch.stack(path[::-1], dim=1)  # (B, T) state per frame
     aligned = labels.gather(1, path)
     frame_ids = torch.arange(frames, device=device)
-    aligned = aligned.masked_fill(frame_ids[None] >= input_lengths[:, None], blank)
+    past_end = frame_ids[None] >= input_lengths[:, None]
+    aligned = aligned.masked_fill(past_end, blank)
+    if with_states:
+        return aligned, score, path.masked_fill(past_end, 0)
     return aligned, score

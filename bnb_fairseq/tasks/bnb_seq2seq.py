@@ -29,6 +29,7 @@ from bnb_fairseq.generation.decoding import (
 )
 from bnb_fairseq.generation.heap import HeapTrimmer
 from bnb_fairseq.generation.precision import apply_inference_precision
+from bnb_fairseq.models.janus import autoregressive_view
 from bnb_fairseq.models.parallel_decoder import is_autoregressive
 from bnb_fairseq.tasks.batching import CoverAllBatchesMixin
 from bnb_fairseq.tasks.criterion_schedule import CriterionScheduleMixin
@@ -300,6 +301,8 @@ class BnbSeq2SeqTask(CriterionScheduleMixin, CoverAllBatchesMixin, TranslationTa
                     continue
                 apply_inference_precision(model, precision, group_size)
         reranking = option_value(self.cfg, args, "iter_decode_with_external_reranker")[0]
+        if str(option_value(self.cfg, args, "decode_mode")[0]) == "ar":
+            models = self.autoregressive_views(models, args, reranking)
         if all(is_autoregressive(m) for m in models) and not reranking:
             if args is None:  # --eval-bleu during training: greedy, up to 1.2 x source + 10 tokens
                 args = Namespace(beam=1, max_len_a=1.2, max_len_b=10)
@@ -314,6 +317,21 @@ class BnbSeq2SeqTask(CriterionScheduleMixin, CoverAllBatchesMixin, TranslationTa
             )
         options = DecodingOptions.resolve(task_cfg, args, stored)
         return ParallelGenerator(self.target_dictionary, options, models=models)  # options checked here, once
+
+    def autoregressive_views(self, models, args, reranking):
+        """--decode-mode ar: the models' autoregressive views (--janus BnB models; bert2bert models as they are)."""
+        if reranking:
+            raise ValueError(
+                "--decode-mode ar decodes by beam search, --iter-decode-with-external-reranker reranks one-pass "
+                "candidates: pass one (self-reranking: --decode-mode nar with --iter-decode-with-external-reranker)"
+            )
+        precision = str(option_value(self.cfg, args, "inference_precision")[0]) if args is not None else "fp32"
+        if precision.startswith("onnx"):
+            raise ValueError(
+                f"--inference-precision {precision} exports the one pass; decode the autoregressive view "
+                "(--decode-mode ar) with fp32, bf16, int8 or int4"
+            )
+        return [m if is_autoregressive(m) else autoregressive_view(m) for m in models]
 
     def inference_step(self, generator, models, sample, prefix_tokens=None, constraints=None):
         """Autoregressive models start from [CLS] (they read ``[CLS] y``, see models/bert2bert.py). Every few
