@@ -115,7 +115,10 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument(
-        "--baseline", default=None, help="label of the row speed-ups are relative to (default: the first AR beam-4 row)"
+        "--baseline",
+        default=None,
+        help="label of the row speed-ups are relative to (default: the first bert2bert beam-4 row, else the first "
+        "JANUS AR view beam-4 row)",
     )
     p.add_argument("--out", required=True, help="directory for results.md, results.json, speedup.png")
     p.add_argument(
@@ -218,6 +221,7 @@ def ar_settings(label, model, task, args):
 
 
 def nar_settings(label, model, task, args):
+    from bnb_fairseq.models.janus import has_autoregressive_view
     from bnb_fairseq.models.parallel_decoder import is_parallel
 
     if not is_parallel(model):
@@ -225,8 +229,9 @@ def nar_settings(label, model, task, args):
             f"benchmark: --nar {label}: not a parallel (BnB) model ({type(model).__name__}); pass "
             "autoregressive checkpoints with --ar"
         )
+    janus = janus_settings(label, model, task, args) if has_autoregressive_view(model) else []
     if model.decoder.predicts_length:
-        return classify_settings(label, model, task, args) + [floor_setting(label, model)]
+        return classify_settings(label, model, task, args) + janus + [floor_setting(label, model)]
     rows = []
     for penalty in [0.0] + [p for p in args.ctc_blank_penalty if p]:
         gen = generator(task, model, ctc_blank_penalty=penalty)
@@ -259,7 +264,47 @@ def nar_settings(label, model, task, args):
             )
         )
 
+    rows += janus
     rows.append(floor_setting(label, model))
+    return rows
+
+
+def janus_settings(label, model, task, args):
+    """A --janus model's other decodings from the same checkpoint: its autoregressive view by beam search
+    (each --ar-beams width) and its one-pass candidates (CTC beam or length beam, each --ctc-beam /
+    --length-beam width, 4 when none is given) reranked by that view."""
+    rows = []
+    for beam in [int(b) for b in args.ar_beams.split(",")]:
+        gen = generator(
+            task,
+            model,
+            decode_mode="ar",
+            beam=beam,
+            max_len_a=args.max_len_a,
+            max_len_b=args.max_len_b,
+            lenpen=args.lenpen,
+        )
+        rows.append(
+            Setting(
+                f"{label} JANUS AR view {'greedy' if beam == 1 else f'beam {beam}'}",
+                f"janus-ar-beam{beam}",
+                lambda s, g=gen: first_hypothesis_tokens(task.inference_step(g, [model], s)),
+                note=f"--decode-mode ar; max len {args.max_len_a:g} x src + {args.max_len_b}",
+            )
+        )
+    classify = model.decoder.predicts_length
+    for width in (args.length_beam if classify else args.ctc_beam) or [4]:
+        options = {"iter_decode_with_beam": width} if classify else {"ctc_beam": width, "ctc_blank_penalty": 0.0}
+        gen = generator(task, model, iter_decode_with_external_reranker=True, **options)
+        name = f"{'length' if classify else 'CTC'} beam {width} + own AR view reranking"
+        rows.append(
+            Setting(
+                f"{label} JANUS {name}",
+                "janus-rerank",
+                lambda s, g=gen: first_hypothesis_tokens(g.generate([model], s)),
+                note="self-reranking: --iter-decode-with-external-reranker, one checkpoint",
+            )
+        )
     return rows
 
 
@@ -482,7 +527,8 @@ def add_precision_speedups(rows):
 
 def add_speedups(rows, baseline):
     base = next((r for r in rows if r["setting"] == baseline), None) if baseline else None
-    base = base or next((r for r in rows if r["kind"] == "ar-beam4"), None)
+    for kind in ("ar-beam4", "janus-ar-beam4"):  # a bert2bert's beam 4, else a JANUS model's AR view's
+        base = base or next((r for r in rows if r["kind"] == kind), None)
     if base is None:
         return None
     for r in rows:
