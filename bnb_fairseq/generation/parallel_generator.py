@@ -80,10 +80,12 @@ class ParallelGenerator:
         return self._checked[1]
 
     def _log_probs(self, models, src_tokens, src_lengths):
-        """Average the models' log-probabilities (an ensemble must share the length rule)."""
-        total, extra = None, None
+        """Average the models' log-probabilities (an ensemble must share the length rule); also the models'
+        encoder outputs."""
+        total, extra, encoder_outs = None, None, []
         for model in models:
             encoder_out = model.encoder(src_tokens, src_lengths=src_lengths)
+            encoder_outs.append(encoder_out)
             net_output = model.decoder(None, encoder_out=encoder_out)
             lprobs = model.get_normalized_probs(net_output, log_probs=True)
             if total is not None and lprobs.shape != total.shape:
@@ -94,7 +96,7 @@ class ParallelGenerator:
                 )
             total = lprobs if total is None else total + lprobs
             extra = net_output[1]
-        return total / len(models), extra
+        return total / len(models), extra, encoder_outs
 
     @torch.no_grad()
     def generate(self, models, sample, prefix_tokens=None, constraints=None, **kwargs):
@@ -107,9 +109,9 @@ class ParallelGenerator:
         models, reranker, _ = self.check_models(models)
         keep = None if reranker is not None else self.options.nbest  # the reranker sees every candidate
         if models[0].decoder.predicts_length:
-            hypos = self._length_beam(models, src_tokens, src_lengths, keep)
+            hypos, encoder_outs = self._length_beam(models, src_tokens, src_lengths, keep)
         else:
-            lprobs, extra = self._log_probs(models, src_tokens, src_lengths)
+            lprobs, extra, encoder_outs = self._log_probs(models, src_tokens, src_lengths)
             if self.options.ctc_beam > 1:
                 hypos = self._beam_search(lprobs, extra["padding_mask"], models[0].decoder, keep)
             elif self.options.sampling:
@@ -120,7 +122,9 @@ class ParallelGenerator:
             for h in (h for nbest in hypos for h in nbest if "history" not in h):
                 h["history"] = [{key: h[key] for key in ("tokens", "positional_scores", "score", "alignment")}]
         if reranker is not None:
-            hypos = self._rerank(reranker, src_tokens, src_lengths, hypos)
+            # a JANUS model's own AR view shares its encoder: its output is not computed twice
+            shared = next((enc for m, enc in zip(models, encoder_outs) if m.encoder is reranker.encoder), None)
+            hypos = self._rerank(reranker, src_tokens, src_lengths, hypos, shared)
         return hypos
 
     def _hypothesis(self, tokens, scores, eos_score, score=None, steps=0):
@@ -278,7 +282,7 @@ class ParallelGenerator:
         candidate's mean log-probability over all its slots (the ranking score).
         """
         decoder = models[0].decoder
-        encoder_outs = [m.encoder(src_tokens, src_lengths=src_lengths) for m in models]
+        encoder_outs = first_outs = [m.encoder(src_tokens, src_lengths=src_lengths) for m in models]
         length_lprobs = sum(
             F.log_softmax(m.decoder.length_logits(enc), dim=-1, dtype=torch.float32)
             for m, enc in zip(models, encoder_outs)
@@ -332,7 +336,7 @@ class ParallelGenerator:
                     ]
                 nbest.append(hypo)
             hypos.append(self._distinct(nbest, keep) if self.options.sampling else nbest)
-        return hypos
+        return hypos, first_outs
 
     def _real_tokens_first(self, tokens, scores, lengths):
         """Each row's tokens other than the unprinted ones ([CLS]/[SEP]/[PAD], [UNK] but with --unk-policy
@@ -385,7 +389,7 @@ class ParallelGenerator:
                     break
         return steps
 
-    def _rerank(self, reranker, src_tokens, src_lengths, hypos):
+    def _rerank(self, reranker, src_tokens, src_lengths, hypos, encoder_out=None):
         """Score every candidate of every sentence with the autoregressive model by teacher forcing, in one
         batched pass (its encoder runs once per batch and is expanded per candidate): the decoder reads
         ``[CLS] y`` and the score is the mean log-probability of ``y [SEP]`` (length-normalised, so short
@@ -393,7 +397,8 @@ class ParallelGenerator:
         its token log-probabilities the positional scores.
 
         A candidate longer than the reranker's decoder positions is scored on the part that fits; its
-        remaining positional scores stay the parallel model's.
+        remaining positional scores stay the parallel model's. ``encoder_out``: the reranker's encoder output
+        when it is at hand already (self-reranking shares the encoder).
         """
         owner = [b for b, cands in enumerate(hypos) for _ in cands]
         cands = [h for c in hypos for h in c]
@@ -405,7 +410,7 @@ class ParallelGenerator:
             [h["tokens"][:limit].to(device) for h in cands], batch_first=True, padding_value=self.pad
         )  # y [SEP]
         inputs = torch.cat([targets.new_full((len(cands), 1), self.bos), targets[:, :-1]], dim=1)  # [CLS] y
-        enc = reranker.encoder(src_tokens, src_lengths=src_lengths)
+        enc = encoder_out if encoder_out is not None else reranker.encoder(src_tokens, src_lengths=src_lengths)
         enc = reranker.encoder.reorder_encoder_out(enc, torch.tensor(owner, device=device))
         lprobs = reranker.get_normalized_probs(reranker.decoder(inputs, encoder_out=enc), log_probs=True)
         token_lprobs = lprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)

@@ -287,9 +287,16 @@ class BnbSeq2SeqTask(CriterionScheduleMixin, CoverAllBatchesMixin, TranslationTa
                 "score of a given reference (its loss is in fairseq-validate)"
             )
 
+        reranking = option_value(self.cfg, args, "iter_decode_with_external_reranker")[0]
         if args is not None:  # not the training-time --eval-bleu generator, whose model keeps training
             precision = str(option_value(self.cfg, args, "inference_precision")[0])
             group_size = int(option_value(self.cfg, args, "inference_group_size")[0])
+            if precision.startswith("onnx") and reranking and not any(is_autoregressive(m) for m in models):
+                raise ValueError(
+                    f"--inference-precision {precision} exports the one pass only, and self-reranking needs the "
+                    "model's autoregressive view in PyTorch: use fp32, bf16, int8 or int4, or rerank with a "
+                    "separate bert2bert (--path bnb.pt:ar.pt)"
+                )
             for model in models:
                 if precision.startswith("onnx") and is_autoregressive(model):
                     if all(is_autoregressive(m) for m in models):
@@ -300,7 +307,6 @@ class BnbSeq2SeqTask(CriterionScheduleMixin, CoverAllBatchesMixin, TranslationTa
                     logger.info(f"--inference-precision {precision}: the autoregressive reranker stays in PyTorch")
                     continue
                 apply_inference_precision(model, precision, group_size)
-        reranking = option_value(self.cfg, args, "iter_decode_with_external_reranker")[0]
         if str(option_value(self.cfg, args, "decode_mode")[0]) == "ar":
             models = self.autoregressive_views(models, args, reranking)
         if all(is_autoregressive(m) for m in models) and not reranking:
