@@ -12,8 +12,9 @@ from fairseq import metrics
 from fairseq.criterions import FairseqCriterion, register_criterion
 
 from bnb_fairseq.criterions.bnb_ctc import BnbCtcConfig, BnbCtcCriterion
-from bnb_fairseq.criterions.bnb_nat import BnbNatConfig, BnbNatCriterion
+from bnb_fairseq.criterions.bnb_nat import BnbNatConfig, BnbNatCriterion, label_smoothed_token_loss
 from bnb_fairseq.models.janus import has_autoregressive_view
+from bnb_fairseq.models.parallel_decoder import is_parallel
 
 
 @dataclass
@@ -58,7 +59,7 @@ class BnbJanusCriterion(FairseqCriterion):
         if not has_autoregressive_view(model):
             raise ValueError(
                 f"--criterion bnb_janus trains BnB models built with --janus (the decoder's autoregressive view); "
-                f"{type(model).__name__} {'has no --janus' if hasattr(model.decoder, 'cfg') else 'is not a BnB model'}"
+                f"{type(model).__name__} {'has no --janus' if is_parallel(model) else 'is not a BnB model'}"
                 ": add --janus, or train with --criterion bnb_ctc / bnb_nat"
             )
         parallel = self.nat if model.decoder.predicts_length else self.ctc
@@ -72,9 +73,8 @@ class BnbJanusCriterion(FairseqCriterion):
         ar_lprobs = F.log_softmax(extra["ar_logits"], dim=-1, dtype=torch.float32)
         ar_slots = model.decoder.output_index(target)
         real = target.ne(self.padding_idx)
-        nll = -ar_lprobs.gather(-1, ar_slots.unsqueeze(-1)).squeeze(-1).masked_fill(~real, 0.0)
-        smooth = (-ar_lprobs.mean(-1)).masked_fill(~real, 0.0)
-        ar_loss = ((1.0 - self.eps) * nll + self.eps * smooth).sum()
+        ar_loss, nll = label_smoothed_token_loss(ar_lprobs, ar_slots, real, self.eps)
+        ar_loss = ar_loss.sum()
         total = loss + self.ar_weight * ar_loss
         log.update(ar_loss=ar_loss.data, ar_nll=nll.sum().data, ar_tokens=int(real.sum()))
         if self.kl_weight > 0:

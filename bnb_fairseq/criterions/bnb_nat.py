@@ -48,6 +48,14 @@ class BnbNatConfig(GlancingConfig):
     )
 
 
+def label_smoothed_token_loss(lprobs, target_slots, mask, eps):
+    """(loss, nll) per position, 0 where ``mask`` is False: (1 - eps) x NLL + eps x the mean NLL over the
+    output vocabulary, from (B, T, V) log-probabilities and (B, T) target slots."""
+    nll = -lprobs.gather(-1, target_slots.unsqueeze(-1)).squeeze(-1).masked_fill(~mask, 0.0)
+    smooth = (-lprobs.mean(-1)).masked_fill(~mask, 0.0)
+    return (1.0 - eps) * nll + eps * smooth, nll
+
+
 @register_criterion("bnb_nat", dataclass=BnbNatConfig)
 class BnbNatCriterion(FairseqCriterion):
     """Teacher-forced length: the decoder gets exactly as many slots as the target ``[CLS] y [SEP]`` has
@@ -129,10 +137,8 @@ class BnbNatCriterion(FairseqCriterion):
         if glanced:  # glanced slots are given: the token loss scores the others (GLAT)
             mask = real & ~glanced[0]
         lprobs = model.get_normalized_probs((logits, extra), log_probs=True)  # (B, T, V) fp32
-        nll = -lprobs.gather(-1, target_slots.unsqueeze(-1)).squeeze(-1)
-        nll = nll.masked_fill(~mask, 0.0).sum(1)
-        smooth = (-lprobs.mean(-1)).masked_fill(~mask, 0.0).sum(1)
-        token_loss = (1.0 - self.eps) * nll + self.eps * smooth
+        token_loss, nll = label_smoothed_token_loss(lprobs, target_slots, mask, self.eps)
+        token_loss, nll = token_loss.sum(1), nll.sum(1)
         crf_nll = None
         if decoder.has_crf:  # the whole sentence: the CRF scores the glanced slots' neighbours too
             crf_nll = -decoder.crf_log_likelihood(lprobs, target_slots.masked_fill(~real, 0), real)

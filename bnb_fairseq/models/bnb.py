@@ -298,6 +298,10 @@ class BnbDecoder(ParallelDecoder):
     def has_crf(self):
         return self.crf is not None
 
+    @property
+    def has_autoregressive_view(self):
+        return bool(getattr(self.cfg, "janus", False))  # False in checkpoints from before the option
+
     def crf_log_likelihood(self, lprobs, target_slots, mask):
         return self.crf.log_likelihood(lprobs, target_slots, mask, self.output_tokens)
 
@@ -447,18 +451,13 @@ class BnbModel(BertSeq2SeqMixin, FairseqEncoderDecoderModel):
             prev_output_tokens, encoder_out=encoder_out, out_lengths=out_lengths, prev_tokens=prev_tokens
         )
         if autoregressive:
-            if not self.is_janus:
+            if not self.decoder.has_autoregressive_view:
                 raise ValueError("the autoregressive view needs a model built with --janus")
             if prev_output_tokens is None:
                 raise ValueError("the autoregressive view reads the previous target words: pass prev_output_tokens")
             view = JanusArDecoder(self.decoder)
             extra["ar_logits"], _ = view(prev_output_tokens[:, 1:].contiguous(), encoder_out=encoder_out)
         return logits, extra
-
-    @property
-    def is_janus(self):
-        """Whether the decoder also runs autoregressively (``--janus``)."""
-        return bool(getattr(self.decoder.cfg, "janus", False))
 
     def autoregressive_view(self):
         """This model decoding step by step (``--janus`` models): an autoregressive model sharing its weights."""

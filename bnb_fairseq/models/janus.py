@@ -12,6 +12,7 @@ from fairseq.models import FairseqEncoderDecoderModel
 
 from bnb_fairseq.models.bert2bert import Bert2BertDecoder
 from bnb_fairseq.models.bert_seq2seq import BertSeq2SeqMixin
+from bnb_fairseq.models.parallel_decoder import is_parallel
 
 
 class JanusArDecoder(Bert2BertDecoder):
@@ -56,8 +57,7 @@ class JanusArModel(BertSeq2SeqMixin, FairseqEncoderDecoderModel):
 
 def has_autoregressive_view(model):
     """True for a BnB model trained with ``--janus``."""
-    cfg = getattr(getattr(model, "decoder", None), "cfg", None)
-    return bool(getattr(cfg, "janus", False))
+    return is_parallel(model) and model.decoder.has_autoregressive_view
 
 
 def autoregressive_view(model):

@@ -101,6 +101,12 @@ class ParallelDecoder(FairseqDecoder):
         ``(score - log Z) / length`` is its log-likelihood per slot."""
         raise NotImplementedError
 
+    # --- an autoregressive view of the same stack (JANUS) ---
+    @property
+    def has_autoregressive_view(self) -> bool:
+        """Whether the decoder's stack also runs step by step, sharing its weights (``--janus``)."""
+        return False
+
     # --- the passes ---
     def forward(self, prev_output_tokens=None, encoder_out=None, out_lengths=None, prev_tokens=None, **kwargs):
         """The one parallel pass: ``(logits (B, T, V), extra)`` with ``extra["padding_mask"]`` (B, T),
