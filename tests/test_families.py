@@ -1,4 +1,5 @@
-"""Checkpoint families (issue 15): BERT cased, ELECTRA (narrow embeddings), DistilBERT, RoBERTa and XLM-R.
+"""Checkpoint families (issues 15 and 26): BERT cased, ELECTRA (narrow embeddings), DistilBERT, RoBERTa, XLM-R,
+ALBERT (shared layer, SentencePiece) and ModernBERT (pre-norm, rotary, GeGLU, local attention; BPE).
 
 Each test checkpoint is a tiny random model written by transformers' ``save_pretrained`` together with a
 tokenizer trained here with the ``tokenizers`` library on the demo sentences, so its directory looks as
@@ -26,6 +27,7 @@ N_TRAIN, N_VALID, N_TEST = 24, 4, 7  # 7: not a multiple of fairseq's batch mult
 MAX_CHARS = 110  # short verses: no sentence is truncated, so references come back whole
 WORDPIECE_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 ROBERTA_SPECIALS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+ALBERT_SPECIALS = ["<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]"]
 TINY = dict(
     hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64, max_position_embeddings=130
 )
@@ -79,6 +81,42 @@ def sentencepiece_unigram():
     return XLMRobertaTokenizerFast(tokenizer_object=trained._tokenizer)  # appends <mask> last, as XLM-R has it
 
 
+def albert_sentencepiece():
+    """ALBERT's layout: a SentencePiece Unigram model with <pad> <unk> [CLS] [SEP] [MASK]."""
+    from tokenizers import SentencePieceUnigramTokenizer
+    from transformers import AlbertTokenizer
+
+    trained = SentencePieceUnigramTokenizer()
+    trained.train_from_iterator(ALL_TEXT, vocab_size=500, special_tokens=ALBERT_SPECIALS, unk_token="<unk>")
+    return AlbertTokenizer(tokenizer_object=trained._tokenizer, do_lower_case=False)
+
+
+def modernbert_bpe():
+    """ModernBERT's layout: a cased byte-level BPE tokenizer.json with BERT's [CLS] [SEP] [PAD] [UNK] [MASK]."""
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import PreTrainedTokenizerFast
+
+    trained = ByteLevelBPETokenizer()
+    trained.train_from_iterator(ALL_TEXT, vocab_size=700, special_tokens=WORDPIECE_SPECIALS)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=trained._tokenizer,
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        pad_token="[PAD]",
+        unk_token="[UNK]",
+        mask_token="[MASK]",
+    )
+
+
+def modernbert_config(n, **kwargs):
+    import transformers as hf
+
+    ids = dict(pad_token_id=0, unk_token_id=1, cls_token_id=2, bos_token_id=2, sep_token_id=3, eos_token_id=3)
+    # layers 1 and 2 attend in a 4-token local window, shorter than the test sentences; bnb_small takes 3 layers
+    sizes = dict(TINY, num_hidden_layers=3, intermediate_size=48, local_attention=4)
+    return hf.ModernBertConfig(vocab_size=n, **{**sizes, **ids, **kwargs})
+
+
 def family_spec(name):
     """(tokenizer factory, config factory, class saved, base class to compare with)."""
     import transformers as hf
@@ -117,10 +155,18 @@ def family_spec(name):
             hf.XLMRobertaModel,
             hf.XLMRobertaModel,
         ),
+        # one layer applied 3 times, 16-wide embeddings projected to 32
+        "albert": (
+            albert_sentencepiece,
+            lambda n: hf.AlbertConfig(vocab_size=n, embedding_size=16, **{**TINY, "num_hidden_layers": 3}),
+            hf.AlbertForMaskedLM,
+            hf.AlbertModel,
+        ),
+        "modernbert": (modernbert_bpe, modernbert_config, hf.ModernBertForMaskedLM, hf.ModernBertModel),
     }[name]
 
 
-FAMILIES = ["bert-cased", "electra", "distilbert", "roberta", "xlm-roberta"]
+FAMILIES = ["bert-cased", "electra", "distilbert", "roberta", "xlm-roberta", "albert", "modernbert"]
 
 
 @pytest.fixture(scope="module")
@@ -251,8 +297,9 @@ def test_unsupported_model_type_lists_the_supported(checkpoint, tmp_path):
         read_bert_sizes(str(bad))
     msg = str(err.value)
     assert "'gpt2' is not supported" in msg and str(bad / "config.json") in msg
-    assert all(t in msg for t in ("bert", "distilbert", "electra", "roberta", "xlm-roberta"))
-    assert set(SUPPORTED_MODEL_TYPES) == {"bert", "distilbert", "electra", "roberta", "xlm-roberta"}
+    supported = {"albert", "bert", "distilbert", "electra", "modernbert", "roberta", "xlm-roberta"}
+    assert set(SUPPORTED_MODEL_TYPES) == supported
+    assert f"supported model types: {', '.join(sorted(supported))}" in msg
 
 
 @pytest.mark.parametrize("arch", ["bnb", "bert2bert"])

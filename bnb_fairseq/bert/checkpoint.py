@@ -41,6 +41,7 @@ class BertSizes:
     pad_token_id: int = 0
     embedding_size: int = 0  # width of the embeddings; ELECTRA's may be below hidden_size (0: hidden_size)
     model_type: str = "bert"
+    layer_variant: str = ""  # how the family's layers differ from BERT's (LayerVariant JSON; "": BERT's)
 
 
 def check_checkpoint_dir(path, what="--bert-checkpoint"):

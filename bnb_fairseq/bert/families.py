@@ -1,24 +1,30 @@
-"""Checkpoint families: how BERT, ELECTRA, DistilBERT, RoBERTa and XLM-R checkpoints map onto BERT.
+"""Checkpoint families: how BERT, ELECTRA, DistilBERT, RoBERTa, XLM-R, ALBERT and ModernBERT checkpoints
+map onto BERT.
 
 The rest of the plugin knows one layout only: ``BertSizes`` and Hugging Face BERT's parameter names
 (``embeddings.*``, ``encoder.layer.N.*``, the MLM head as ``cls.predictions.*``). Each family here says
 how its ``config.json`` keys give those sizes, how its weight names become BERT's, where its position
-table starts and which special tokens play [CLS]/[SEP]/[PAD]/[UNK]/[MASK]. Nothing outside this module
-tests a ``model_type``.
+table starts and which special tokens play [CLS]/[SEP]/[PAD]/[UNK]/[MASK]; where its layers differ
+from BERT's (ALBERT's shared layer; ModernBERT's pre-norm, rotary, GeGLU and local-attention layers)
+it gives a ``LayerVariant``. Nothing outside this module tests a ``model_type``.
 """
 
 import re
 from dataclasses import dataclass
 from typing import Callable, Dict, Tuple
 
+import torch
+
 from bnb_fairseq.bert.errors import BertCheckpointError
+from bnb_fairseq.modules.bert_layers import LayerVariant
 
 # the roles our dictionaries give special tokens, and their names in a HF tokenizer's config
 ROLES = ("bos", "eos", "pad", "unk", "mask")
 WORDPIECE_SPECIALS = {"bos": "[CLS]", "eos": "[SEP]", "pad": "[PAD]", "unk": "[UNK]", "mask": "[MASK]"}
 ROBERTA_SPECIALS = {"bos": "<s>", "eos": "</s>", "pad": "<pad>", "unk": "<unk>", "mask": "<mask>"}
+ALBERT_SPECIALS = {"bos": "[CLS]", "eos": "[SEP]", "pad": "<pad>", "unk": "<unk>", "mask": "[MASK]"}
 # every set a data directory's dict.<lang>.txt may use, in the order they are tried
-KNOWN_SPECIALS = (WORDPIECE_SPECIALS, ROBERTA_SPECIALS)
+KNOWN_SPECIALS = (WORDPIECE_SPECIALS, ROBERTA_SPECIALS, ALBERT_SPECIALS)
 
 BERT_LIKE_ACTIVATIONS = ("gelu", "relu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast")
 
@@ -33,6 +39,8 @@ class Family:
     renames: Tuple[Tuple[str, str], ...]  # (regular expression, replacement) on names without prefix
     # rows of the position table before position 0 (RoBERTa numbers positions from padding_idx + 1)
     position_offset: Callable[[dict], int] = lambda cfg: 0
+    # what renaming cannot do, on the renamed tensors: (state, config.json) -> state
+    convert: Callable[[dict, dict], dict] = lambda state, cfg: state
 
     @property
     def wordpiece(self):
@@ -48,7 +56,7 @@ class Family:
 
     def to_bert_layout(self, state, cfg):
         """The checkpoint's tensors under BERT's names, position table starting at position 0."""
-        out = {self.bert_name(k): v for k, v in state.items()}
+        out = self.convert({self.bert_name(k): v for k, v in state.items()}, cfg)
         offset = self.position_offset(cfg)
         key = "embeddings.position_embeddings.weight"
         if offset and key in out:
@@ -113,6 +121,123 @@ def distilbert_sizes(cfg):
     )
 
 
+def albert_layer_order(cfg):
+    """ALBERT applies ``num_hidden_layers`` times one of ``num_hidden_groups`` groups of ``inner_group_num``
+    layers (group int(i / (layers / groups)) at application i): the distinct layer at each depth."""
+    layers, groups, inner = (
+        need(cfg, "num_hidden_layers"),
+        cfg.get("num_hidden_groups", 1),
+        cfg.get("inner_group_num", 1),
+    )
+    return [int(i / (layers / groups)) * inner + k for i in range(layers) for k in range(inner)]
+
+
+def albert_sizes(cfg):
+    sizes = bert_like_sizes(cfg, embedding_size=cfg.get("embedding_size", 128))
+    order = albert_layer_order(cfg)
+    sizes.update(
+        num_hidden_layers=len(order),
+        hidden_act=cfg.get("hidden_act", "gelu_new"),
+        layer_variant=LayerVariant(layer_order=tuple(order)).to_json(),
+    )
+    return sizes
+
+
+# an ALBERT layer's parts -> BERT's
+ALBERT_LAYER_PARTS = (
+    ("attention.query.", "attention.self.query."),
+    ("attention.key.", "attention.self.key."),
+    ("attention.value.", "attention.self.value."),
+    ("attention.dense.", "attention.output.dense."),
+    ("attention.LayerNorm.", "attention.output.LayerNorm."),
+    ("ffn.", "intermediate.dense."),
+    ("ffn_output.", "output.dense."),
+    ("full_layer_layer_norm.", "output.LayerNorm."),
+)
+ALBERT_LAYER = re.compile(r"^encoder\.albert_layer_groups\.(\d+)\.albert_layers\.(\d+)\.(.*)$")
+
+
+def albert_layers(state, cfg):
+    """Layer k of group g is distinct layer g x inner_group_num + k (``encoder.layer.N``)."""
+    inner, out = cfg.get("inner_group_num", 1), {}
+    for name, tensor in state.items():
+        m = ALBERT_LAYER.match(name)
+        if m:
+            rest = m.group(3)
+            for theirs, ours in ALBERT_LAYER_PARTS:
+                if rest.startswith(theirs):
+                    rest = ours + rest[len(theirs) :]
+                    break
+            name = f"encoder.layer.{int(m.group(1)) * inner + int(m.group(2))}.{rest}"
+        out[name] = tensor
+    return out
+
+
+MODERNBERT_THETAS = {
+    "full_attention": ("global_rope_theta", 160000.0),
+    "sliding_attention": ("local_rope_theta", 10000.0),
+}
+
+
+def modernbert_sizes(cfg):
+    """ModernBERT: pre-norm layers without biases, GeGLU, rotary positions (a base per layer type) and
+    local attention (``local_attention`` wide) in all but every ``global_attn_every_n_layers``-th layer."""
+    layers, hidden = need(cfg, "num_hidden_layers"), need(cfg, "hidden_size")
+    every = cfg.get("global_attn_every_n_layers", 3)
+    types = cfg.get("layer_types") or ["sliding_attention" if i % every else "full_attention" for i in range(layers)]
+    rope = cfg.get("rope_parameters") or {}
+    thetas = []
+    for kind in types:
+        if kind not in MODERNBERT_THETAS:
+            raise ValueError(f"layer type {kind!r} not supported ({', '.join(MODERNBERT_THETAS)})")
+        params = rope.get(kind) or {}
+        if params.get("rope_type", "default") != "default":
+            raise ValueError(f"rope_type {params['rope_type']!r} not supported (only 'default' rotary positions)")
+        key, default = MODERNBERT_THETAS[kind]
+        thetas.append(float(params.get("rope_theta", cfg.get(key, default))))
+    window = cfg.get("local_attention", 128) // 2
+    variant = LayerVariant(
+        pre_norm=True,
+        first_attention_norm=False,
+        final_norm=True,
+        attention_bias=cfg.get("attention_bias", False),
+        mlp_bias=cfg.get("mlp_bias", False),
+        norm_bias=cfg.get("norm_bias", False),
+        glu=True,
+        absolute_positions=False,
+        rotary_thetas=tuple(thetas),
+        attention_windows=tuple(window if kind == "sliding_attention" else 0 for kind in types),
+        head_bias=cfg.get("classifier_bias", False),
+        head_activation=cfg.get("classifier_activation", "gelu"),
+    )
+    return dict(
+        vocab_size=need(cfg, "vocab_size"),
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=need(cfg, "num_attention_heads"),
+        intermediate_size=need(cfg, "intermediate_size"),
+        max_position_embeddings=cfg.get("max_position_embeddings", 8192),
+        type_vocab_size=0,  # no token types
+        hidden_act=cfg.get("hidden_activation", "gelu"),
+        layer_norm_eps=cfg.get("norm_eps", 1e-5),
+        pad_token_id=cfg.get("pad_token_id", 0),
+        embedding_size=hidden,
+        layer_variant=variant.to_json(),
+    )
+
+
+def split_fused_qkv(state, cfg):
+    """ModernBERT's fused ``Wqkv`` (query, key and value rows stacked) as BERT's three projections."""
+    out = {}
+    for name, tensor in state.items():
+        if ".attention.self.qkv." in name:
+            for part, chunk in zip(("query", "key", "value"), torch.chunk(tensor, 3, dim=0)):
+                out[name.replace(".qkv.", f".{part}.")] = chunk.contiguous()
+        else:
+            out[name] = tensor
+    return out
+
+
 # BERT checkpoints converted from TensorFlow name LayerNorm parameters gamma/beta
 LEGACY_LAYER_NORM = ((r"LayerNorm\.gamma$", "LayerNorm.weight"), (r"LayerNorm\.beta$", "LayerNorm.bias"))
 MLM_HEAD = "cls.predictions."
@@ -173,6 +298,44 @@ FAMILIES = {
             )
             for model_type, tokenizer in (("roberta", "byte-level BPE"), ("xlm-roberta", "SentencePiece (Unigram)"))
         ),
+        Family(
+            "albert",
+            "SentencePiece (Unigram)",
+            "albert.",
+            ALBERT_SPECIALS,
+            albert_sizes,
+            (
+                *LEGACY_LAYER_NORM,
+                (r"^encoder\.embedding_hidden_mapping_in\.", "embeddings.embeddings_project."),
+                (r"^predictions\.dense\.", MLM_HEAD + "transform.dense."),
+                (r"^predictions\.LayerNorm\.", MLM_HEAD + "transform.LayerNorm."),
+                (r"^predictions\.bias$", MLM_HEAD + "bias"),
+                (r"^predictions\.decoder\.bias$", MLM_HEAD + "decoder.bias"),
+            ),
+            convert=albert_layers,
+        ),
+        Family(
+            "modernbert",
+            "byte-level BPE",
+            "model.",
+            WORDPIECE_SPECIALS,
+            modernbert_sizes,
+            (
+                (r"^embeddings\.tok_embeddings\.", "embeddings.word_embeddings."),
+                (r"^embeddings\.norm\.", "embeddings.LayerNorm."),
+                (r"^layers\.(\d+)\.attn_norm\.", r"encoder.layer.\1.attention.output.LayerNorm."),
+                (r"^layers\.(\d+)\.attn\.Wqkv\.", r"encoder.layer.\1.attention.self.qkv."),
+                (r"^layers\.(\d+)\.attn\.Wo\.", r"encoder.layer.\1.attention.output.dense."),
+                (r"^layers\.(\d+)\.mlp_norm\.", r"encoder.layer.\1.output.LayerNorm."),
+                (r"^layers\.(\d+)\.mlp\.Wi\.", r"encoder.layer.\1.intermediate.dense."),
+                (r"^layers\.(\d+)\.mlp\.Wo\.", r"encoder.layer.\1.output.dense."),
+                (r"^final_norm\.", "encoder.final_norm."),
+                (r"^head\.dense\.", MLM_HEAD + "transform.dense."),
+                (r"^head\.norm\.", MLM_HEAD + "transform.LayerNorm."),
+                (r"^decoder\.bias$", MLM_HEAD + "bias"),
+            ),
+            convert=split_fused_qkv,
+        ),
     )
 }
 SUPPORTED_MODEL_TYPES = tuple(sorted(FAMILIES))
@@ -207,4 +370,5 @@ def read_sizes(cfg, cfg_file):
             f"{sizes['max_position_embeddings']} positions",
         )
     sizes["model_type"] = family.model_type
+    sizes.setdefault("layer_variant", "")
     return sizes

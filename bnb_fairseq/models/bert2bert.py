@@ -75,14 +75,16 @@ class Bert2BertDecoder(FairseqIncrementalDecoder):
         if incremental_state is not None:
             caches = self.get_incremental_state(incremental_state, "cache")
             if caches is None:
-                caches = [{} for _ in self.encoder.layer]
+                caches = self.encoder.new_caches()
             step = prev_output_tokens.size(1) - 1
             if step >= self.max_target_positions:
                 raise ValueError(
                     f"output longer than the decoder's {self.max_target_positions} positions; "
                     "lower --max-len-b / --max-len-a"
                 )
-            position_embeds = self.embeddings.position_embeddings.weight[step : step + 1].unsqueeze(0)
+            position_embeds = None  # a rotary family's attention takes the step's position from the cache
+            if self.embeddings.position_embeddings is not None:
+                position_embeds = self.embeddings.position_embeddings.weight[step : step + 1].unsqueeze(0)
             x = self.embeddings(prev_output_tokens[:, -1:], position_embeds=position_embeds)
         else:
             x = self.embeddings(prev_output_tokens)

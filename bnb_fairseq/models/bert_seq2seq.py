@@ -17,7 +17,7 @@ from fairseq.models import FairseqEncoder
 
 from bnb_fairseq.bert.checkpoint import BertCheckpointError, load_bert_weights, load_into, read_bert_sizes
 from bnb_fairseq.bert.dictionary import checkpoint_dictionary
-from bnb_fairseq.modules import BertEmbeddings, BertLMHead, BertStack, init_bert_weights
+from bnb_fairseq.modules import BertEmbeddings, BertLMHead, BertStack, LayerVariant, init_bert_weights
 from bnb_fairseq.modules.quantized import unpack_state_int4
 
 logger = logging.getLogger(__name__)
@@ -64,6 +64,17 @@ class BertSeq2SeqConfig(FairseqDataclass):
     decoder_embedding_size: int = field(
         default=0, metadata={"help": "set from the checkpoint when given (see --encoder-embedding-size)"}
     )
+    encoder_layer_variant: str = field(
+        default="",
+        metadata={
+            "help": "set from the checkpoint when given: how its layers differ from BERT's (JSON of "
+            "bnb_fairseq.modules.LayerVariant: ALBERT's shared layer, ModernBERT's pre-norm, rotary "
+            "positions, GeGLU, local attention); empty: BERT's layer"
+        },
+    )
+    decoder_layer_variant: str = field(
+        default="", metadata={"help": "set from the checkpoint when given (see --encoder-layer-variant)"}
+    )
     encoder_layer_norm_eps: float = field(default=1e-12, metadata={"help": "set from the checkpoint when given"})
     decoder_layer_norm_eps: float = field(default=1e-12, metadata={"help": "set from the checkpoint when given"})
     dropout: float = field(default=0.1, metadata={"help": "hidden dropout"})
@@ -91,6 +102,7 @@ class BertEncoder(FairseqEncoder):
         super().__init__(dictionary)
         self.padding_idx = dictionary.pad()
         dim = cfg.encoder_embed_dim
+        variant = layer_variant(cfg, "encoder")
         self.embeddings = BertEmbeddings(
             len(dictionary),
             dim,
@@ -100,9 +112,11 @@ class BertEncoder(FairseqEncoder):
             cfg.encoder_layer_norm_eps,
             cfg.dropout,
             embedding_size=getattr(cfg, "encoder_embedding_size", 0),
+            variant=variant,
         )
         self.encoder = BertStack(
             cfg.encoder_layers,
+            variant=variant,
             dim=dim,
             heads=cfg.encoder_attention_heads,
             ffn_dim=cfg.encoder_ffn_embed_dim,
@@ -252,7 +266,13 @@ def apply_bert_sizes(cfg):
         setattr(cfg, f"{side}_type_vocab_size", sizes.type_vocab_size)
         setattr(cfg, f"{side}_layer_norm_eps", sizes.layer_norm_eps)
         setattr(cfg, f"{side}_embedding_size", sizes.embedding_size if sizes.embedding_size != sizes.hidden_size else 0)
+        setattr(cfg, f"{side}_layer_variant", sizes.layer_variant)
     cfg.bert_init_done = True
+
+
+def layer_variant(cfg, side):
+    """The ``LayerVariant`` of a side's checkpoint family (BERT's layer for configs that predate it)."""
+    return LayerVariant.from_json(getattr(cfg, f"{side}_layer_variant", "") or "")
 
 
 def check_vocabulary(dictionary, path, side, flag):
@@ -301,6 +321,7 @@ def bert_decoder_parts(cfg, dictionary):
     whose parameter names follow HF BERT's, for both the bidirectional and the causal decoder."""
     dim = cfg.decoder_embed_dim
     width = getattr(cfg, "decoder_embedding_size", 0) or dim
+    variant = layer_variant(cfg, "decoder")
     embeddings = BertEmbeddings(
         len(dictionary),
         dim,
@@ -310,9 +331,11 @@ def bert_decoder_parts(cfg, dictionary):
         cfg.decoder_layer_norm_eps,
         cfg.dropout,
         embedding_size=width,
+        variant=variant,
     )
     stack = BertStack(
         cfg.decoder_layers,
+        variant=variant,
         dim=dim,
         heads=cfg.decoder_attention_heads,
         ffn_dim=cfg.decoder_ffn_embed_dim,
@@ -322,7 +345,7 @@ def bert_decoder_parts(cfg, dictionary):
         attention_dropout=cfg.attention_dropout,
         cross_attention=True,
     )
-    lm_head = BertLMHead(dim, len(dictionary), cfg.decoder_activation, cfg.decoder_layer_norm_eps, width)
+    lm_head = BertLMHead(dim, len(dictionary), cfg.decoder_activation, cfg.decoder_layer_norm_eps, width, variant)
     return embeddings, stack, lm_head, width
 
 

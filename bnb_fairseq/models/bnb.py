@@ -87,7 +87,8 @@ class BnbConfig(BertSeq2SeqConfig):
         default="slot",
         metadata={
             "help": "decoder position embedding of slot j: position j (the original BnB) or BERT's "
-            "embedding at the source position the slot reads, j x S/T, interpolated"
+            "embedding at the source position the slot reads, j x S/T, interpolated; for a rotary "
+            "decoder (ModernBERT) the rotary position of slot j: j or the fractional j x S/T"
         },
     )
     output_vocab: ChoiceEnum(["full", "train"]) = field(
@@ -385,12 +386,17 @@ class BnbDecoder(ParallelDecoder):
                 )
             given = prev_tokens.ne(self.embeddings.word_embeddings.padding_idx).unsqueeze(-1)
             x = x + self.embeddings.word_embeddings(prev_tokens) * given
-        position_embeds = None
+        position_embeds = rotary_positions = None
         if self.cfg.decoder_positions == "source":
-            table = self.embeddings.position_embeddings.weight
-            position_embeds = gather_rows(table, pos, last.clamp(max=table.size(0) - 1), "linear")
+            if self.embeddings.position_embeddings is None:  # a rotary family: fractional rotary positions
+                rotary_positions = pos
+            else:
+                table = self.embeddings.position_embeddings.weight
+                position_embeds = gather_rows(table, pos, last.clamp(max=table.size(0) - 1), "linear")
         x = self.embeddings(inputs_embeds=x, position_embeds=position_embeds)
-        x = self.encoder(x, padding_mask=padding_mask, memory=memory, memory_padding_mask=src_mask)
+        x = self.encoder(
+            x, padding_mask=padding_mask, memory=memory, memory_padding_mask=src_mask, positions=rotary_positions
+        )
         if self.lm_head.output_projection is not None:  # a quantized copy (--inference-precision)
             logits = self.lm_head(x)
         else:

@@ -1,4 +1,10 @@
-from bnb_fairseq.modules.bert_layers import BertEmbeddings, BertLMHead, BertStack, init_bert_weights  # noqa: F401
+from bnb_fairseq.modules.bert_layers import (  # noqa: F401
+    BertEmbeddings,
+    BertLMHead,
+    BertStack,
+    LayerVariant,
+    init_bert_weights,
+)
 from bnb_fairseq.modules.crf import LowRankCRF  # noqa: F401
 from bnb_fairseq.modules.ctc import ctc_best_alignment, ctc_collapse, ctc_output_lengths  # noqa: F401
 from bnb_fairseq.modules.latent import LatentBottleneck, gather_rows, source_positions  # noqa: F401

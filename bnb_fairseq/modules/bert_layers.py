@@ -4,7 +4,15 @@ Module names follow the Hugging Face BERT parameter layout (``attention.self.que
 so checkpoint loading is a name lookup. Unlike HF's BertModel, a layer may take
 cross-attention without being causal, which the BnB decoder needs; causal layers with a
 key/value cache serve the autoregressive BERT2BERT baseline.
+
+A ``LayerVariant`` states how a checkpoint family's layers differ from BERT's (ALBERT's shared
+layer, ModernBERT's pre-norm, rotary positions, GeGLU and local attention windows): the same
+modules serve every family, with those differences as options.
 """
+
+import json
+from dataclasses import asdict, dataclass, fields
+from typing import Tuple
 
 import torch
 import torch.nn as nn
@@ -17,6 +25,69 @@ ACTIVATIONS = {
     "gelu_pytorch_tanh": lambda x: F.gelu(x, approximate="tanh"),
     "gelu_fast": lambda x: F.gelu(x, approximate="tanh"),
 }
+
+
+@dataclass(frozen=True)
+class LayerVariant:
+    """How a family's layer stack differs from BERT's; every default is BERT's."""
+
+    pre_norm: bool = False  # LayerNorm before each sublayer, residual after (ModernBERT)
+    first_attention_norm: bool = True  # False: layer 0 reads the (already normalised) embeddings as they are
+    final_norm: bool = False  # a LayerNorm after the last layer (``encoder.final_norm``)
+    attention_bias: bool = True
+    mlp_bias: bool = True
+    norm_bias: bool = True
+    glu: bool = False  # gated FFN: act(x W_a) * (x W_g), W_a and W_g stacked in ``intermediate.dense``
+    absolute_positions: bool = True  # False: no position table; positions only through rotary attention
+    rotary_thetas: Tuple[float, ...] = ()  # per layer: rotary base of its self-attention (empty: no rotary)
+    attention_windows: Tuple[int, ...] = ()  # per layer: half width of its local attention window (0: global)
+    layer_order: Tuple[int, ...] = ()  # the layer applied at each depth (ALBERT's shared layer: all 0)
+    head_bias: bool = True  # bias of the MLM head's dense layer
+    head_activation: str = ""  # the MLM head's activation ("": the layers')
+
+    def to_json(self):
+        """The options that differ from BERT's, as stored in a model's config ("" for BERT's layer)."""
+        changed = {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) != f.default}
+        return json.dumps({k: list(v) if isinstance(v, tuple) else v for k, v in changed.items()}, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text):
+        if not text:
+            return cls()
+        values = json.loads(text)
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"layer variant options {unknown} unknown to this version (known: {sorted(known)})")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+    def as_dict(self):
+        return asdict(self)
+
+    def order(self, layers):
+        """The index of the layer applied at each of the first ``layers`` depths."""
+        if not self.layer_order:
+            return list(range(layers))
+        if layers > len(self.layer_order):
+            raise ValueError(f"{layers} layers asked for; the shared-layer schedule has {len(self.layer_order)}")
+        return list(self.layer_order[:layers])
+
+
+BERT_LAYER = LayerVariant()
+
+
+def rotate(x, positions, theta):
+    """Rotary position embedding of ``x`` (B, H, T, D) at ``positions`` (T,) or (B, T), possibly
+    fractional: pairs (i, i + D/2) of each head are rotated by position x theta^(-2i/D)."""
+    d = x.size(-1)
+    inv_freq = 1.0 / theta ** (torch.arange(0, d, 2, device=x.device, dtype=torch.float32) / d)
+    angles = positions.to(torch.float32)[..., None] * inv_freq
+    angles = torch.cat([angles, angles], -1)
+    if angles.dim() == 3:  # per sentence: (B, 1, T, D)
+        angles = angles[:, None]
+    first, second = x.float().chunk(2, -1)
+    rotated = x.float() * angles.cos() + torch.cat([-second, first], -1) * angles.sin()
+    return rotated.to(x.dtype)
 
 
 def init_bert_weights(module, std=0.02):
@@ -33,102 +104,182 @@ def init_bert_weights(module, std=0.02):
                     m.weight[m.padding_idx].zero_()
         elif isinstance(m, nn.LayerNorm):
             nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
 
 
 class QKV(nn.Module):
-    def __init__(self, dim):
+    def __init__(self, dim, bias=True):
         super().__init__()
-        self.query = nn.Linear(dim, dim)
-        self.key = nn.Linear(dim, dim)
-        self.value = nn.Linear(dim, dim)
+        self.query = nn.Linear(dim, dim, bias=bias)
+        self.key = nn.Linear(dim, dim, bias=bias)
+        self.value = nn.Linear(dim, dim, bias=bias)
 
 
 class DenseNorm(nn.Module):
-    """dense -> dropout -> add residual -> LayerNorm (BERT's post-LN sublayer output)."""
+    """A sublayer's output: dense -> dropout -> add residual -> LayerNorm (BERT's post-LN). With
+    ``pre_norm`` the LayerNorm is applied to the sublayer's input instead (``normalized_input``) and
+    the output is residual + dropout(dense); ``norm=False`` leaves a pre-norm sublayer without one."""
 
-    def __init__(self, in_dim, dim, eps, dropout):
+    def __init__(self, in_dim, dim, eps, dropout, bias=True, norm_bias=True, pre_norm=False, norm=True):
         super().__init__()
-        self.dense = nn.Linear(in_dim, dim)
-        self.LayerNorm = nn.LayerNorm(dim, eps=eps)
+        self.dense = nn.Linear(in_dim, dim, bias=bias)
+        self.LayerNorm = nn.LayerNorm(dim, eps=eps, bias=norm_bias) if norm or not pre_norm else None
         self.dropout = nn.Dropout(dropout)
+        self.pre_norm = pre_norm
+
+    def normalized_input(self, x):
+        return self.LayerNorm(x) if self.pre_norm and self.LayerNorm is not None else x
 
     def forward(self, x, residual):
-        return self.LayerNorm(self.dropout(self.dense(x)) + residual)
+        out = self.dropout(self.dense(x)) + residual
+        return out if self.pre_norm else self.LayerNorm(out)
 
 
 class BertAttention(nn.Module):
-    def __init__(self, dim, heads, eps, dropout, attention_dropout):
+    """``rotary_theta`` > 0 rotates queries and keys by their positions (self-attention only);
+    ``window`` > 0 lets a query see only keys at most that many positions away."""
+
+    def __init__(
+        self,
+        dim,
+        heads,
+        eps,
+        dropout,
+        attention_dropout,
+        bias=True,
+        norm_bias=True,
+        pre_norm=False,
+        norm=True,
+        rotary_theta=0.0,
+        window=0,
+    ):
         super().__init__()
         if dim % heads:
             raise ValueError(f"hidden size {dim} is not a multiple of {heads} attention heads")
         self.heads = heads
         self.attention_dropout = attention_dropout
-        self.self = QKV(dim)
-        self.output = DenseNorm(dim, dim, eps, dropout)
+        self.self = QKV(dim, bias)
+        self.output = DenseNorm(dim, dim, eps, dropout, bias, norm_bias, pre_norm, norm)
+        self.rotary_theta = rotary_theta
+        self.window = window
 
     def _split(self, x):
         b, t, d = x.shape
         return x.view(b, t, self.heads, d // self.heads).transpose(1, 2)
 
-    def forward(self, x, memory=None, key_padding_mask=None, causal=False, cache=None):
+    def forward(self, x, memory=None, key_padding_mask=None, causal=False, cache=None, positions=None):
         """``key_padding_mask``: (B, S) bool, True at padding keys. ``causal``: each query sees only
         itself and earlier positions (right-padded queries need no key mask then). ``cache``: a dict
         for incremental decoding: self-attention appends this step's keys/values to it,
-        cross-attention computes the memory's keys/values once and reuses them."""
+        cross-attention computes the memory's keys/values once and reuses them. ``positions``: (T,)
+        or (B, T) positions of the queries for rotary attention (default: 0.., after the cached ones)."""
+        residual = x
+        x = self.output.normalized_input(x)
         q = self._split(self.self.query(x))
+        offset = cache["k"].size(2) if memory is None and cache is not None and "k" in cache else 0
         if memory is not None and cache is not None and "k" in cache:
             k, v = cache["k"], cache["v"]
         else:
             kv = x if memory is None else memory
             k = self._split(self.self.key(kv))
             v = self._split(self.self.value(kv))
+            if self.rotary_theta and memory is None:
+                if positions is None:
+                    positions = torch.arange(offset, offset + q.size(2), device=q.device)
+                q, k = rotate(q, positions, self.rotary_theta), rotate(k, positions, self.rotary_theta)
             if cache is not None:
                 if memory is None and "k" in cache:
                     k, v = torch.cat([cache["k"], k], 2), torch.cat([cache["v"], v], 2)
                 cache["k"], cache["v"] = k, v
         mask = None if key_padding_mask is None else ~key_padding_mask[:, None, None, :]
+        is_causal = causal and q.size(2) > 1
+        if self.window and memory is None:
+            query_at = torch.arange(offset, offset + q.size(2), device=q.device)[:, None]
+            key_at = torch.arange(k.size(2), device=q.device)[None, :]
+            allowed = (query_at - key_at).abs() <= self.window
+            if causal:
+                allowed = allowed & (key_at <= query_at)
+            mask = allowed if mask is None else mask & allowed
+            is_causal = False
         out = F.scaled_dot_product_attention(
             q,
             k,
             v,
             attn_mask=mask,
             dropout_p=self.attention_dropout if self.training else 0.0,
-            is_causal=causal and q.size(2) > 1,
+            is_causal=is_causal,
         )
         b, h, t, dh = out.shape
-        return self.output(out.transpose(1, 2).reshape(b, t, h * dh), x)
+        return self.output(out.transpose(1, 2).reshape(b, t, h * dh), residual)
 
 
 class BertIntermediate(nn.Module):
-    def __init__(self, dim, ffn_dim, activation):
+    """``glu``: the dense layer gives 2 x ffn_dim features, act(first half) x second half (GeGLU)."""
+
+    def __init__(self, dim, ffn_dim, activation, bias=True, glu=False):
         super().__init__()
-        self.dense = nn.Linear(dim, ffn_dim)
+        self.dense = nn.Linear(dim, 2 * ffn_dim if glu else ffn_dim, bias=bias)
         self.act = ACTIVATIONS[activation]
+        self.glu = glu
 
     def forward(self, x):
+        if self.glu:
+            value, gate = self.dense(x).chunk(2, -1)
+            return self.act(value) * gate
         return self.act(self.dense(x))
 
 
 class BertLayer(nn.Module):
-    """self-attention -> [cross-attention] -> FFN, each post-LN."""
+    """self-attention -> [cross-attention] -> FFN, each post-LN (pre-LN by ``variant``). ``index``: the
+    layer's depth, which picks its rotary base and attention window in the variant."""
 
-    def __init__(self, dim, heads, ffn_dim, activation, eps, dropout, attention_dropout, cross_attention=False):
+    def __init__(
+        self,
+        dim,
+        heads,
+        ffn_dim,
+        activation,
+        eps,
+        dropout,
+        attention_dropout,
+        cross_attention=False,
+        variant=BERT_LAYER,
+        index=0,
+    ):
         super().__init__()
-        self.attention = BertAttention(dim, heads, eps, dropout, attention_dropout)
-        self.crossattention = BertAttention(dim, heads, eps, dropout, attention_dropout) if cross_attention else None
-        self.intermediate = BertIntermediate(dim, ffn_dim, activation)
-        self.output = DenseNorm(ffn_dim, dim, eps, dropout)
+        v = variant
+        common = dict(bias=v.attention_bias, norm_bias=v.norm_bias, pre_norm=v.pre_norm)
+        self.attention = BertAttention(
+            dim,
+            heads,
+            eps,
+            dropout,
+            attention_dropout,
+            norm=v.first_attention_norm or index > 0,
+            rotary_theta=v.rotary_thetas[index] if v.rotary_thetas else 0.0,
+            window=v.attention_windows[index] if v.attention_windows else 0,
+            **common,
+        )
+        self.crossattention = (
+            BertAttention(dim, heads, eps, dropout, attention_dropout, **common) if cross_attention else None
+        )
+        self.intermediate = BertIntermediate(dim, ffn_dim, activation, v.mlp_bias, v.glu)
+        self.output = DenseNorm(ffn_dim, dim, eps, dropout, v.mlp_bias, v.norm_bias, v.pre_norm)
 
-    def forward(self, x, padding_mask=None, memory=None, memory_padding_mask=None, causal=False, cache=None):
+    def forward(
+        self, x, padding_mask=None, memory=None, memory_padding_mask=None, causal=False, cache=None, positions=None
+    ):
         """``cache``: None, or a dict holding this layer's incremental state (see BertAttention)."""
         self_cache = cross_cache = None
         if cache is not None:
             self_cache, cross_cache = cache.setdefault("self", {}), cache.setdefault("cross", {})
-        x = self.attention(x, key_padding_mask=None if causal else padding_mask, causal=causal, cache=self_cache)
+        x = self.attention(
+            x, key_padding_mask=None if causal else padding_mask, causal=causal, cache=self_cache, positions=positions
+        )
         if self.crossattention is not None:
             x = self.crossattention(x, memory=memory, key_padding_mask=memory_padding_mask, cache=cross_cache)
-        return self.output(self.intermediate(x), x)
+        return self.output(self.intermediate(self.output.normalized_input(x)), x)
 
 
 class BertEmbeddings(nn.Module):
@@ -139,13 +290,26 @@ class BertEmbeddings(nn.Module):
     (DistilBERT). Inputs given as vectors (``inputs_embeds``, ``position_embeds``) are in the embedding
     width."""
 
-    def __init__(self, vocab_size, dim, max_positions, type_vocab_size, pad_idx, eps, dropout, embedding_size=None):
+    def __init__(
+        self,
+        vocab_size,
+        dim,
+        max_positions,
+        type_vocab_size,
+        pad_idx,
+        eps,
+        dropout,
+        embedding_size=None,
+        variant=BERT_LAYER,
+    ):
         super().__init__()
         width = embedding_size or dim
         self.word_embeddings = nn.Embedding(vocab_size, width, padding_idx=pad_idx)
-        self.position_embeddings = nn.Embedding(max_positions, width)
+        # a rotary family (ModernBERT) has no position table: its attention layers see positions
+        self.position_embeddings = nn.Embedding(max_positions, width) if variant.absolute_positions else None
+        self.max_positions = max_positions
         self.token_type_embeddings = nn.Embedding(type_vocab_size, width) if type_vocab_size > 0 else None
-        self.LayerNorm = nn.LayerNorm(width, eps=eps)
+        self.LayerNorm = nn.LayerNorm(width, eps=eps, bias=variant.norm_bias)
         self.dropout = nn.Dropout(dropout)
         self.embeddings_project = nn.Linear(width, dim) if width != dim else None
 
@@ -155,12 +319,12 @@ class BertEmbeddings(nn.Module):
         x = self.word_embeddings(tokens) if inputs_embeds is None else inputs_embeds
         if position_embeds is None:
             t = x.size(1)
-            if t > self.position_embeddings.num_embeddings:
-                raise ValueError(
-                    f"sequence of {t} positions exceeds the model's {self.position_embeddings.num_embeddings}"
-                )
-            position_embeds = self.position_embeddings.weight[:t].unsqueeze(0)
-        x = x + position_embeds
+            if t > self.max_positions:
+                raise ValueError(f"sequence of {t} positions exceeds the model's {self.max_positions}")
+            if self.position_embeddings is not None:
+                position_embeds = self.position_embeddings.weight[:t].unsqueeze(0)
+        if position_embeds is not None:
+            x = x + position_embeds
         if self.token_type_embeddings is not None:
             x = x + (
                 self.token_type_embeddings.weight[0] if token_types is None else self.token_type_embeddings(token_types)
@@ -170,27 +334,42 @@ class BertEmbeddings(nn.Module):
 
 
 class BertStack(nn.Module):
-    def __init__(self, layers, **layer_kwargs):
-        super().__init__()
-        self.layer = nn.ModuleList([BertLayer(**layer_kwargs) for _ in range(layers)])
+    """``layers`` layers applied in turn. A variant with a ``layer_order`` applies the same layer at
+    several depths (ALBERT: one layer, N times), holding each distinct layer once."""
 
-    def forward(self, x, padding_mask=None, memory=None, memory_padding_mask=None, causal=False, caches=None):
-        """``caches``: None, or one dict per layer for incremental decoding."""
-        for i, layer in enumerate(self.layer):
-            x = layer(x, padding_mask, memory, memory_padding_mask, causal, None if caches is None else caches[i])
-        return x
+    def __init__(self, layers, variant=BERT_LAYER, **layer_kwargs):
+        super().__init__()
+        self.order = variant.order(layers)
+        distinct = max(self.order) + 1 if self.order else 0
+        self.layer = nn.ModuleList([BertLayer(variant=variant, index=i, **layer_kwargs) for i in range(distinct)])
+        dim, eps = layer_kwargs["dim"], layer_kwargs["eps"]
+        self.final_norm = nn.LayerNorm(dim, eps=eps, bias=variant.norm_bias) if variant.final_norm else None
+
+    def new_caches(self):
+        """One incremental-decoding cache per applied layer."""
+        return [{} for _ in self.order]
+
+    def forward(
+        self, x, padding_mask=None, memory=None, memory_padding_mask=None, causal=False, caches=None, positions=None
+    ):
+        """``caches``: None, or ``new_caches()`` for incremental decoding. ``positions``: rotary positions
+        of the inputs (see BertAttention)."""
+        for depth, i in enumerate(self.order):
+            cache = None if caches is None else caches[depth]
+            x = self.layer[i](x, padding_mask, memory, memory_padding_mask, causal, cache, positions)
+        return x if self.final_norm is None else self.final_norm(x)
 
 
 class BertLMHead(nn.Module):
     """BERT's MLM head: dense -> act -> LayerNorm -> tied word embeddings + bias. With word embeddings
     narrower than the hidden states (ELECTRA) the dense layer maps down to their width."""
 
-    def __init__(self, dim, vocab_size, activation, eps, embedding_size=None):
+    def __init__(self, dim, vocab_size, activation, eps, embedding_size=None, variant=BERT_LAYER):
         super().__init__()
         width = embedding_size or dim
-        self.dense = nn.Linear(dim, width)
-        self.act = ACTIVATIONS[activation]
-        self.LayerNorm = nn.LayerNorm(width, eps=eps)
+        self.dense = nn.Linear(dim, width, bias=variant.head_bias)
+        self.act = ACTIVATIONS[variant.head_activation or activation]
+        self.LayerNorm = nn.LayerNorm(width, eps=eps, bias=variant.norm_bias)
         self.bias = nn.Parameter(torch.zeros(vocab_size))
         # set for inference only (generation/precision.py): a frozen, quantized copy of the output matrix
         self.output_projection = None
