@@ -188,7 +188,7 @@ def checkpoint(tmp_path_factory):
     return make
 
 
-def build_bnb(enc_dir, dec_dir=None, arch="bnb"):
+def build_bnb(enc_dir, dec_dir=None, arch="bnb", encoder_layers=None):
     """A bnb (or bert2bert) model over the checkpoints, built as fairseq-train builds it."""
     if arch == "bnb":
         from bnb_fairseq.models.bnb import BnbModel as Model
@@ -200,6 +200,8 @@ def build_bnb(enc_dir, dec_dir=None, arch="bnb"):
     cfg = argparse.Namespace(
         bert_checkpoint=enc_dir, decoder_bert_checkpoint=dec_dir, **{**NO_DROPOUT, "output_vocab": "full"}
     )
+    if encoder_layers:
+        cfg.encoder_layers = encoder_layers
     small(cfg)
     task = argparse.Namespace(source_dictionary=src, target_dictionary=tgt)
     return Model.build_model(cfg, task).eval(), src, tgt
@@ -286,6 +288,105 @@ def test_family_sizes_and_heads(checkpoint, tmp_path):
     assert not roberta_model.encoder.segments  # one token type: 'A </s> B' sources get no segment ids
     distil_model, _, _ = build_bnb(checkpoint("distilbert"))
     assert distil_model.encoder.embeddings.token_type_embeddings is None and not distil_model.encoder.segments
+
+
+def test_albert_and_modernbert_layers(checkpoint, tmp_path):
+    """ALBERT holds its shared layer once and applies it N times (grouped layers too); ModernBERT's local
+    window is exercised by the parity sentences; the first N layers of each equal transformers' N-layer
+    model; both MLM heads give transformers' MLM logits."""
+    import transformers as hf
+
+    from bnb_fairseq.modules import LayerVariant
+
+    albert, src, _ = build_bnb(checkpoint("albert"))
+    assert albert.encoder.encoder.order == [0, 0, 0] and len(albert.encoder.encoder.layer) == 1
+    assert torch.equal(
+        albert.encoder.embeddings.embeddings_project.weight,
+        hf.AlbertModel.from_pretrained(checkpoint("albert")).encoder.embedding_hidden_mapping_in.weight,
+    )
+    modern, _, _ = build_bnb(checkpoint("modernbert"))
+    variant = LayerVariant.from_json(modern.cfg.encoder_layer_variant)
+    assert variant.attention_windows == (0, 2, 2) and variant.rotary_thetas == (160000.0, 10000.0, 10000.0)
+    assert modern.encoder.embeddings.position_embeddings is None and modern.encoder.embeddings.LayerNorm.bias is None
+
+    def parity(path, base_class, encoder_layers=None, **config):
+        """max |ours - transformers| of the last hidden states on a padded batch."""
+        tok = hf.AutoTokenizer.from_pretrained(path)
+        model, _, _ = build_bnb(path, encoder_layers=encoder_layers)
+        theirs = base_class.from_pretrained(path, **config).eval()
+        batch = tok([en for _, en in PAIRS["test"][:3]] + ["And God said"], padding=True, return_tensors="pt")
+        with torch.no_grad():
+            ours = model.encoder(batch["input_ids"])["encoder_out"][0]
+            ref = theirs(**{k: batch[k] for k in ("input_ids", "attention_mask")}).last_hidden_state
+        real = batch["attention_mask"].bool()
+        return (ours - ref).abs()[real].max().item(), model
+
+    # the first N layers: N applications of ALBERT's shared layer; ModernBERT's first N layers, then its final norm
+    assert parity(checkpoint("albert"), hf.AlbertModel, 2, num_hidden_layers=2)[0] < 1e-5
+    assert parity(checkpoint("modernbert"), hf.ModernBertModel, 2, num_hidden_layers=2)[0] < 1e-5
+    # without its local window, ModernBERT's output changes: the window is in play in the parity test
+    no_window = tmp_path / "modernbert-global"
+    shutil.copytree(checkpoint("modernbert"), no_window)
+    cfg = json.loads((no_window / "config.json").read_text())
+    (no_window / "config.json").write_text(json.dumps({**cfg, "local_attention": 1000}))
+    tok = hf.AutoTokenizer.from_pretrained(checkpoint("modernbert"))
+    ids = tok([PAIRS["test"][0][1]], return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        windowed = modern.encoder(ids)["encoder_out"][0]
+        wide = build_bnb(str(no_window))[0].encoder(ids)["encoder_out"][0]
+    assert ids.size(1) > 8 and (windowed - wide).abs().max() > 1e-3
+
+    # ALBERT with two groups of two layers applied over 4 depths: 4 distinct layers, 8 applied
+    grouped = tmp_path / "albert-grouped"
+    shutil.copytree(checkpoint("albert"), grouped)
+    torch.manual_seed(7)
+    config = hf.AlbertConfig.from_pretrained(grouped)
+    config.update(dict(num_hidden_layers=4, num_hidden_groups=2, inner_group_num=2))
+    hf.AlbertModel(config).save_pretrained(grouped)
+    diff, model = parity(str(grouped), hf.AlbertModel, 8)
+    assert diff < 1e-5
+    assert model.encoder.encoder.order == [0, 1, 0, 1, 2, 3, 2, 3] and len(model.encoder.encoder.layer) == 4
+
+    for path, head_class in (
+        (checkpoint("albert"), hf.AlbertForMaskedLM),
+        (checkpoint("modernbert"), hf.ModernBertForMaskedLM),
+    ):
+        model, src, _ = build_bnb(path)
+        ref = head_class.from_pretrained(path).eval()
+        ids = torch.tensor([[src.bos(), 40, 41, 42, src.eos()]])
+        with torch.no_grad():
+            out = ref(input_ids=ids, output_hidden_states=True)
+            last = out.hidden_states[-1]
+            if head_class is hf.ModernBertForMaskedLM:  # its hidden_states stop before the final norm
+                last = ref.model.final_norm(last)
+            ours = model.decoder.lm_head(last, model.decoder.embeddings.word_embeddings.weight)
+        assert (ours - out.logits).abs().max() < 1e-4, path
+
+
+def test_modernbert_decoder_caches_rotary_and_windowed_steps(checkpoint):
+    """A bert2bert decoder from ModernBERT (rotary positions, local window, pre-norm): cached incremental
+    decoding equals the full causal pass, so the cache carries positions and the window."""
+    model, src, tgt = build_bnb(checkpoint("modernbert"), arch="bert2bert")
+    torch.manual_seed(0)
+    src_tokens = torch.randint(10, 200, (2, 9))
+    src_tokens[:, 0], src_tokens[:, -1] = src.bos(), src.eos()
+    enc = model.encoder(src_tokens)
+    prev = torch.randint(10, 200, (2, 10))
+    prev[:, 0] = tgt.bos()
+    full = model.get_normalized_probs(model.decoder(prev, encoder_out=enc), log_probs=True)
+    state, steps = {}, []
+    for t in range(1, prev.size(1) + 1):
+        steps.append(
+            model.get_normalized_probs(
+                model.decoder(prev[:, :t], encoder_out=enc, incremental_state=state), log_probs=True
+            )
+        )
+    assert (torch.cat(steps, 1) - full).abs().max() < 1e-5
+    # a later token does not change earlier outputs (causal), and windowed layers do not see far back
+    changed = prev.clone()
+    changed[:, 6:] = 300
+    again = model.get_normalized_probs(model.decoder(changed, encoder_out=enc), log_probs=True)
+    assert torch.allclose(again[:, :6], full[:, :6], atol=1e-5) and not torch.allclose(again[:, 6:], full[:, 6:])
 
 
 def test_unsupported_model_type_lists_the_supported(checkpoint, tmp_path):
@@ -465,6 +566,15 @@ def pipelines(tmp_path_factory, checkpoint):
         ),
         # the two remaining families: an ELECTRA encoder with a DistilBERT decoder
         "electra": (tmp_path_factory.mktemp("electra_run"), checkpoint("electra"), checkpoint("distilbert"), ()),
+        # ALBERT and ModernBERT alone (both roles), and a ModernBERT encoder with a BERT decoder
+        "albert": (tmp_path_factory.mktemp("albert_run"), checkpoint("albert"), None, ()),
+        "modernbert": (tmp_path_factory.mktemp("modernbert_run"), checkpoint("modernbert"), None, ()),
+        "modernbert-bert": (
+            tmp_path_factory.mktemp("modernbert_bert_run"),
+            checkpoint("modernbert"),
+            checkpoint("bert-cased"),
+            (),
+        ),
     }
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(runs)) as pool:
         futures = {
@@ -585,6 +695,34 @@ def test_electra_encoder_distilbert_decoder_pipeline(pipelines):
     # an uncased WordPiece target: the references come back lowercased, word for word
     refs = [en for _, en in PAIRS["test"]]
     assert [lines["T"][i].split()[0] for i in range(N_TEST)] == [r.lower().split()[0] for r in refs]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["albert", "modernbert", "modernbert-bert"])
+def test_albert_and_modernbert_pipelines_answer_every_line(pipelines, name):
+    """binarize -> fairseq-train -> fairseq-generate with ALBERT alone, ModernBERT alone and a ModernBERT
+    encoder with a BERT decoder; then the Python API translates raw text (an empty line included)."""
+    from bnb_fairseq.models.bnb import BnbModel
+
+    binarize_log, train_log, lines, work = pipelines[name]
+    source_family, target_family = {
+        "albert": ("albert", "albert"),
+        "modernbert": ("modernbert", "modernbert"),
+        "modernbert-bert": ("modernbert", "bert"),
+    }[name]
+    assert f"es: {source_family} checkpoint" in binarize_log and f"en: {target_family} checkpoint" in binarize_log
+    assert "num_updates 3" in train_log or "num_updates=3" in train_log, train_log[-2000:]
+    assert sorted(lines["D"]) == sorted(lines["T"]) == list(range(N_TEST))
+    refs = [en for _, en in PAIRS["test"]]
+    nospace = lambda s: "".join(s.split())  # noqa: E731
+    # each target tokenizer's own decoder gives the reference text back (ALBERT's SentencePiece, the BPE)
+    assert [nospace(lines["T"][i]) for i in range(N_TEST)] == [nospace(r) for r in refs]
+    assert not any(marker in d for d in lines["D"].values() for marker in ("Ġ", "▁", "##"))
+    hub = BnbModel.from_pretrained(
+        str(work / "ckpt"), checkpoint_file="checkpoint_last.pt", data_name_or_path=str(work / "bin")
+    )
+    outputs = hub.translate([es for es, _ in PAIRS["test"][:2]] + [""])
+    assert len(outputs) == 3 and all(isinstance(o, str) for o in outputs)
 
 
 def test_every_tool_scores_the_d_lines_of_a_roberta_target(roberta_run, tmp_path, capsys):

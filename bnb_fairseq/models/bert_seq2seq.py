@@ -308,12 +308,17 @@ def load_bert_pair(encoder, decoder, cfg, decoder_mapping):
     check_vocabulary(encoder.dictionary, enc_dir, "source", "--bert-checkpoint")
     check_vocabulary(decoder.dictionary, dec_dir, "target", decoder_checkpoint_flag(cfg))
     load_into(encoder, load_bert_weights(enc_dir), {k: k for k in encoder.state_dict()}, f"{enc_dir} (encoder)")
+    dec_state = load_bert_weights(dec_dir, "--decoder-bert-checkpoint")
     mapping = {}
     for k in decoder.state_dict():
         hf_name = decoder_mapping(k)
         if hf_name is not False:
+            # a cross-attention copied from a self-attention that lacks a part (ModernBERT's first layer
+            # has no attention norm) keeps that part fresh
+            if ".crossattention." in k and hf_name is not None and hf_name not in dec_state:
+                hf_name = None
             mapping[k] = hf_name
-    load_into(decoder, load_bert_weights(dec_dir, "--decoder-bert-checkpoint"), mapping, f"{dec_dir} (decoder)")
+    load_into(decoder, dec_state, mapping, f"{dec_dir} (decoder)")
 
 
 def bert_decoder_parts(cfg, dictionary):
