@@ -552,6 +552,9 @@ def run_pipeline(work, enc, dec=None, extra_train=()):
     return binarize.stderr, train.stdout + train.stderr, lines, work
 
 
+EVAL_BLEU = ("--eval-bleu", "--eval-bleu-print-samples")
+
+
 @pytest.fixture(scope="module")
 def pipelines(tmp_path_factory, checkpoint):
     """The three pipelines below, run side by side (each command line on one thread): {name: run_pipeline's}."""
@@ -567,8 +570,8 @@ def pipelines(tmp_path_factory, checkpoint):
         # the two remaining families: an ELECTRA encoder with a DistilBERT decoder
         "electra": (tmp_path_factory.mktemp("electra_run"), checkpoint("electra"), checkpoint("distilbert"), ()),
         # ALBERT and ModernBERT alone (both roles), and a ModernBERT encoder with a BERT decoder
-        "albert": (tmp_path_factory.mktemp("albert_run"), checkpoint("albert"), None, ()),
-        "modernbert": (tmp_path_factory.mktemp("modernbert_run"), checkpoint("modernbert"), None, ()),
+        "albert": (tmp_path_factory.mktemp("albert_run"), checkpoint("albert"), None, EVAL_BLEU),
+        "modernbert": (tmp_path_factory.mktemp("modernbert_run"), checkpoint("modernbert"), None, EVAL_BLEU),
         "modernbert-bert": (
             tmp_path_factory.mktemp("modernbert_bert_run"),
             checkpoint("modernbert"),
@@ -718,6 +721,9 @@ def test_albert_and_modernbert_pipelines_answer_every_line(pipelines, name):
     # each target tokenizer's own decoder gives the reference text back (ALBERT's SentencePiece, the BPE)
     assert [nospace(lines["T"][i]) for i in range(N_TEST)] == [nospace(r) for r in refs]
     assert not any(marker in d for d in lines["D"].values() for marker in ("Ġ", "▁", "##"))
+    if name != "modernbert-bert":  # --eval-bleu detokenized the valid references with the target's tokenizer
+        samples = re.findall(r"example reference: (.*)", train_log)
+        assert samples and nospace(samples[-1]) in {nospace(en) for _, en in PAIRS["valid"]}, train_log[-3000:]
     hub = BnbModel.from_pretrained(
         str(work / "ckpt"), checkpoint_file="checkpoint_last.pt", data_name_or_path=str(work / "bin")
     )

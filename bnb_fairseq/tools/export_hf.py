@@ -55,6 +55,11 @@ def bert_config(model_cfg, vocab_size, pad_id):
             "this encoder embeds in a narrower width and projects up (ELECTRA); a BERT directory "
             "cannot hold that projection"
         )
+    if getattr(model_cfg, "encoder_layer_variant", ""):
+        raise ExportError(
+            f"this encoder's layers are not BERT's ({model_cfg.encoder_layer_variant}: an ALBERT or ModernBERT "
+            "encoder); a BERT directory cannot hold them"
+        )
     return BertConfig(
         vocab_size=vocab_size,
         hidden_size=model_cfg.encoder_embed_dim,
