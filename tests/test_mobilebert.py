@@ -38,6 +38,8 @@ VARIANTS = {
         trigram_input=False,
         num_feedforward_networks=1,
     ),
+    # no bottlenecks: the layers work at the hidden width, 3 FFNs each
+    "no_bottleneck": dict(use_bottleneck=False, num_feedforward_networks=3),
 }
 
 
@@ -109,7 +111,8 @@ def test_encoder_and_head_match_transformers(name, mobilebert):
     sizes = read_bert_sizes(path)
     variant = LayerVariant.from_json(sizes.layer_variant)
     assert (sizes.model_type, sizes.embedding_size, sizes.hidden_act) == ("mobilebert", 16, "relu")
-    assert variant.no_norm == (name == "no_norm") and variant.bottleneck_size == 16
+    assert variant.no_norm == (name != "layer_norm")
+    assert variant.bottleneck_size == (0 if name == "no_bottleneck" else 16)
     model, src, _ = build_bnb(path)
     b = batch(path)
     real = b["attention_mask"].bool()
@@ -222,6 +225,11 @@ def test_bert2bert_cache_equals_full_causal_pass(mobilebert):
     """The trigram input of a causal decoder leaves out the next token: outputs do not read later tokens,
     and cached step-by-step decoding equals the full causal pass."""
     model, src, tgt = build_bnb(mobilebert("no_norm"), arch="bert2bert")
+    # bert2bert's --cross-attention-init self: the cross-attention reads the memory through the layer's
+    # bottlenecks, so it has the self-attention's shapes and starts as its copy
+    layer = model.decoder.encoder.layer[0]
+    for part in ("self.query", "self.key", "self.value", "output.dense", "output.LayerNorm"):
+        assert torch.equal(layer.crossattention.get_submodule(part).weight, layer.attention.get_submodule(part).weight)
     src_tok = torch.tensor([[src.bos(), 30, 31, 32, src.eos()], [src.bos(), 33, src.eos(), src.pad(), src.pad()]])
     prev = torch.tensor([[tgt.bos(), 40, 41, 42, 43, 44], [tgt.bos(), 45, 46, 47, 48, 49]])
     with torch.no_grad():
