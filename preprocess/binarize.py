@@ -4,8 +4,8 @@
 Every sentence is stored as ``[CLS] pieces [SEP]`` with the checkpoint's own ids; the data
 directory also receives ``dict.<lang>.txt`` (the checkpoint's vocabulary, its vocab.txt or its
 tokenizer's, one token a line: id i = line i) and ``tokenizer.<lang>/`` (for ``--bpe bert_wordpiece``
-at generation time). Any supported family works (BERT, ELECTRA, DistilBERT, RoBERTa, XLM-R); the
-text is lowercased only if the checkpoint's own tokenizer lowercases.
+at generation time). Any supported family works (BERT, ELECTRA, DistilBERT, RoBERTa, XLM-R, ALBERT,
+ModernBERT, MobileBERT); the text is lowercased only if the checkpoint's own tokenizer lowercases.
 With ``--only-source`` (monolingual text for ``--task bnb_pretrain``) it reads PREFIX.SRC only
 and writes ``{split}.SRC.bin/.idx`` beside ``dict.SRC.txt`` and ``tokenizer.SRC/``.
 

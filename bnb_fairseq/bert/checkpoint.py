@@ -1,7 +1,8 @@
 """Read Hugging Face checkpoint directories of the BERT families: config.json sizes, weights, vocabulary.
 
 This module, families.py and the tokenizer module are the only places that know the HF file layout;
-families.py maps ELECTRA, DistilBERT, RoBERTa and XLM-R onto BERT's sizes and parameter names.
+families.py maps ELECTRA, DistilBERT, RoBERTa, XLM-R, ALBERT, ModernBERT and MobileBERT onto BERT's sizes and
+parameter names.
 """
 
 import json

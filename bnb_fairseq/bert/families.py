@@ -1,12 +1,13 @@
-"""Checkpoint families: how BERT, ELECTRA, DistilBERT, RoBERTa, XLM-R, ALBERT and ModernBERT checkpoints
-map onto BERT.
+"""Checkpoint families: how BERT, ELECTRA, DistilBERT, RoBERTa, XLM-R, ALBERT, ModernBERT and MobileBERT
+checkpoints map onto BERT.
 
 The rest of the plugin knows one layout only: ``BertSizes`` and Hugging Face BERT's parameter names
 (``embeddings.*``, ``encoder.layer.N.*``, the MLM head as ``cls.predictions.*``). Each family here says
 how its ``config.json`` keys give those sizes, how its weight names become BERT's, where its position
 table starts and which special tokens play [CLS]/[SEP]/[PAD]/[UNK]/[MASK]; where its layers differ
-from BERT's (ALBERT's shared layer; ModernBERT's pre-norm, rotary, GeGLU and local-attention layers)
-it gives a ``LayerVariant``. Nothing outside this module tests a ``model_type``.
+from BERT's (ALBERT's shared layer; ModernBERT's pre-norm, rotary, GeGLU and local-attention layers;
+MobileBERT's NoNorm, trigram input, bottlenecks and stacked FFNs) it gives a ``LayerVariant``.
+Nothing outside this module tests a ``model_type``.
 """
 
 import re
@@ -238,6 +239,59 @@ def split_fused_qkv(state, cfg):
     return out
 
 
+MOBILEBERT_NORMS = ("no_norm", "layer_norm")
+
+
+def mobilebert_sizes(cfg):
+    """MobileBERT: layers that work at ``intra_bottleneck_size`` between an input and an output bottleneck,
+    ``num_feedforward_networks`` FFNs each, NoNorm (or LayerNorm), trigram input embeddings projected to the
+    hidden size, and an MLM head whose output matrix has extra columns besides the narrow word embeddings."""
+    hidden, embedding = need(cfg, "hidden_size"), cfg.get("embedding_size", 128)
+    norm = cfg.get("normalization_type", "no_norm")
+    if norm not in MOBILEBERT_NORMS:
+        raise ValueError(f"normalization_type {norm!r} not supported ({', '.join(MOBILEBERT_NORMS)})")
+    ffns = cfg.get("num_feedforward_networks", 4)
+    if ffns < 1:
+        raise ValueError(f"num_feedforward_networks {ffns}: a MobileBERT layer needs at least 1")
+    bottleneck = cfg.get("use_bottleneck", True)
+    inner = cfg.get("intra_bottleneck_size", 128) if bottleneck else 0
+    bottleneck_attention = bottleneck and cfg.get("use_bottleneck_attention", False)
+    shared = bottleneck and not bottleneck_attention and cfg.get("key_query_shared_bottleneck", True)
+    if bottleneck and not bottleneck_attention and not shared and inner != hidden:
+        raise ValueError(
+            f"use_bottleneck without use_bottleneck_attention or key_query_shared_bottleneck feeds the "
+            f"{hidden}-wide hidden states to {inner}-wide query/key projections (transformers' MobileBERT "
+            "cannot run it either); set intra_bottleneck_size to hidden_size or one of those options"
+        )
+    trigram = cfg.get("trigram_input", True)
+    layer_norm = norm == "layer_norm"
+    variant = LayerVariant(
+        no_norm=not layer_norm,
+        bottleneck_size=inner,
+        bottleneck_attention=bottleneck_attention,
+        shared_query_key_bottleneck=shared,
+        extra_ffns=ffns - 1,
+        trigram_input=trigram,
+        embedding_transform=trigram or embedding != hidden,
+        # transformers builds these two LayerNorms with torch's default eps, not layer_norm_eps
+        embedding_norm_eps=1e-5 if layer_norm else 0.0,
+        ffn_norm_eps=1e-5 if layer_norm else 0.0,
+        head_extra_output=True,
+    )
+    sizes = bert_like_sizes(cfg, embedding_size=embedding)
+    sizes.update(hidden_act=cfg.get("hidden_act", "relu"), layer_variant=variant.to_json())
+    return sizes
+
+
+def mobilebert_head(state, cfg):
+    """The MLM head's extra output rows (``cls.predictions.dense``, hidden - embedding x vocabulary) as
+    columns of our output matrix, vocabulary x (hidden - embedding): ``lm_head.extra_output``."""
+    extra = state.pop(MLM_HEAD + "dense.weight", None)
+    if extra is not None and extra.size(0) > 0:
+        state[MLM_HEAD + "extra_output"] = extra.t().contiguous()
+    return state
+
+
 # BERT checkpoints converted from TensorFlow name LayerNorm parameters gamma/beta
 LEGACY_LAYER_NORM = ((r"LayerNorm\.gamma$", "LayerNorm.weight"), (r"LayerNorm\.beta$", "LayerNorm.bias"))
 MLM_HEAD = "cls.predictions."
@@ -335,6 +389,18 @@ FAMILIES = {
                 (r"^decoder\.bias$", MLM_HEAD + "bias"),
             ),
             convert=split_fused_qkv,
+        ),
+        Family(
+            "mobilebert",
+            "WordPiece",
+            "mobilebert.",
+            WORDPIECE_SPECIALS,
+            mobilebert_sizes,
+            (
+                *LEGACY_LAYER_NORM,
+                (r"^encoder\.layer\.(\d+)\.output\.bottleneck\.", r"encoder.layer.\1.output_bottleneck."),
+            ),
+            convert=mobilebert_head,
         ),
     )
 }

@@ -1,5 +1,6 @@
-"""Tokenizers of BERT-family checkpoints: WordPiece (BERT, ELECTRA, DistilBERT), byte-level BPE (RoBERTa)
-and SentencePiece (XLM-R), all as fast tokenizers of the ``tokenizers`` library.
+"""Tokenizers of BERT-family checkpoints: WordPiece (BERT, ELECTRA, DistilBERT, MobileBERT),
+byte-level BPE (RoBERTa, ModernBERT) and SentencePiece (XLM-R, ALBERT), all as fast tokenizers of the
+``tokenizers`` library.
 
 Checkpoint directories may hold ``tokenizer.json`` + ``tokenizer_config.json`` (what transformers 5
 writes, often without ``vocab.txt``) or the older files (vocab.txt, vocab.json + merges.txt, a

@@ -82,12 +82,15 @@ class Bert2BertDecoder(FairseqIncrementalDecoder):
                     f"output longer than the decoder's {self.max_target_positions} positions; "
                     "lower --max-len-b / --max-len-a"
                 )
+            # the step's token, after the earlier ones its input embedding reads (MobileBERT's trigram input)
+            first = max(step - self.embeddings.left_context, 0)
             position_embeds = None  # a rotary family's attention takes the step's position from the cache
             if self.embeddings.position_embeddings is not None:
-                position_embeds = self.embeddings.position_embeddings.weight[step : step + 1].unsqueeze(0)
-            x = self.embeddings(prev_output_tokens[:, -1:], position_embeds=position_embeds)
+                position_embeds = self.embeddings.position_embeddings.weight[first : step + 1].unsqueeze(0)
+            x = self.embeddings(prev_output_tokens[:, first:], position_embeds=position_embeds, causal=True)
+            x = x[:, -1:]
         else:
-            x = self.embeddings(prev_output_tokens)
+            x = self.embeddings(prev_output_tokens, causal=True)
         x = self.encoder(x, memory=memory, memory_padding_mask=memory_mask, causal=True, caches=caches)
         if incremental_state is not None:
             self.set_incremental_state(incremental_state, "cache", caches)
@@ -102,7 +105,7 @@ class Bert2BertDecoder(FairseqIncrementalDecoder):
 
     def output_weight(self):
         """The tied output matrix and bias (the word embeddings, the MLM head's bias)."""
-        return self.embeddings.word_embeddings.weight, self.lm_head.bias
+        return self.lm_head.output_matrix(self.embeddings.word_embeddings.weight), self.lm_head.bias
 
     def reorder_incremental_state(self, incremental_state, new_order):
         caches = self.get_incremental_state(incremental_state, "cache")

@@ -69,7 +69,7 @@ class BertSeq2SeqConfig(FairseqDataclass):
         metadata={
             "help": "set from the checkpoint when given: how its layers differ from BERT's (JSON of "
             "bnb_fairseq.modules.LayerVariant: ALBERT's shared layer, ModernBERT's pre-norm, rotary "
-            "positions, GeGLU, local attention); empty: BERT's layer"
+            "positions, GeGLU, local attention, MobileBERT's bottlenecks); empty: BERT's layer"
         },
     )
     decoder_layer_variant: str = field(
@@ -371,9 +371,10 @@ def decoder_hf_name(name, cross_attention_init):
 
 
 def lm_head_hf_name(name):
-    """Our ``lm_head.*`` names -> HF's ``cls.predictions.*`` (the MLM head)."""
+    """Our ``lm_head.*`` names -> HF's ``cls.predictions.*`` (the MLM head; ``extra_output``: MobileBERT's extra
+    output columns, as families.py stores them)."""
     rest = name[len("lm_head.") :]
-    return "cls.predictions." + (rest if rest == "bias" else "transform." + rest)
+    return "cls.predictions." + (rest if rest in ("bias", "extra_output") else "transform." + rest)
 
 
 def fill_defaults(cfg, config_class, **overrides):

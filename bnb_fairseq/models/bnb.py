@@ -233,10 +233,12 @@ class BnbDecoder(ParallelDecoder):
         gathered rows are kept until the module trains again or its weights move or reload: gathering
         them (a copy of 4,548 x 384 floats for MiniLM on the demo) took 4 ms of each 35 ms batch-1 pass."""
         weight, bias = self.embeddings.word_embeddings.weight, self.lm_head.bias
+        matrix = self.lm_head.output_matrix  # the embeddings, with MobileBERT's extra output columns
         if self.output_ids is None:
-            return weight, bias
+            return matrix(weight), bias
         if self.training or torch.is_grad_enabled():
-            return weight[self.output_ids], bias[self.output_ids]
+            return matrix(weight[self.output_ids], self.output_ids), bias[self.output_ids]
+        extra = self.lm_head.extra_output
         key = (
             weight.data_ptr(),
             weight._version,
@@ -244,10 +246,12 @@ class BnbDecoder(ParallelDecoder):
             bias._version,
             self.output_ids.data_ptr(),
             weight.dtype,
+            None if extra is None else (extra.data_ptr(), extra._version),
         )
         cached = getattr(self, "_trimmed", None)
         if cached is None or cached[0] != key:
-            cached = self._trimmed = (key, weight[self.output_ids], bias[self.output_ids])
+            rows = weight[self.output_ids]
+            cached = self._trimmed = (key, matrix(rows, self.output_ids), bias[self.output_ids])
         return cached[1], cached[2]
 
     def _slot_table(self):
