@@ -308,6 +308,11 @@ def test_albert_and_modernbert_layers(checkpoint, tmp_path):
     variant = LayerVariant.from_json(modern.cfg.encoder_layer_variant)
     assert variant.attention_windows == (0, 2, 2) and variant.rotary_thetas == (160000.0, 10000.0, 10000.0)
     assert modern.encoder.embeddings.position_embeddings is None and modern.encoder.embeddings.LayerNorm.bias is None
+    from bnb_fairseq.tools.export_hf import ExportError, bert_config
+
+    for model in (albert, modern):  # a BERT directory cannot hold their layers: one message
+        with pytest.raises(ExportError, match="layers are not BERT's"):
+            bert_config(model.cfg, len(src), src.pad())
 
     def parity(path, base_class, encoder_layers=None, **config):
         """max |ours - transformers| of the last hidden states on a padded batch."""
@@ -398,7 +403,7 @@ def test_unsupported_model_type_lists_the_supported(checkpoint, tmp_path):
         read_bert_sizes(str(bad))
     msg = str(err.value)
     assert "'gpt2' is not supported" in msg and str(bad / "config.json") in msg
-    supported = {"albert", "bert", "distilbert", "electra", "modernbert", "roberta", "xlm-roberta"}
+    supported = {"albert", "bert", "distilbert", "electra", "mobilebert", "modernbert", "roberta", "xlm-roberta"}
     assert set(SUPPORTED_MODEL_TYPES) == supported
     assert f"supported model types: {', '.join(sorted(supported))}" in msg
 

@@ -50,15 +50,15 @@ def encoder_state(model_state, checkpoint):
 def bert_config(model_cfg, vocab_size, pad_id):
     from transformers import BertConfig
 
+    if getattr(model_cfg, "encoder_layer_variant", ""):
+        raise ExportError(
+            f"this encoder's layers are not BERT's ({model_cfg.encoder_layer_variant}: an ALBERT, ModernBERT "
+            "or MobileBERT encoder); a BERT directory cannot hold them"
+        )
     if getattr(model_cfg, "encoder_embedding_size", 0):
         raise ExportError(
             "this encoder embeds in a narrower width and projects up (ELECTRA); a BERT directory "
             "cannot hold that projection"
-        )
-    if getattr(model_cfg, "encoder_layer_variant", ""):
-        raise ExportError(
-            f"this encoder's layers are not BERT's ({model_cfg.encoder_layer_variant}: an ALBERT or ModernBERT "
-            "encoder); a BERT directory cannot hold them"
         )
     return BertConfig(
         vocab_size=vocab_size,
