@@ -118,6 +118,28 @@ def test_janus_loss_is_the_sum_of_its_terms(tiny_bert_dir):
     assert model.decoder.encoder.layer[0].attention.self.query.weight.grad.abs().sum() > 0
 
 
+def test_janus_kl_into_picks_the_view_its_gradients_reach(tiny_bert_dir):
+    """--janus-kl-into nar|ar detaches the other view: same loss; the two one-sided gradients add up to the
+    mutual one (as the parallel loss's gradient, counted in each, is added once more)."""
+    model, task = janus_model(tiny_bert_dir, "ctc")
+    sample = with_prev_output_tokens(make_sample())
+    param = model.decoder.encoder.layer[0].attention.self.query.weight
+
+    def loss_and_grad(**options):
+        model.zero_grad()
+        loss, _, _ = BnbJanusCriterion(BnbJanusConfig(janus_ar_weight=0, **options), task)(model, sample)
+        loss.backward()
+        return float(loss), param.grad.clone()
+
+    plain, g_plain = loss_and_grad(janus_kl_weight=0)
+    both, g_both = loss_and_grad(janus_kl_weight=1.0)
+    nar, g_nar = loss_and_grad(janus_kl_weight=1.0, janus_kl_into="nar")
+    ar, g_ar = loss_and_grad(janus_kl_weight=1.0, janus_kl_into="ar")
+    assert both == nar == ar and both > plain
+    assert not torch.allclose(g_nar, g_ar, atol=1e-7) and not torch.allclose(g_nar, g_both, atol=1e-7)
+    torch.testing.assert_close(g_nar + g_ar - g_both, g_plain, rtol=1e-4, atol=1e-6)
+
+
 def test_symmetric_kl():
     a = torch.log_softmax(torch.randn(3, 7), -1)
     b = torch.log_softmax(torch.randn(3, 7), -1)

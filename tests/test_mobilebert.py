@@ -7,6 +7,7 @@ with a WordPiece tokenizer trained on the demo sentences (see test_families.py).
 """
 
 import argparse
+import re
 
 import pytest
 import torch
@@ -247,9 +248,22 @@ def test_bert2bert_cache_equals_full_causal_pass(mobilebert):
 
 
 def test_mobilebert_pipeline_answers_every_line(mobilebert, tmp_path):
-    """binarize -> fairseq-train (3 updates) -> fairseq-generate with a MobileBERT encoder and decoder."""
-    binarize_log, train_log, lines, _ = run_pipeline(tmp_path, mobilebert("no_norm"))
+    """binarize -> fairseq-train (3 updates, --eval-bleu) -> fairseq-generate with a MobileBERT encoder and
+    decoder; then the Python API translates raw text (an empty line included)."""
+    from bnb_fairseq.models.bnb import BnbModel
+
+    binarize_log, train_log, lines, work = run_pipeline(
+        tmp_path, mobilebert("no_norm"), extra_train=("--eval-bleu", "--eval-bleu-print-samples")
+    )
     assert "en: mobilebert checkpoint, uncased" in binarize_log
     assert "num_updates 3" in train_log or "num_updates=3" in train_log, train_log[-2000:]
     n_test = len(PAIRS["test"])
     assert sorted(lines["D"]) == sorted(lines["T"]) == list(range(n_test))
+    # --eval-bleu detokenized a valid reference with the uncased WordPiece decoder
+    samples = re.findall(r"example reference: (.*)", train_log)
+    assert samples and samples[-1].split()[0] in {en.lower().split()[0] for _, en in PAIRS["valid"]}, train_log[-3000:]
+    hub = BnbModel.from_pretrained(
+        str(work / "ckpt"), checkpoint_file="checkpoint_last.pt", data_name_or_path=str(work / "bin")
+    )
+    outputs = hub.translate([es for es, _ in PAIRS["test"][:2]] + [""])
+    assert len(outputs) == 3 and all(isinstance(o, str) for o in outputs)

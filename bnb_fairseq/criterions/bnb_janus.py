@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from fairseq import metrics
 from fairseq.criterions import FairseqCriterion, register_criterion
+from fairseq.dataclass import ChoiceEnum
 
 from bnb_fairseq.criterions.bnb_ctc import BnbCtcConfig, BnbCtcCriterion
 from bnb_fairseq.criterions.bnb_nat import BnbNatConfig, BnbNatCriterion, label_smoothed_token_loss
@@ -33,10 +34,19 @@ class BnbJanusConfig(BnbCtcConfig, BnbNatConfig):
             "the best CTC alignment and AR step k - 1), per position; 0: auxiliary loss off"
         },
     )
+    janus_kl_into: ChoiceEnum(["both", "nar", "ar"]) = field(
+        default="both",
+        metadata={
+            "help": "which view the KL's gradients reach: both (JANUS's mutual learning), nar (the AR "
+            "distribution is a fixed teacher: online distillation into the one-pass view) or ar (the "
+            "reverse)"
+        },
+    )
 
 
 def symmetric_kl(a, b):
-    """(KL(a || b) + KL(b || a)) / 2 of rows of log-probabilities, per row; gradients reach both sides."""
+    """(KL(a || b) + KL(b || a)) / 2 of rows of log-probabilities, per row; gradients reach both sides
+    (detach one side to make it a fixed teacher)."""
     return 0.5 * ((a.exp() * (a - b)).sum(-1) + (b.exp() * (b - a)).sum(-1))
 
 
@@ -48,6 +58,7 @@ class BnbJanusCriterion(FairseqCriterion):
             if getattr(cfg, name) < 0:
                 raise ValueError(f"--{name.replace('_', '-')} {getattr(cfg, name)}: must be 0 or more")
         self.ar_weight, self.kl_weight = cfg.janus_ar_weight, cfg.janus_kl_weight
+        self.kl_into = getattr(cfg, "janus_kl_into", "both")
         self.eps = cfg.label_smoothing
         self.ctc, self.nat = BnbCtcCriterion(cfg, task), BnbNatCriterion(cfg, task)
 
@@ -80,7 +91,12 @@ class BnbJanusCriterion(FairseqCriterion):
         if self.kl_weight > 0:
             steps = parts["aligned_steps"]
             rows, slots = (steps >= 0).nonzero(as_tuple=True)
-            kl = symmetric_kl(parts["lprobs"][rows, slots], ar_lprobs[rows, steps[rows, slots]]).sum()
+            nar_side, ar_side = parts["lprobs"][rows, slots], ar_lprobs[rows, steps[rows, slots]]
+            if self.kl_into == "nar":
+                ar_side = ar_side.detach()
+            elif self.kl_into == "ar":
+                nar_side = nar_side.detach()
+            kl = symmetric_kl(nar_side, ar_side).sum()
             total = total + self.kl_weight * kl
             log.update(janus_kl=kl.data, kl_positions=len(rows))
         log["loss"] = total.data
