@@ -408,32 +408,37 @@ def test_unsupported_model_type_lists_the_supported(checkpoint, tmp_path):
     assert f"supported model types: {', '.join(sorted(supported))}" in msg
 
 
+def train_one_step(model, src, tgt, arch):
+    """One training step's backward pass on a 2-sentence batch (CTC for bnb, cross-entropy for bert2bert):
+    the names of the parameters it gave a gradient."""
+    from bnb_fairseq.criterions.bnb_ctc import ctc_and_kl
+
+    model.train()
+    src_tok = torch.tensor(
+        [[src.bos(), 30, 31, 32, 33, src.eos()], [src.bos(), 34, 35, src.eos(), src.pad(), src.pad()]]
+    )
+    target = torch.tensor([[tgt.bos(), 50, 51, tgt.eos()], [tgt.bos(), 52, tgt.eos(), tgt.pad()]])
+    prev = torch.cat([target.new_full((2, 1), tgt.eos()), target[:, :-1]], 1)
+    logits, extra = model(src_tok, torch.tensor([6, 4]), prev)
+    if arch == "bnb":
+        lprobs = torch.log_softmax(logits, -1)
+        lengths = target.ne(tgt.pad()).sum(1)
+        loss = ctc_and_kl(lprobs, extra["padding_mask"], target, lengths, model.decoder.blank_slot)[0]
+    else:
+        gold = model.get_targets({"target": target}, None)
+        loss = torch.nn.functional.cross_entropy(logits.transpose(1, 2), gold, ignore_index=tgt.pad())
+    assert torch.isfinite(loss)
+    loss.backward()
+    return {n for n, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
+
+
 @pytest.mark.parametrize("arch", ["bnb", "bert2bert"])
 def test_mixed_families_and_widths_train_a_step(checkpoint, arch):
     """A 48-wide XLM-R encoder with a narrow-embedding ELECTRA decoder (and DistilBERT, without token types):
     one training step reaches every pre-trained part."""
-    from bnb_fairseq.criterions.bnb_ctc import ctc_and_kl
-
     for dec in ("electra", "distilbert"):
         model, src, tgt = build_bnb(checkpoint("xlm-roberta"), checkpoint(dec), arch=arch)
-        model.train()
-        src_tok = torch.tensor(
-            [[src.bos(), 30, 31, 32, 33, src.eos()], [src.bos(), 34, 35, src.eos(), src.pad(), src.pad()]]
-        )
-        target = torch.tensor([[tgt.bos(), 50, 51, tgt.eos()], [tgt.bos(), 52, tgt.eos(), tgt.pad()]])
-        prev = torch.cat([target.new_full((2, 1), tgt.eos()), target[:, :-1]], 1)
-        logits, extra = model(src_tok, torch.tensor([6, 4]), prev)
-        if arch == "bnb":
-            lprobs = torch.log_softmax(logits, -1)
-            loss = ctc_and_kl(
-                lprobs, extra["padding_mask"], target, target.ne(tgt.pad()).sum(1), model.decoder.blank_slot
-            )[0]
-        else:
-            gold = model.get_targets({"target": target}, None)
-            loss = torch.nn.functional.cross_entropy(logits.transpose(1, 2), gold, ignore_index=tgt.pad())
-        assert torch.isfinite(loss)
-        loss.backward()
-        grads = {n for n, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
+        grads = train_one_step(model, src, tgt, arch)
         assert "encoder.embeddings.word_embeddings.weight" in grads
         if dec == "electra":
             assert "decoder.embeddings.embeddings_project.weight" in grads
