@@ -308,6 +308,14 @@ def test_albert_and_modernbert_layers(checkpoint, tmp_path):
     variant = LayerVariant.from_json(modern.cfg.encoder_layer_variant)
     assert variant.attention_windows == (0, 2, 2) and variant.rotary_thetas == (160000.0, 10000.0, 10000.0)
     assert modern.encoder.embeddings.position_embeddings is None and modern.encoder.embeddings.LayerNorm.bias is None
+    # config.json as the Hub's ModernBERT checkpoints have it (transformers 4.x keys): the same layers
+    hub_style = tmp_path / "modernbert-hub-config"
+    shutil.copytree(checkpoint("modernbert"), hub_style)
+    cfg = json.loads((hub_style / "config.json").read_text())
+    del cfg["layer_types"], cfg["rope_parameters"]
+    cfg.update(global_attn_every_n_layers=3, global_rope_theta=160000.0, local_rope_theta=10000.0)
+    (hub_style / "config.json").write_text(json.dumps(cfg))
+    assert read_bert_sizes(str(hub_style)).layer_variant == modern.cfg.encoder_layer_variant
     from bnb_fairseq.tools.export_hf import ExportError, bert_config
 
     for model in (albert, modern):  # a BERT directory cannot hold their layers: one message
