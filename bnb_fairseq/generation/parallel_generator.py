@@ -412,8 +412,7 @@ class ParallelGenerator:
         inputs = torch.cat([targets.new_full((len(cands), 1), self.bos), targets[:, :-1]], dim=1)  # [CLS] y
         enc = encoder_out if encoder_out is not None else reranker.encoder(src_tokens, src_lengths=src_lengths)
         enc = reranker.encoder.reorder_encoder_out(enc, torch.tensor(owner, device=device))
-        lprobs = reranker.get_normalized_probs(reranker.decoder(inputs, encoder_out=enc), log_probs=True)
-        token_lprobs = lprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+        token_lprobs = reranker.decoder.target_log_probs(inputs, targets, enc)
         real = targets.ne(self.pad)
         scores = token_lprobs.masked_fill(~real, 0.0).sum(1) / real.sum(1).to(token_lprobs.dtype)
         for i, (h, n, value) in enumerate(zip(cands, real.sum(1).tolist(), scores.tolist())):

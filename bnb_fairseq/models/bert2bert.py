@@ -16,7 +16,9 @@ feeds ``[SEP] [CLS] y``; ``forward`` and ``get_targets`` drop that first column,
 import logging
 from dataclasses import dataclass, field
 
+import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from fairseq.dataclass import ChoiceEnum
 from fairseq.models import (
     FairseqEncoderDecoderModel,
@@ -97,6 +99,16 @@ class Bert2BertDecoder(FairseqIncrementalDecoder):
         if features_only:
             return x, {"attn": [None]}
         return self.output_layer(x), {"attn": [None]}
+
+    def target_log_probs(self, prev_output_tokens, targets, encoder_out):
+        """fp32 log-probabilities of ``targets`` (B, T) read by teacher forcing from ``prev_output_tokens``:
+        what a reranker scores candidates with."""
+        features, _ = self(prev_output_tokens, encoder_out=encoder_out, features_only=True)
+        return self.log_probs_of(self.output_layer(features), targets)
+
+    @staticmethod
+    def log_probs_of(logits, index):
+        return F.log_softmax(logits, dim=-1, dtype=torch.float32).gather(-1, index.unsqueeze(-1)).squeeze(-1)
 
     def output_layer(self, features):
         if self.lm_head.output_projection is not None:  # a quantized copy (--inference-precision)

@@ -32,6 +32,13 @@ class JanusArDecoder(Bert2BertDecoder):
     def output_weight(self):
         return self.nar_decoder.output_weight()
 
+    def target_log_probs(self, prev_output_tokens, targets, encoder_out):
+        """As Bert2BertDecoder's, normalised over the output slots only (the same values: the other pieces'
+        logits are -inf), without spreading the logits over the whole vocabulary first."""
+        features, _ = self(prev_output_tokens, encoder_out=encoder_out, features_only=True)
+        logits = super().output_layer(features)
+        return self.log_probs_of(logits, self.nar_decoder.output_index(targets))
+
     def output_layer(self, features):
         logits = super().output_layer(features)
         ids = self.nar_decoder.output_ids
