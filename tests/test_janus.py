@@ -241,6 +241,11 @@ def test_one_checkpoint_decodes_both_ways_and_reranks_itself(tiny_janus, demo_da
     lprobs[:, hub.tgt_dict.pad()] = float("-inf")  # fairseq's beam search never outputs padding
     # every word but the closing [SEP] (forced at --max-len-b) is the view's argmax given the words before
     assert torch.equal(lprobs[:-1].argmax(-1), hypo["tokens"][:-1])
+    # the reranker's scores, normalised over the output slots only, equal the full-vocabulary ones
+    assert model.decoder.output_ids is not None  # a trimmed output vocabulary (--output-vocab train)
+    with torch.no_grad():
+        scored = view.decoder.target_log_probs(tokens, hypo["tokens"][None], enc)[0]
+    torch.testing.assert_close(scored, lprobs.gather(-1, hypo["tokens"][:, None])[:, 0], rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.slow
