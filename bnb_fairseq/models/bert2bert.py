@@ -104,11 +104,12 @@ class Bert2BertDecoder(FairseqIncrementalDecoder):
         """fp32 log-probabilities of ``targets`` (B, T) read by teacher forcing from ``prev_output_tokens``:
         what a reranker scores candidates with."""
         features, _ = self(prev_output_tokens, encoder_out=encoder_out, features_only=True)
-        return self.log_probs_of(self.output_layer(features), targets)
+        logits, columns = self.scored_logits(features, targets)
+        return F.log_softmax(logits, dim=-1, dtype=torch.float32).gather(-1, columns.unsqueeze(-1)).squeeze(-1)
 
-    @staticmethod
-    def log_probs_of(logits, index):
-        return F.log_softmax(logits, dim=-1, dtype=torch.float32).gather(-1, index.unsqueeze(-1)).squeeze(-1)
+    def scored_logits(self, features, targets):
+        """The logits that targets are scored over, and each target's column in them."""
+        return self.output_layer(features), targets
 
     def output_layer(self, features):
         if self.lm_head.output_projection is not None:  # a quantized copy (--inference-precision)

@@ -32,12 +32,10 @@ class JanusArDecoder(Bert2BertDecoder):
     def output_weight(self):
         return self.nar_decoder.output_weight()
 
-    def target_log_probs(self, prev_output_tokens, targets, encoder_out):
-        """As Bert2BertDecoder's, normalised over the output slots only (the same values: the other pieces'
+    def scored_logits(self, features, targets):
+        """Targets are scored over the output slots only (the same log-probabilities: the other pieces'
         logits are -inf), without spreading the logits over the whole vocabulary first."""
-        features, _ = self(prev_output_tokens, encoder_out=encoder_out, features_only=True)
-        logits = super().output_layer(features)
-        return self.log_probs_of(logits, self.nar_decoder.output_index(targets))
+        return super().output_layer(features), self.nar_decoder.output_index(targets)
 
     def output_layer(self, features):
         logits = super().output_layer(features)
