@@ -11,6 +11,7 @@ from fairseq.criterions import FairseqCriterion, register_criterion
 
 from bnb_fairseq.models.parallel_decoder import is_parallel
 from bnb_fairseq.modules import length_offset_classes
+from bnb_fairseq.modules.aligned_xent import aligned_cross_entropy
 from bnb_fairseq.modules.glancing import Glancing, GlancingConfig
 
 
@@ -45,6 +46,19 @@ class BnbNatConfig(GlancingConfig):
             "help": "weight of the CRF's negative log-likelihood per sentence (models with --crf-lowrank-approx), "
             "beside the token cross-entropy"
         },
+    )
+    axe: bool = field(
+        default=False,
+        metadata={
+            "help": "aligned cross-entropy (AXE): score the best monotonic alignment of the target to the slots "
+            "instead of slot j against token j; a slot may predict the blank (--ctc-blank, dropped at "
+            "decoding) and a token may share the previous token's slot. With a CRF, the CRF scores the "
+            "aligned slots"
+        },
+    )
+    axe_skip_target_weight: float = field(
+        default=1.0,
+        metadata={"help": "AXE: weight of the log-probability of a target token that shares the previous one's slot"},
     )
 
 
@@ -84,6 +98,12 @@ class BnbNatCriterion(FairseqCriterion):
             raise ValueError(
                 "--glat-ratio and --refinement-training: choose one (a glancing model reads words at its slots "
                 "already, so mask-predict refinement can use it)"
+            )
+        self.axe, self.axe_skip_target_weight = cfg.axe, cfg.axe_skip_target_weight
+        if self.axe and (self.glancing.enabled or self.refinement_training):
+            raise ValueError(
+                "--axe with --glat-ratio or --refinement-training is not supported in this version: both give "
+                "the decoder gold words at their own slots, which an aligned loss may move; drop one of them"
             )
 
     def set_num_updates(self, num_updates):
@@ -137,8 +157,16 @@ class BnbNatCriterion(FairseqCriterion):
         if glanced:  # glanced slots are given: the token loss scores the others (GLAT)
             mask = real & ~glanced[0]
         lprobs = model.get_normalized_probs((logits, extra), log_probs=True)  # (B, T, V) fp32
-        token_loss, nll = label_smoothed_token_loss(lprobs, target_slots, mask, self.eps)
-        token_loss, nll = token_loss.sum(1), nll.sum(1)
+        slot_of = None
+        if self.axe:  # slots score the target tokens aligned to them, or the blank
+            nll, target_slots, slot_of = aligned_cross_entropy(
+                lprobs, target_slots, out_lengths, out_lengths, decoder.blank_slot, self.axe_skip_target_weight
+            )
+            smooth = (-lprobs.mean(-1)).masked_fill(~real, 0.0).sum(1)
+            token_loss = (1.0 - self.eps) * nll + self.eps * smooth
+        else:
+            token_loss, nll = label_smoothed_token_loss(lprobs, target_slots, mask, self.eps)
+            token_loss, nll = token_loss.sum(1), nll.sum(1)
         crf_nll = None
         if decoder.has_crf:  # the whole sentence: the CRF scores the glanced slots' neighbours too
             crf_nll = -decoder.crf_log_likelihood(lprobs, target_slots.masked_fill(~real, 0), real)
@@ -173,7 +201,14 @@ class BnbNatCriterion(FairseqCriterion):
             logging_output["glanced"] = glanced[0].sum().data
             logging_output["target_tokens"] = int(real.sum())
         parts = {"net_output": (logits, extra), "lprobs": lprobs}
-        if align:
+        if align and slot_of is not None:  # AXE: a token's slot, unless it shares the previous token's
+            steps = torch.full_like(target, -1)
+            token = torch.arange(target.size(1), device=target.device)[None].expand_as(target)
+            own = mask & (token >= 1) & slot_of.ne(F.pad(slot_of[:, :-1], (1, 0), value=-1))
+            # slot 0 holds [CLS], never a token of its own but token 0: the others are parked there as -1
+            steps.scatter_(1, torch.where(own, slot_of, 0), torch.where(own, token - 1, -1))
+            parts["aligned_steps"] = steps
+        elif align:
             slot = torch.arange(mask.size(1), device=mask.device)
             parts["aligned_steps"] = torch.where(mask & (slot >= 1)[None], slot[None] - 1, torch.full_like(target, -1))
         return (loss.sum() if reduce else loss), ntokens, logging_output, parts

@@ -1,0 +1,129 @@
+"""Aligned cross-entropy (bnb_nat --axe): the dynamic programme against brute-force enumeration of
+alignments, the alignment it returns, and the criterion built on it."""
+
+import functools
+import math
+
+import pytest
+import torch
+from conftest import PAD
+from test_length_classify import build, make_sample
+
+from bnb_fairseq.criterions.bnb_nat import BnbNatConfig, BnbNatCriterion
+from bnb_fairseq.modules.aligned_xent import aligned_cross_entropy
+
+BLANK = 0
+
+
+def brute_force_cost(lprobs, targets, num_targets, num_slots, skip_target_weight):
+    """Cheapest alignment by plain recursion over (token, slot, did the last token land on this slot)."""
+    lp = lprobs.double()
+
+    @functools.lru_cache(maxsize=None)
+    def rest(i, j, landed):
+        if i == num_targets and j == num_slots:
+            return 0.0
+        options = []
+        if j < num_slots:  # skip slot j + 1: it predicts the blank
+            options.append(-float(lp[j, BLANK]) + rest(i, j + 1, False))
+        if i < num_targets and j < num_slots:  # token i + 1 on slot j + 1
+            options.append(-float(lp[j, targets[i]]) + rest(i + 1, j + 1, True))
+        if 0 < i < num_targets and landed:  # token i + 1 shares slot j with token i
+            options.append(-skip_target_weight * float(lp[j - 1, targets[i]]) + rest(i + 1, j, True))
+        return min(options, default=math.inf)
+
+    return rest(0, 0, False)
+
+
+def test_cost_equals_brute_force_over_all_alignments():
+    torch.manual_seed(0)
+    for trial in range(60):
+        bsz, vocab, slots = 3, 5, int(torch.randint(1, 7, ()))
+        lprobs = torch.randn(bsz, slots + 1, vocab).log_softmax(-1)  # one padding slot
+        slot_lengths = torch.randint(1, slots + 1, (bsz,))
+        target_lengths = torch.stack([torch.randint(1, int(n) + 1, ()) for n in slot_lengths])
+        targets = torch.randint(1, vocab, (bsz, int(target_lengths.max())))
+        weight = float(torch.rand(())) * 2
+        loss, slot_target, _ = aligned_cross_entropy(lprobs, targets, target_lengths, slot_lengths, BLANK, weight)
+        for b in range(bsz):
+            expected = brute_force_cost(
+                lprobs[b], tuple(targets[b].tolist()), int(target_lengths[b]), int(slot_lengths[b]), weight
+            )
+            assert math.isclose(float(loss[b]), expected, rel_tol=1e-5, abs_tol=1e-5), (trial, b)
+            assert (slot_target[b, int(slot_lengths[b]) :] == 0).all()
+
+
+def confident(rows, vocab=6):
+    """log-probabilities that put 0.9 on the given token of each slot."""
+    probs = torch.full((len(rows), vocab), 0.1 / (vocab - 1))
+    probs[torch.arange(len(rows)), torch.tensor(rows)] = 0.9
+    return probs.log()[None]
+
+
+def test_alignment_follows_the_predictions():
+    # the model already predicts the target in order: the alignment is slot j <- token j, the plain loss
+    lp = confident([1, 2, 3, 4])
+    targets = torch.tensor([[1, 2, 3, 4]])
+    n = torch.tensor([4])
+    loss, slot_target, slot_of = aligned_cross_entropy(lp, targets, n, n, BLANK)
+    assert slot_target.tolist() == [[1, 2, 3, 4]] and slot_of.tolist() == [[0, 1, 2, 3]]
+    assert torch.allclose(loss, -lp[0, torch.arange(4), targets[0]].sum(0, keepdim=True))
+    # predictions shifted right by one (blank first): the first slot is skipped, the last two tokens share
+    lp = confident([BLANK, 1, 2, 3])
+    loss, slot_target, slot_of = aligned_cross_entropy(lp, targets, n, n, BLANK)
+    assert slot_target.tolist() == [[BLANK, 1, 2, 3]] and slot_of.tolist() == [[1, 2, 3, 3]]
+    # cheaper than scoring slot j against token j, which charges every slot a wrong token
+    plain = -lp[0, torch.arange(4), targets[0]].sum()
+    assert float(loss[0]) < float(plain) - 5
+
+
+def test_gradient_reaches_only_the_aligned_entries():
+    lp = confident([BLANK, 1, 2, 3]).requires_grad_(True)
+    targets, n = torch.tensor([[1, 2, 3, 4]]), torch.tensor([4])
+    loss, _, _ = aligned_cross_entropy(lp, targets, n, n, BLANK, skip_target_weight=0.5)
+    loss.sum().backward()
+    expected = torch.zeros_like(lp)
+    expected[0, 0, BLANK] = -1  # slot 1 skipped
+    expected[0, 1, 1] = expected[0, 2, 2] = expected[0, 3, 3] = -1
+    expected[0, 3, 4] = -0.5  # token 4 shares slot 4, at half weight
+    assert torch.equal(lp.grad, expected)
+
+
+def test_bnb_nat_axe_loss(tiny_bert_dir):
+    model, task = build(tiny_bert_dir)
+    sample = make_sample()
+    plain = BnbNatCriterion(BnbNatConfig(label_smoothing=0.0), task)
+    axe = BnbNatCriterion(BnbNatConfig(label_smoothing=0.0, axe=True), task)
+    with torch.no_grad():
+        (l_plain, n_plain, log_plain), (l_axe, n_axe, log_axe) = plain(model, sample), axe(model, sample)
+    # slot j <- token j is one of the alignments AXE chooses from: its cost is never higher
+    assert n_axe == n_plain == int(sample["target"].ne(PAD).sum())
+    assert float(log_axe["nll_loss"]) <= float(log_plain["nll_loss"]) + 1e-4
+    assert torch.allclose(l_axe - log_axe["nll_loss"], l_plain - log_plain["nll_loss"], atol=1e-4)  # same length loss
+    # it trains the decoder, and with a CRF the CRF scores the aligned slots
+    model.train()
+    axe(model, sample)[0].backward()
+    assert model.decoder.lm_head.bias.grad.abs().sum() > 0
+    crf_model, _ = build(tiny_bert_dir, crf_lowrank_approx=4, crf_beam_approx=3)
+    loss, _, log = BnbNatCriterion(BnbNatConfig(axe=True), task)(crf_model.train(), sample)
+    assert math.isfinite(float(loss.detach())) and float(log["crf"]) > 0
+
+
+def test_axe_aligned_steps_for_janus(tiny_bert_dir):
+    model, task = build(tiny_bert_dir)
+    sample = make_sample()
+    with torch.no_grad():
+        _, _, _, parts = BnbNatCriterion(BnbNatConfig(axe=True), task).compute(model, sample, align=True)
+    steps = parts["aligned_steps"]
+    lengths = sample["target"].ne(PAD).sum(1)
+    for b, n in enumerate(lengths.tolist()):
+        own = [s for s in steps[b].tolist() if s >= 0]
+        # every autoregressive step predicts a token on its own slot at most once, in order
+        assert own == sorted(set(own)) and all(0 <= s < n - 1 for s in own)
+
+
+def test_axe_refuses_glancing_and_refinement(tiny_bert_dir):
+    _, task = build(tiny_bert_dir)
+    for extra in ({"glat_ratio": 0.5}, {"refinement_training": 0.5}):
+        with pytest.raises(ValueError, match="--axe with --glat-ratio or --refinement-training"):
+            BnbNatCriterion(BnbNatConfig(axe=True, **extra), task)
