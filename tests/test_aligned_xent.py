@@ -10,6 +10,7 @@ from conftest import PAD
 from test_length_classify import build, make_sample
 
 from bnb_fairseq.criterions.bnb_nat import BnbNatConfig, BnbNatCriterion
+from bnb_fairseq.generation import ParallelGenerator
 from bnb_fairseq.modules.aligned_xent import aligned_cross_entropy
 
 BLANK = 0
@@ -127,3 +128,18 @@ def test_axe_refuses_glancing_and_refinement(tiny_bert_dir):
     for extra in ({"glat_ratio": 0.5}, {"refinement_training": 0.5}):
         with pytest.raises(ValueError, match="--axe with --glat-ratio or --refinement-training"):
             BnbNatCriterion(BnbNatConfig(axe=True, **extra), task)
+
+
+def test_blank_penalty_fills_the_blank_slots_of_a_classify_model(tiny_bert_dir):
+    model, task = build(tiny_bert_dir)
+    d = task.target_dictionary
+    sample = make_sample()
+    decoder = model.decoder
+    with torch.no_grad():  # a model that prefers the blank (skipped slots) everywhere
+        decoder.lm_head.bias[decoder.blank_idx] += 50.0
+        lengths = model(**sample["net_input"])[1]["out_lengths"]
+        skipped = [len(h[0]["tokens"]) for h in ParallelGenerator(d).generate([model], sample)]
+        filled = [len(h[0]["tokens"]) for h in ParallelGenerator(d, blank_penalty=100.0).generate([model], sample)]
+    assert skipped == [1, 1]  # every slot the blank: only the closing [SEP]
+    # no slot the blank: every slot a token (printed or not), so outputs are as long as the slots allow
+    assert all(0 < f <= int(n) for f, n in zip(filled, lengths)) and sum(filled) > 2

@@ -32,7 +32,8 @@ class ParallelDecodingConfig(FairseqDataclass):
     ctc_blank_penalty: Optional[float] = field(
         default=None,
         metadata={
-            "help": "decoding: subtract this from the blank's log-probability at every slot before the argmax; "
+            "help": "decoding: subtract this from the blank's log-probability at every slot before the argmax "
+            "(CTC models, and classify models trained with blanks by bnb_nat --axe); "
             "> 0 lengthens outputs of a model that under-generates (choose it on the valid split with "
             "tools.tune_blank_penalty --save; default: the value stored in the checkpoint, else 0)"
         },
@@ -266,17 +267,10 @@ class DecodingOptions:
             )
         decoder = parallel[0].decoder
         if decoder.predicts_length:
-            wrong = [
-                f"--{name} {value}"
-                for name, value, default in (
-                    ("ctc-beam", self.ctc_beam, 1),
-                    ("ctc-blank-penalty", self.blank_penalty, 0.0),
-                )
-                if value != default
-            ]
-            if wrong:
+            # the blank penalty stays: a classify model has the blank among its outputs (bnb_nat --axe)
+            if self.ctc_beam != 1:
                 raise ValueError(
-                    f"{' and '.join(wrong)}: CTC decoding options, but the model predicts its length "
+                    f"--ctc-beam {self.ctc_beam}: CTC decoding options, but the model predicts its length "
                     "with a classifier (--length-control classify); use --iter-decode-with-beam"
                 )
         else:

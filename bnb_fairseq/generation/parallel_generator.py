@@ -297,15 +297,19 @@ class ParallelGenerator:
         flat = lengths.reshape(-1)
         encoder_outs = [m.encoder.reorder_encoder_out(enc, order) for m, enc in zip(models, encoder_outs)]
         lprobs, padding_mask = self._slot_log_probs(models, encoder_outs, flat)
+        search = lprobs
+        if self.options.blank_penalty:  # a model trained with blanks at skipped slots (bnb_nat --axe)
+            search = lprobs.clone()
+            search[..., decoder.blank_slot] -= self.options.blank_penalty
         crf_log_likelihood = None
         if decoder.has_crf and self.options.crf_decode == "viterbi":
-            slots, path_score, log_z = decoder.crf_viterbi(lprobs, ~padding_mask)
-            scores = lprobs.gather(-1, slots.unsqueeze(-1)).squeeze(-1)
+            slots, path_score, log_z = decoder.crf_viterbi(search, ~padding_mask)
             crf_log_likelihood = path_score - log_z
         elif self.options.sampling:
-            scores, slots = self._draw(lprobs)
+            _, slots = self._draw(search)
         else:
-            scores, slots = lprobs.max(-1)
+            slots = search.argmax(-1)
+        scores = lprobs.gather(-1, slots.unsqueeze(-1)).squeeze(-1)
         tokens = decoder.output_tokens(slots).masked_fill(padding_mask, self.pad)
         eos_slot = int(decoder.output_index(torch.tensor([self.eos]))[0])
         rows = torch.arange(len(flat), device=flat.device)
