@@ -143,3 +143,25 @@ def test_blank_penalty_fills_the_blank_slots_of_a_classify_model(tiny_bert_dir):
     assert skipped == [1, 1]  # every slot the blank: only the closing [SEP]
     # no slot the blank: every slot a token (printed or not), so outputs are as long as the slots allow
     assert all(0 < f <= int(n) for f, n in zip(filled, lengths)) and sum(filled) > 2
+
+
+def test_length_slot_ratio_leaves_room_for_blanks(tiny_bert_dir):
+    model, task = build(tiny_bert_dir, length_slot_ratio=1.5)
+    sample = make_sample()
+    with pytest.raises(ValueError, match="--length-slot-ratio 1.5: .*bnb_nat --axe"):
+        BnbNatCriterion(BnbNatConfig(), task)(model, sample)
+    with torch.no_grad():
+        _, _, log, parts = BnbNatCriterion(BnbNatConfig(axe=True), task).compute(model, sample, align=True)
+    lengths = sample["target"].ne(PAD).sum(1)
+    slots = torch.ceil(lengths * 1.5).long()
+    assert parts["net_output"][1]["out_lengths"].tolist() == slots.tolist()
+    assert parts["aligned_steps"].size(1) == int(slots.max())
+    # decoding: each length candidate gets its slots, distinct and within the decoder's positions
+    decoder = model.decoder
+    length_lprobs = torch.randn(2, decoder.num_length_classes).log_softmax(-1)
+    plain, _ = build(tiny_bert_dir)
+    lengths, _ = plain.decoder.length_candidates(length_lprobs, torch.tensor([5, 7]), k=3)
+    got, _ = decoder.length_candidates(length_lprobs, torch.tensor([5, 7]), k=3)
+    assert got.tolist() == torch.ceil(lengths * 1.5).long().tolist()
+    hypos = ParallelGenerator(task.target_dictionary, length_beam=2).generate([model], sample)
+    assert all(len(h[0]["tokens"]) <= int(got.max()) for h in hypos)

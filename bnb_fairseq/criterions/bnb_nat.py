@@ -134,6 +134,14 @@ class BnbNatCriterion(FairseqCriterion):
         # a target longer than the decoder's positions (only outside the training set, which is
         # filtered) is scored on its first max_len tokens
         out_lengths = target_lengths.clamp(max=decoder.max_output_len)
+        slot_lengths = out_lengths
+        if decoder.length_slot_ratio != 1.0:
+            if not self.axe:
+                raise ValueError(
+                    f"--length-slot-ratio {decoder.length_slot_ratio:g}: more slots than target tokens need an "
+                    "aligned loss to place the target among them; train with bnb_nat --axe"
+                )
+            slot_lengths = decoder.slots_for_lengths(out_lengths)
         target = target[:, : int(out_lengths.max())] if decoder.max_output_len < target.size(1) else target
         mask = target.ne(self.padding_idx)
         real = mask
@@ -152,24 +160,25 @@ class BnbNatCriterion(FairseqCriterion):
                 return target.masked_fill(~chosen, self.padding_idx)
 
         logits, extra = model(
-            **sample["net_input"], out_lengths=out_lengths, prev_tokens=prev_tokens, glance=glance, **model_kwargs
+            **sample["net_input"], out_lengths=slot_lengths, prev_tokens=prev_tokens, glance=glance, **model_kwargs
         )
         if glanced:  # glanced slots are given: the token loss scores the others (GLAT)
             mask = real & ~glanced[0]
         lprobs = model.get_normalized_probs((logits, extra), log_probs=True)  # (B, T, V) fp32
-        slot_of = None
+        slot_of, slot_mask = None, real
         if self.axe:  # slots score the target tokens aligned to them, or the blank
             nll, target_slots, slot_of = aligned_cross_entropy(
-                lprobs, target_slots, out_lengths, out_lengths, decoder.blank_slot, self.axe_skip_target_weight
+                lprobs, target_slots, out_lengths, slot_lengths, decoder.blank_slot, self.axe_skip_target_weight
             )
-            smooth = (-lprobs.mean(-1)).masked_fill(~real, 0.0).sum(1)
+            slot_mask = torch.arange(lprobs.size(1), device=lprobs.device)[None] < slot_lengths[:, None]
+            smooth = (-lprobs.mean(-1)).masked_fill(~slot_mask, 0.0).sum(1)
             token_loss = (1.0 - self.eps) * nll + self.eps * smooth
         else:
             token_loss, nll = label_smoothed_token_loss(lprobs, target_slots, mask, self.eps)
             token_loss, nll = token_loss.sum(1), nll.sum(1)
         crf_nll = None
         if decoder.has_crf:  # the whole sentence: the CRF scores the glanced slots' neighbours too
-            crf_nll = -decoder.crf_log_likelihood(lprobs, target_slots.masked_fill(~real, 0), real)
+            crf_nll = -decoder.crf_log_likelihood(lprobs, target_slots.masked_fill(~slot_mask, 0), slot_mask)
             token_loss = token_loss + self.crf_loss_factor * crf_nll
 
         length_logits = extra["length_logits"].float()
@@ -202,7 +211,7 @@ class BnbNatCriterion(FairseqCriterion):
             logging_output["target_tokens"] = int(real.sum())
         parts = {"net_output": (logits, extra), "lprobs": lprobs}
         if align and slot_of is not None:  # AXE: a token's slot, unless it shares the previous token's
-            steps = torch.full_like(target, -1)
+            steps = target.new_full(slot_mask.shape, -1)
             token = torch.arange(target.size(1), device=target.device)[None].expand_as(target)
             own = mask & (token >= 1) & slot_of.ne(F.pad(slot_of[:, :-1], (1, 0), value=-1))
             # slot 0 holds [CLS], never a token of its own but token 0: the others are parked there as -1

@@ -68,6 +68,13 @@ class BnbConfig(BertSeq2SeqConfig):
             "(CTC uses --latent-upsample)"
         },
     )
+    length_slot_ratio: float = field(
+        default=1.0,
+        metadata={
+            "help": "classify: a length L gets ceil(ratio x L) decoder slots; > 1 leaves room for blank slots, "
+            "for models trained with bnb_nat --axe (the aligned loss places the target among the slots)"
+        },
+    )
     ctc_ratio: float = field(default=2.0, metadata={"help": "decoder length = ceil(ratio x source length)"})
     ctc_min_len: int = field(default=4, metadata={"help": "shortest decoder length"})
     ctc_max_len: Optional[int] = field(
@@ -336,8 +343,22 @@ class BnbDecoder(ParallelDecoder):
         """(B, K) logits of the length offset classes (classify models only)."""
         return self.length_classifier(encoder_out["encoder_out"][0], encoder_out["encoder_padding_mask"][0])
 
+    @property
+    def length_slot_ratio(self):
+        return float(getattr(self.cfg, "length_slot_ratio", 1.0) or 1.0)  # 1 in checkpoints from before it
+
+    def slots_for_lengths(self, lengths):
+        """Decoder slots for target lengths: ceil(--length-slot-ratio x length), at most the decoder's."""
+        if self.length_slot_ratio == 1.0:
+            return lengths
+        return torch.ceil(lengths.float() * self.length_slot_ratio).long().clamp(max=self._max_len)
+
     def length_candidates(self, length_lprobs, src_lengths, k=1):
-        return length_candidates(length_lprobs, src_lengths, k, self._max_len)
+        """The k most probable lengths as decoder slot counts (distinct: the lengths are capped where
+        their slots would pass the decoder's)."""
+        longest = int(self._max_len // self.length_slot_ratio)
+        lengths, scores = length_candidates(length_lprobs, src_lengths, k, longest)
+        return self.slots_for_lengths(lengths), scores
 
     def predicted_lengths(self, length_logits, src_lengths, k=1):
         """(B, k) most probable decoder lengths (see length_candidates) and their log-probabilities."""
