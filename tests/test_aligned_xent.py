@@ -123,11 +123,35 @@ def test_axe_aligned_steps_for_janus(tiny_bert_dir):
         assert own == sorted(set(own)) and all(0 <= s < n - 1 for s in own)
 
 
-def test_axe_refuses_glancing_and_refinement(tiny_bert_dir):
+def test_axe_refuses_refinement_training(tiny_bert_dir):
     _, task = build(tiny_bert_dir)
-    for extra in ({"glat_ratio": 0.5}, {"refinement_training": 0.5}):
-        with pytest.raises(ValueError, match="--axe with --glat-ratio or --refinement-training"):
-            BnbNatCriterion(BnbNatConfig(axe=True, **extra), task)
+    with pytest.raises(ValueError, match="--axe with --refinement-training"):
+        BnbNatCriterion(BnbNatConfig(axe=True, refinement_training=0.5), task)
+
+
+def test_axe_glances_along_the_alignment(tiny_bert_dir):
+    model, task = build(tiny_bert_dir, length_slot_ratio=1.5)
+    sample = make_sample()
+    decoder, seen = model.decoder, []
+    forward = decoder.forward
+
+    def recording(*args, **kwargs):
+        seen.append(kwargs.get("prev_tokens"))
+        return forward(*args, **kwargs)
+
+    decoder.forward = recording
+    try:
+        loss, n, log = BnbNatCriterion(BnbNatConfig(axe=True, glat_ratio=1.0), task)(model.train(), sample)
+    finally:
+        del decoder.forward
+    assert seen[0] is None and seen[1] is not None  # a word-free first pass, then the glancing pass
+    assert n == int(sample["target"].ne(PAD).sum()) and float(log["glanced"]) > 0
+    for given, target in zip(seen[1].tolist(), sample["target"].tolist()):
+        words = [w for w in given if w != PAD]
+        gold = [w for w in target if w != PAD]
+        # the glanced words are target words in target order (a subsequence), at their aligned slots
+        it = iter(gold)
+        assert words and all(any(w == g for g in it) for w in words)
 
 
 def test_blank_penalty_fills_the_blank_slots_of_a_classify_model(tiny_bert_dir):

@@ -11,7 +11,7 @@ from fairseq.criterions import FairseqCriterion, register_criterion
 
 from bnb_fairseq.models.parallel_decoder import is_parallel
 from bnb_fairseq.modules import length_offset_classes
-from bnb_fairseq.modules.aligned_xent import aligned_cross_entropy
+from bnb_fairseq.modules.aligned_xent import aligned_cross_entropy, aligned_slot_targets
 from bnb_fairseq.modules.glancing import Glancing, GlancingConfig
 
 
@@ -100,10 +100,10 @@ class BnbNatCriterion(FairseqCriterion):
                 "already, so mask-predict refinement can use it)"
             )
         self.axe, self.axe_skip_target_weight = cfg.axe, cfg.axe_skip_target_weight
-        if self.axe and (self.glancing.enabled or self.refinement_training):
+        if self.axe and self.refinement_training:
             raise ValueError(
-                "--axe with --glat-ratio or --refinement-training is not supported in this version: both give "
-                "the decoder gold words at their own slots, which an aligned loss may move; drop one of them"
+                "--axe with --refinement-training is not supported in this version: refinement gives the decoder "
+                "gold words at their own slots, which an aligned loss may move; drop one of them"
             )
 
     def set_num_updates(self, num_updates):
@@ -155,14 +155,27 @@ class BnbNatCriterion(FairseqCriterion):
 
             def glance(first_pass):
                 logits, _ = first_pass
-                chosen = self.glancing.choose(logits.argmax(-1), target_slots, real)
+                if not self.axe:
+                    chosen = self.glancing.choose(logits.argmax(-1), target_slots, real)
+                    glanced.append(chosen)
+                    return target.masked_fill(~chosen, self.padding_idx)
+                # AXE: the words of the first pass's best alignment, at their aligned slots (as bnb_ctc glances
+                # along its Viterbi alignment); skipped slots have no word to read
+                lp = model.get_normalized_probs(first_pass, log_probs=True)
+                aligned, _, _ = aligned_slot_targets(
+                    lp, target_slots, out_lengths, slot_lengths, decoder.blank_slot, self.axe_skip_target_weight
+                )
+                slots = torch.arange(lp.size(1), device=lp.device)[None] < slot_lengths[:, None]
+                chosen = self.glancing.choose(
+                    logits.argmax(-1), aligned, slots, can_glance=aligned.ne(decoder.blank_slot)
+                )
                 glanced.append(chosen)
-                return target.masked_fill(~chosen, self.padding_idx)
+                return decoder.output_tokens(aligned).masked_fill(~chosen, self.padding_idx)
 
         logits, extra = model(
             **sample["net_input"], out_lengths=slot_lengths, prev_tokens=prev_tokens, glance=glance, **model_kwargs
         )
-        if glanced:  # glanced slots are given: the token loss scores the others (GLAT)
+        if glanced and not self.axe:  # glanced slots are given: the token loss scores the others (GLAT)
             mask = real & ~glanced[0]
         lprobs = model.get_normalized_probs((logits, extra), log_probs=True)  # (B, T, V) fp32
         slot_of, slot_mask = None, real
@@ -188,8 +201,8 @@ class BnbNatCriterion(FairseqCriterion):
         length_correct = (length_logits.argmax(-1) == gold).sum()
 
         nsentences = target.size(0)
-        if prev_tokens is not None or glanced:
-            ntokens = int(mask.sum())  # the scored slots
+        if prev_tokens is not None or (glanced and not self.axe):
+            ntokens = int(mask.sum())  # the scored slots (AXE scores the whole target along its alignment)
         else:
             # the collater counted the target tokens on the host: no device synchronisation per step
             ntokens = sample["ntokens"] if "ntokens" in sample else int(target_lengths.sum())
