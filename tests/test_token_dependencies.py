@@ -349,6 +349,9 @@ def test_crf_glat_model_through_the_clis_and_the_python_api(crf_glat, demo_data,
         demo_data, trained.checkpoint, "--crf-decode", "argmax", "--ctc-blank-penalty", "0.5", "--batch-size", "1"
     )
     assert sorted(argmax) == list(range(n))
+    # more slots per predicted length at decoding than in training: a model option, overridden as fairseq does
+    wider = generate(demo_data, trained.checkpoint, "--model-overrides", "{'length_slot_ratio': 1.5}")
+    assert sorted(wider) == list(range(n))
     sampling = ["--crf-decode", "argmax", "--sampling", "--sampling-topk", "5", "--beam", "3", "--nbest", "3"]
     first = generate(demo_data, trained.checkpoint, *sampling, "--seed", "7")
     assert first == generate(demo_data, trained.checkpoint, *sampling, "--seed", "7")
