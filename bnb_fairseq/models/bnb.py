@@ -299,7 +299,9 @@ class BnbDecoder(ParallelDecoder):
         return len(self.dictionary) if self.output_ids is None else len(self.output_ids)
 
     def ensemble_key(self):
-        ctc_rule = (self.cfg.ctc_ratio, self.cfg.ctc_min_len, self._max_len) if not self.predicts_length else None
+        if self.predicts_length:
+            return super().ensemble_key() + (self.length_slot_ratio,)
+        ctc_rule = (self.cfg.ctc_ratio, self.cfg.ctc_min_len, self._max_len)
         return super().ensemble_key() + (ctc_rule,)
 
     def source_alignment(self, src_lengths, out_lengths):

@@ -53,9 +53,20 @@ class ParallelDecoder(FairseqDecoder):
         raise NotImplementedError
 
     def length_candidates(self, length_lprobs, src_lengths, k=1):
-        """(B, k) most probable distinct output lengths and their log-probabilities, from (B, K)
-        length-class log-probabilities (an ensemble's average is welcome)."""
+        """(B, k) most probable distinct output lengths, as decoder slot counts (``slots_for_lengths``), and
+        their log-probabilities, from (B, K) length-class log-probabilities (an ensemble's average is welcome)."""
         raise NotImplementedError
+
+    @property
+    def length_slot_ratio(self) -> float:
+        """Decoder slots per token of a classified length: above 1 only for a decoder trained with an aligned
+        loss (``bnb_nat --axe``), whose spare slots predict the blank."""
+        return 1.0
+
+    def slots_for_lengths(self, lengths):
+        """Decoder slots for (B,) target lengths: the gold lengths in training (``length_candidates``
+        already returns slot counts)."""
+        return lengths
 
     # --- output slots and vocabulary ids ---
     @property
