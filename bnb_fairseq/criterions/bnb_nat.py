@@ -165,9 +165,11 @@ class BnbNatCriterion(FairseqCriterion):
                 aligned, _, _ = aligned_slot_targets(
                     lp, target_slots, out_lengths, slot_lengths, decoder.blank_slot, self.axe_skip_target_weight
                 )
-                slots = torch.arange(lp.size(1), device=lp.device)[None] < slot_lengths[:, None]
                 chosen = self.glancing.choose(
-                    logits.argmax(-1), aligned, slots, can_glance=aligned.ne(decoder.blank_slot)
+                    logits.argmax(-1),
+                    aligned,
+                    ~first_pass[1]["padding_mask"],
+                    can_glance=aligned.ne(decoder.blank_slot),
                 )
                 glanced.append(chosen)
                 return decoder.output_tokens(aligned).masked_fill(~chosen, self.padding_idx)
@@ -183,7 +185,7 @@ class BnbNatCriterion(FairseqCriterion):
             nll, target_slots, slot_of = aligned_cross_entropy(
                 lprobs, target_slots, out_lengths, slot_lengths, decoder.blank_slot, self.axe_skip_target_weight
             )
-            slot_mask = torch.arange(lprobs.size(1), device=lprobs.device)[None] < slot_lengths[:, None]
+            slot_mask = ~extra["padding_mask"]
             smooth = (-lprobs.mean(-1)).masked_fill(~slot_mask, 0.0).sum(1)
             token_loss = (1.0 - self.eps) * nll + self.eps * smooth
         else:

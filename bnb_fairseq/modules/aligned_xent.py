@@ -87,7 +87,6 @@ def aligned_cross_entropy(lprobs, target_slots, target_lengths, slot_lengths, bl
     # skipped slots pay for the blank, aligned ones for their first target
     slot_nll = -lprobs.gather(-1, slot_target.unsqueeze(-1)).squeeze(-1).masked_fill(~real_slot, 0.0)
     # target tokens sharing a slot pay skip_target_weight x their log-probability there
-    shared_nll = -lprobs.gather(1, slot_of.unsqueeze(-1).expand(-1, -1, lprobs.size(-1)))
-    shared_nll = shared_nll.gather(-1, target_slots.unsqueeze(-1)).squeeze(-1)
-    shared_nll = shared_nll.masked_fill(~(shared & real_target), 0.0)
+    rows = torch.arange(lprobs.size(0), device=lprobs.device)[:, None]
+    shared_nll = (-lprobs[rows, slot_of, target_slots]).masked_fill(~(shared & real_target), 0.0)
     return slot_nll.sum(1) + skip_target_weight * shared_nll.sum(1), slot_target, slot_of
