@@ -9,7 +9,7 @@ from fairseq import metrics, utils
 from fairseq.criterions import FairseqCriterion, register_criterion
 
 from bnb_fairseq.models.parallel_decoder import is_parallel
-from bnb_fairseq.modules import ctc_best_alignment
+from bnb_fairseq.modules import ctc_aligned_steps, ctc_best_alignment
 from bnb_fairseq.modules.glancing import Glancing, GlancingConfig
 
 
@@ -53,6 +53,26 @@ def ctc_and_kl(lprobs, padding_mask, targets, target_lengths, blank, zero_infini
     return ctc.sum(), kl, unfit
 
 
+def ctc_glance(glancing, decoder, target_slots, target_lengths, glanced, padding_idx):
+    """GLAT for CTC frames: the first pass's argmax is compared with the best CTC alignment of the target
+    under that pass, and the second pass reads the aligned words at some of the frames (a frame aligned
+    to the blank has no word to read). Appends (glanced frames, frames that could be) to ``glanced``."""
+
+    def choose(first_pass):
+        logits, extra = first_pass
+        padding_mask = extra["padding_mask"]
+        lprobs = F.log_softmax(logits.float(), dim=-1)
+        frames = (~padding_mask).sum(1)
+        aligned, score = ctc_best_alignment(lprobs, target_slots, frames, target_lengths, decoder.blank_slot)
+        fits = torch.isfinite(score)[:, None]  # a target that cannot fit gets no glance
+        real = ~padding_mask & fits
+        chosen = glancing.choose(logits.argmax(-1), aligned, real, aligned.ne(decoder.blank_slot))
+        glanced.append((chosen, int(real.sum())))
+        return decoder.output_tokens(aligned).masked_fill(~chosen, padding_idx)
+
+    return choose
+
+
 @register_criterion("bnb_ctc", dataclass=BnbCtcConfig)
 class BnbCtcCriterion(FairseqCriterion):
     def __init__(self, cfg, task):
@@ -65,23 +85,7 @@ class BnbCtcCriterion(FairseqCriterion):
         self.glancing.num_updates = num_updates
 
     def glance(self, decoder, target_slots, target_lengths, glanced):
-        """GLAT for CTC: the first pass's argmax is compared with the best CTC alignment of the target
-        under that pass, and the second pass reads the aligned words at some of the slots (a slot
-        aligned to the blank has no word to read)."""
-
-        def choose(first_pass):
-            logits, extra = first_pass
-            padding_mask = extra["padding_mask"]
-            lprobs = F.log_softmax(logits.float(), dim=-1)
-            frames = (~padding_mask).sum(1)
-            aligned, score = ctc_best_alignment(lprobs, target_slots, frames, target_lengths, decoder.blank_slot)
-            fits = torch.isfinite(score)[:, None]  # a target that cannot fit gets no glance
-            real = ~padding_mask & fits
-            chosen = self.glancing.choose(logits.argmax(-1), aligned, real, aligned.ne(decoder.blank_slot))
-            glanced.append((chosen, int(real.sum())))
-            return decoder.output_tokens(aligned).masked_fill(~chosen, self.padding_idx)
-
-        return choose
+        return ctc_glance(self.glancing, decoder, target_slots, target_lengths, glanced, self.padding_idx)
 
     def forward(self, model, sample, reduce=True):
         loss, sample_size, logging_output, _ = self.compute(model, sample)
@@ -142,14 +146,10 @@ class BnbCtcCriterion(FairseqCriterion):
             logging_output["glanced"] = glanced[0][0].sum().data
         parts = {"net_output": net_output, "lprobs": lprobs}
         if align:
-            with torch.no_grad():
-                frames = (~padding_mask).sum(1)
-                _, score, states = ctc_best_alignment(
-                    lprobs, target_slots, frames, target_lengths, model.decoder.blank_slot, with_states=True
-                )
-            position = (states - 1).div(2, rounding_mode="floor")  # the target token of a label state
-            labelled = (states % 2 == 1) & (position >= 1) & torch.isfinite(score)[:, None] & ~padding_mask
-            parts["aligned_steps"] = torch.where(labelled, position - 1, torch.full_like(position, -1))
+            frames = (~padding_mask).sum(1)
+            parts["aligned_steps"] = ctc_aligned_steps(
+                lprobs, target_slots, frames, target_lengths, model.decoder.blank_slot, padding_mask
+            )
         return loss, sample_size, logging_output, parts
 
     @staticmethod

@@ -9,8 +9,9 @@ import torch.nn.functional as F
 from fairseq import metrics, utils
 from fairseq.criterions import FairseqCriterion, register_criterion
 
+from bnb_fairseq.criterions.bnb_ctc import ctc_glance
 from bnb_fairseq.models.parallel_decoder import is_parallel
-from bnb_fairseq.modules import length_offset_classes
+from bnb_fairseq.modules import ctc_aligned_steps, ctc_best_alignment, length_offset_classes
 from bnb_fairseq.modules.aligned_xent import aligned_cross_entropy, aligned_slot_targets
 from bnb_fairseq.modules.glancing import Glancing, GlancingConfig
 
@@ -75,6 +76,9 @@ class BnbNatCriterion(FairseqCriterion):
     """Teacher-forced length: the decoder gets exactly as many slots as the target ``[CLS] y [SEP]`` has
     tokens, and slot j is scored against target token j.
 
+    With ``--axe`` the target is scored along its best monotonic alignment to the slots instead; a
+    ``--classify-ctc`` model's ceil(ratio x length) slots are CTC frames, scored by the CTC loss.
+
     Normalisation: the returned loss is the sum over target tokens of the label-smoothed token loss
     plus ``length_loss_factor x (ntokens / nsentences) x`` the sum over sentences of the length
     cross-entropy, with sample_size = ntokens. Divided by sample_size (as fairseq does) that is the mean
@@ -129,6 +133,13 @@ class BnbNatCriterion(FairseqCriterion):
                 "--criterion bnb_nat needs --length-control classify (this model sets its output "
                 "length by CTC: train it with --criterion bnb_ctc)"
             )
+        ctc_slots = decoder.merges_repeats  # --classify-ctc: the slots are CTC frames
+        if ctc_slots and (self.axe or self.refinement_training):
+            raise ValueError(
+                f"{'--axe' if self.axe else '--refinement-training'} with a --classify-ctc model: its slots are "
+                "trained with CTC, which already aligns the target to them (and has no fixed slot per token to "
+                "re-mask); drop the option"
+            )
         target = sample["target"]
         target_lengths = target.ne(self.padding_idx).sum(1)
         # a target longer than the decoder's positions (only outside the training set, which is
@@ -136,10 +147,11 @@ class BnbNatCriterion(FairseqCriterion):
         out_lengths = target_lengths.clamp(max=decoder.max_output_len)
         slot_lengths = out_lengths
         if decoder.length_slot_ratio != 1.0:
-            if not self.axe:
+            if not (self.axe or ctc_slots):
                 raise ValueError(
                     f"--length-slot-ratio {decoder.length_slot_ratio:g}: more slots than target tokens need an "
-                    "aligned loss to place the target among them; train with bnb_nat --axe"
+                    "aligned loss to place the target among them; train with bnb_nat --axe (or build the model "
+                    "with --classify-ctc)"
                 )
             slot_lengths = decoder.slots_for_lengths(out_lengths)
         target = target[:, : int(out_lengths.max())] if decoder.max_output_len < target.size(1) else target
@@ -151,7 +163,9 @@ class BnbNatCriterion(FairseqCriterion):
         # a trimmed output vocabulary (--output-vocab train) indexes logits by output slot, not by id
         target_slots = decoder.output_index(target)
         glance = None
-        if model.training and self.glancing.enabled:
+        if model.training and self.glancing.enabled and ctc_slots:
+            glance = ctc_glance(self.glancing, decoder, target_slots, out_lengths, glanced, self.padding_idx)
+        elif model.training and self.glancing.enabled:
 
             def glance(first_pass):
                 logits, _ = first_pass
@@ -177,11 +191,31 @@ class BnbNatCriterion(FairseqCriterion):
         logits, extra = model(
             **sample["net_input"], out_lengths=slot_lengths, prev_tokens=prev_tokens, glance=glance, **model_kwargs
         )
-        if glanced and not self.axe:  # glanced slots are given: the token loss scores the others (GLAT)
+        if glanced and not (self.axe or ctc_slots):  # glanced slots are given: the token loss scores the others (GLAT)
             mask = real & ~glanced[0]
         lprobs = model.get_normalized_probs((logits, extra), log_probs=True)  # (B, T, V) fp32
-        slot_of, slot_mask = None, real
-        if self.axe:  # slots score the target tokens aligned to them, or the blank
+        slot_of, slot_mask, fits = None, real, None
+        if ctc_slots:  # CTC over the slots; the CRF scores the best alignment, blanks and repeats included
+            slot_mask = ~extra["padding_mask"]
+            nll = F.ctc_loss(
+                lprobs.transpose(0, 1),
+                target_slots,
+                slot_lengths,
+                out_lengths,
+                blank=decoder.blank_slot,
+                reduction="none",
+                zero_infinity=True,
+            )
+            smooth = (-lprobs.mean(-1)).masked_fill(~slot_mask, 0.0).sum(1)
+            token_loss = (1.0 - self.eps) * nll + self.eps * smooth
+            if decoder.has_crf:
+                with torch.no_grad():
+                    aligned, score = ctc_best_alignment(
+                        lprobs, target_slots, slot_lengths, out_lengths, decoder.blank_slot
+                    )
+                fits = torch.isfinite(score)
+                ctc_targets, target_slots = target_slots, aligned
+        elif self.axe:  # slots score the target tokens aligned to them, or the blank
             nll, target_slots, slot_of = aligned_cross_entropy(
                 lprobs, target_slots, out_lengths, slot_lengths, decoder.blank_slot, self.axe_skip_target_weight
             )
@@ -194,6 +228,8 @@ class BnbNatCriterion(FairseqCriterion):
         crf_nll = None
         if decoder.has_crf:  # the whole sentence: the CRF scores the glanced slots' neighbours too
             crf_nll = -decoder.crf_log_likelihood(lprobs, target_slots.masked_fill(~slot_mask, 0), slot_mask)
+            if fits is not None:  # a target that cannot fit its frames has no alignment to score
+                crf_nll = crf_nll.masked_fill(~fits, 0.0)
             token_loss = token_loss + self.crf_loss_factor * crf_nll
 
         length_logits = extra["length_logits"].float()
@@ -203,7 +239,7 @@ class BnbNatCriterion(FairseqCriterion):
         length_correct = (length_logits.argmax(-1) == gold).sum()
 
         nsentences = target.size(0)
-        if prev_tokens is not None or (glanced and not self.axe):
+        if prev_tokens is not None or (glanced and not (self.axe or ctc_slots)):
             ntokens = int(mask.sum())  # the scored slots (AXE scores the whole target along its alignment)
         else:
             # the collater counted the target tokens on the host: no device synchronisation per step
@@ -222,10 +258,20 @@ class BnbNatCriterion(FairseqCriterion):
             logging_output["crf"] = crf_nll.sum().data
             logging_output["target_tokens"] = int(real.sum())
         if glanced:
-            logging_output["glanced"] = glanced[0].sum().data
+            chosen = glanced[0][0] if isinstance(glanced[0], tuple) else glanced[0]
+            logging_output["glanced"] = chosen.sum().data
             logging_output["target_tokens"] = int(real.sum())
         parts = {"net_output": (logits, extra), "lprobs": lprobs}
-        if align and slot_of is not None:  # AXE: a token's slot, unless it shares the previous token's
+        if align and ctc_slots:
+            parts["aligned_steps"] = ctc_aligned_steps(
+                lprobs,
+                target_slots if fits is None else ctc_targets,
+                slot_lengths,
+                out_lengths,
+                decoder.blank_slot,
+                extra["padding_mask"],
+            )
+        elif align and slot_of is not None:  # AXE: a token's slot, unless it shares the previous token's
             steps = target.new_full(slot_mask.shape, -1)
             token = torch.arange(target.size(1), device=target.device)[None].expand_as(target)
             own = mask & (token >= 1) & slot_of.ne(F.pad(slot_of[:, :-1], (1, 0), value=-1))

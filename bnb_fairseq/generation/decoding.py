@@ -288,8 +288,8 @@ class DecodingOptions:
         if self.max_iter and not decoder.supports_refinement:
             raise ValueError(
                 f"--iter-decode-max-iter {self.max_iter}: mask-predict refinement needs a "
-                "--length-control classify model; a CTC model has no fixed slot for each output "
-                "token (blanks and repeats collapse after the argmax), so there is no token to "
+                "--length-control classify model without --classify-ctc; a CTC model has no fixed slot for "
+                "each output token (blanks and repeats collapse after the argmax), so there is no token to "
                 "re-mask in place"
             )
         crf = [m for m in parallel if m.decoder.has_crf]

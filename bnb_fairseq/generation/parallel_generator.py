@@ -318,6 +318,9 @@ class ParallelGenerator:
         passes = [(tokens.clone(), scores.clone(), eos_scores.clone())] if self.options.retain_history else None
         if self.options.max_iter:
             steps = self._refine(models, encoder_outs, flat, tokens, scores, eos_scores, padding_mask, eos_slot, passes)
+        if decoder.merges_repeats:  # CTC frames (--classify-ctc): a repeat of the slot before adds no token
+            tokens = tokens.masked_fill(tokens.eq(F.pad(tokens[:, :-1], (1, 0), value=-1)), self.pad)
+        tokens = tokens.masked_fill(tokens.eq(decoder.blank_idx), self.pad)  # blank slots (and a [MASK] blank)
         ranking = scores.masked_fill(padding_mask, 0.0).sum(1) if crf_log_likelihood is None else crf_log_likelihood
         ranking = ranking / flat.to(ranking.dtype)
         best = ranking.view(bsz, k).argsort(dim=1, descending=True)[:, : None if self.options.sampling else keep]

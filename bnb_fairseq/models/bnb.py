@@ -75,6 +75,14 @@ class BnbConfig(BertSeq2SeqConfig):
             "for models trained with bnb_nat --axe (the aligned loss places the target among the slots)"
         },
     )
+    classify_ctc: bool = field(
+        default=False,
+        metadata={
+            "help": "classify: read the ceil(--length-slot-ratio x L) slots of a classified length L as CTC "
+            "frames: bnb_nat trains them with CTC (a ratio of 1.5-2 leaves room for blanks and repeats) and "
+            "decoding merges repeats and drops blanks, so the length classifier sets the room and CTC the words"
+        },
+    )
     ctc_ratio: float = field(default=2.0, metadata={"help": "decoder length = ceil(ratio x source length)"})
     ctc_min_len: int = field(default=4, metadata={"help": "shortest decoder length"})
     ctc_max_len: Optional[int] = field(
@@ -179,6 +187,17 @@ class BnbDecoder(ParallelDecoder):
             if cfg.length_converter == "gaussian":
                 self.length_converter = GaussianLengthConverter()
         self._blank_idx = check_ctc_blank(dictionary, cfg.ctc_blank, getattr(cfg, "ctc_blank_force", False))
+        if getattr(cfg, "classify_ctc", False):
+            if not self.predicts_length:
+                raise ValueError(
+                    "--classify-ctc reads a classified number of slots as CTC frames: it needs --length-control "
+                    "classify (a --length-control ctc model is CTC over ceil(--ctc-ratio x source) frames already)"
+                )
+            if self.length_slot_ratio <= 1.0:
+                raise ValueError(
+                    f"--classify-ctc with --length-slot-ratio {self.length_slot_ratio:g}: CTC needs more frames than "
+                    "target tokens (blanks between repeats, room to place the words); give 1.5 or 2"
+                )
         self.crf = None
         crf_rank = getattr(cfg, "crf_lowrank_approx", 0) or 0  # 0 in checkpoints from before the option
         if crf_rank:
@@ -307,6 +326,10 @@ class BnbDecoder(ParallelDecoder):
     def source_alignment(self, src_lengths, out_lengths):
         pos, _ = source_positions(src_lengths, out_lengths)
         return torch.minimum(pos.floor().long(), (src_lengths - 1)[:, None])
+
+    @property
+    def merges_repeats(self):
+        return self.length_control == "ctc" or bool(getattr(self.cfg, "classify_ctc", False))
 
     @property
     def has_crf(self):

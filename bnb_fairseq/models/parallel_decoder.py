@@ -68,6 +68,13 @@ class ParallelDecoder(FairseqDecoder):
         already returns slot counts)."""
         return lengths
 
+    @property
+    def merges_repeats(self) -> bool:
+        """Whether equal neighbouring slot outputs merge into one token and blanks drop (CTC frames: a CTC
+        decoder, or a classify decoder whose slots are trained with CTC); otherwise each slot is one token
+        or a blank."""
+        return self.length_control == "ctc"
+
     # --- output slots and vocabulary ids ---
     @property
     def blank_idx(self) -> int:
@@ -128,8 +135,9 @@ class ParallelDecoder(FairseqDecoder):
 
     @property
     def supports_refinement(self) -> bool:
-        """Whether ``refine`` can re-predict masked slots (one token per slot: length-classifying decoders)."""
-        return self.predicts_length
+        """Whether ``refine`` can re-predict masked slots (one token per slot: length-classifying decoders
+        whose slots do not merge)."""
+        return self.predicts_length and not self.merges_repeats
 
     def refine(self, encoder_out, out_lengths, prev_tokens):
         """A mask-predict pass: the slots of ``prev_tokens`` (vocabulary ids, [MASK] where to re-predict)
@@ -140,7 +148,7 @@ class ParallelDecoder(FairseqDecoder):
 
     def ensemble_key(self):
         """What decoders averaged in an ensemble must share (length rule, classes, output vocabulary)."""
-        return (self.length_control, self.num_length_classes, self.output_vocab_size)
+        return (self.length_control, self.num_length_classes, self.output_vocab_size, self.merges_repeats)
 
 
 def is_parallel(model) -> bool:

@@ -6,7 +6,12 @@ from bnb_fairseq.modules.bert_layers import (  # noqa: F401
     init_bert_weights,
 )
 from bnb_fairseq.modules.crf import LowRankCRF  # noqa: F401
-from bnb_fairseq.modules.ctc import ctc_best_alignment, ctc_collapse, ctc_output_lengths  # noqa: F401
+from bnb_fairseq.modules.ctc import (  # noqa: F401
+    ctc_aligned_steps,
+    ctc_best_alignment,
+    ctc_collapse,
+    ctc_output_lengths,
+)
 from bnb_fairseq.modules.latent import LatentBottleneck, gather_rows, source_positions  # noqa: F401
 from bnb_fairseq.modules.length import (  # noqa: F401
     GaussianLengthConverter,

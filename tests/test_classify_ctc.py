@@ -1,0 +1,112 @@
+"""--classify-ctc: a classified length sets the number of slots, CTC trains and decodes them."""
+
+import itertools
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import PAD
+from test_length_classify import build, make_sample
+
+from bnb_fairseq.criterions.bnb_nat import BnbNatConfig, BnbNatCriterion
+from bnb_fairseq.generation import ParallelGenerator
+
+
+def test_the_model_refuses_what_cannot_work(tiny_bert_dir):
+    with pytest.raises(ValueError, match="--classify-ctc .* needs --length-control classify"):
+        build(tiny_bert_dir, length_control="ctc", classify_ctc=True)
+    with pytest.raises(ValueError, match="--classify-ctc with --length-slot-ratio 1: CTC needs more frames"):
+        build(tiny_bert_dir, classify_ctc=True)
+    model, task = build(tiny_bert_dir, classify_ctc=True, length_slot_ratio=2.0)
+    assert model.decoder.merges_repeats and not model.decoder.supports_refinement
+    plain, _ = build(tiny_bert_dir, length_slot_ratio=2.0)
+    assert not plain.decoder.merges_repeats and plain.decoder.ensemble_key() != model.decoder.ensemble_key()
+    for option in ({"axe": True}, {"refinement_training": 0.5}):
+        with pytest.raises(ValueError, match="with a --classify-ctc model"):
+            BnbNatCriterion(BnbNatConfig(**option), task)(model, make_sample())
+
+
+def test_the_loss_is_ctc_over_the_slots(tiny_bert_dir):
+    model, task = build(tiny_bert_dir, classify_ctc=True, length_slot_ratio=2.0)
+    sample = make_sample()
+    criterion = BnbNatCriterion(BnbNatConfig(label_smoothing=0.0, length_loss_factor=0.0), task)
+    with torch.no_grad():
+        loss, n, log, parts = criterion.compute(model, sample)
+    lengths = sample["target"].ne(PAD).sum(1)
+    frames = parts["net_output"][1]["out_lengths"]
+    assert frames.tolist() == (2 * lengths).tolist() and n == int(lengths.sum())
+    # the same CTC loss, computed here from the pass's log-probabilities
+    lprobs = parts["lprobs"]
+    targets = model.decoder.output_index(sample["target"])
+    expected = F.ctc_loss(lprobs.transpose(0, 1), targets, frames, lengths, blank=model.decoder.blank_slot, reduction="sum")
+    assert math.isclose(float(loss), float(expected), rel_tol=1e-5)
+    # it trains the decoder and the length classifier; a CRF scores the best alignment
+    model.train()
+    BnbNatCriterion(BnbNatConfig(), task)(model, sample)[0].backward()
+    assert model.decoder.lm_head.bias.grad.abs().sum() > 0
+    assert model.decoder.length_classifier.proj.weight.grad.abs().sum() > 0
+    crf_model, _ = build(tiny_bert_dir, classify_ctc=True, length_slot_ratio=2.0, crf_lowrank_approx=4, crf_beam_approx=3)
+    loss, _, log = BnbNatCriterion(BnbNatConfig(), task)(crf_model.train(), sample)
+    loss.backward()
+    assert float(log["crf"]) > 0 and crf_model.decoder.crf.E2.weight.grad.abs().sum() > 0
+
+
+def test_glancing_reads_words_of_the_best_alignment(tiny_bert_dir):
+    model, task = build(tiny_bert_dir, classify_ctc=True, length_slot_ratio=2.0)
+    sample = make_sample()
+    decoder, seen = model.decoder, []
+    forward = decoder.forward
+
+    def recording(*args, **kwargs):
+        seen.append(kwargs.get("prev_tokens"))
+        return forward(*args, **kwargs)
+
+    decoder.forward = recording
+    try:
+        _, n, log = BnbNatCriterion(BnbNatConfig(glat_ratio=1.0), task)(model.train(), sample)
+    finally:
+        del decoder.forward
+    assert seen[0] is None and seen[1] is not None and float(log["glanced"]) > 0
+    for given, target in zip(seen[1].tolist(), sample["target"].tolist()):
+        # a word aligned to several frames may be glanced at some of them: merged, they follow the target
+        words = [w for w, _ in itertools.groupby(w for w in given if w != PAD)]
+        gold = iter(w for w in target if w != PAD)
+        assert words and all(any(w == g for g in gold) for w in words)  # target words in target order
+
+
+def test_aligned_steps_for_janus(tiny_bert_dir):
+    model, task = build(tiny_bert_dir, classify_ctc=True, length_slot_ratio=2.0)
+    sample = make_sample()
+    with torch.no_grad():
+        _, _, _, parts = BnbNatCriterion(BnbNatConfig(), task).compute(model, sample, align=True)
+    for b, n in enumerate(sample["target"].ne(PAD).sum(1).tolist()):
+        steps = [s for s, _ in itertools.groupby(parts["aligned_steps"][b].tolist()) if s >= 0]
+        assert steps == sorted(set(steps)) and all(0 <= s < n - 1 for s in steps)
+
+
+def test_decoding_merges_repeats_and_drops_blanks(tiny_bert_dir):
+    model, task = build(tiny_bert_dir, classify_ctc=True, length_slot_ratio=2.0)
+    d, decoder = task.target_dictionary, model.decoder
+    a, b = 2023, 2003
+    pattern = [a, a, decoder.blank_idx, a, b, b, decoder.blank_idx, b, a, a]
+    forward = decoder.forward
+
+    def scripted(*args, **kwargs):  # slot j's argmax is pattern[j]
+        logits, extra = forward(*args, **kwargs)
+        slots = decoder.output_index(torch.tensor(pattern * 20))[: logits.size(1)]
+        return logits + 30.0 * F.one_hot(slots, logits.size(-1))[None], extra
+
+    decoder.forward = scripted
+    sample = make_sample()
+    try:
+        with torch.no_grad():
+            frames = model(**sample["net_input"])[1]["out_lengths"].tolist()
+            hypos = ParallelGenerator(d).generate([model], sample)
+        with pytest.raises(ValueError, match="without --classify-ctc"):
+            ParallelGenerator(d, max_iter=2).generate([model], sample)
+    finally:
+        del decoder.forward
+    for n, nbest in zip(frames, hypos):
+        merged = [w for w, _ in itertools.groupby(pattern[:n]) if w != decoder.blank_idx]
+        assert nbest[0]["tokens"].tolist() == merged + [d.eos()]
