@@ -39,14 +39,18 @@ def test_the_loss_is_ctc_over_the_slots(tiny_bert_dir):
     # the same CTC loss, computed here from the pass's log-probabilities
     lprobs = parts["lprobs"]
     targets = model.decoder.output_index(sample["target"])
-    expected = F.ctc_loss(lprobs.transpose(0, 1), targets, frames, lengths, blank=model.decoder.blank_slot, reduction="sum")
+    expected = F.ctc_loss(
+        lprobs.transpose(0, 1), targets, frames, lengths, blank=model.decoder.blank_slot, reduction="sum"
+    )
     assert math.isclose(float(loss), float(expected), rel_tol=1e-5)
     # it trains the decoder and the length classifier; a CRF scores the best alignment
     model.train()
     BnbNatCriterion(BnbNatConfig(), task)(model, sample)[0].backward()
     assert model.decoder.lm_head.bias.grad.abs().sum() > 0
     assert model.decoder.length_classifier.proj.weight.grad.abs().sum() > 0
-    crf_model, _ = build(tiny_bert_dir, classify_ctc=True, length_slot_ratio=2.0, crf_lowrank_approx=4, crf_beam_approx=3)
+    crf_model, _ = build(
+        tiny_bert_dir, classify_ctc=True, length_slot_ratio=2.0, crf_lowrank_approx=4, crf_beam_approx=3
+    )
     loss, _, log = BnbNatCriterion(BnbNatConfig(), task)(crf_model.train(), sample)
     loss.backward()
     assert float(log["crf"]) > 0 and crf_model.decoder.crf.E2.weight.grad.abs().sum() > 0
