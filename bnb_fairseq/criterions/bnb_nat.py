@@ -227,7 +227,10 @@ class BnbNatCriterion(FairseqCriterion):
             token_loss, nll = token_loss.sum(1), nll.sum(1)
         crf_nll = None
         if decoder.has_crf:  # the whole sentence: the CRF scores the glanced slots' neighbours too
-            crf_nll = -decoder.crf_log_likelihood(lprobs, target_slots.masked_fill(~slot_mask, 0), slot_mask)
+            # CTC frames: the CRF learns its transitions along the best alignment, but the frames learn from
+            # CTC alone; trained through the CRF too, they collapse onto the blank (as AXE does with spare slots)
+            emissions = lprobs.detach() if ctc_slots else lprobs
+            crf_nll = -decoder.crf_log_likelihood(emissions, target_slots.masked_fill(~slot_mask, 0), slot_mask)
             if fits is not None:  # a target that cannot fit its frames has no alignment to score
                 crf_nll = crf_nll.masked_fill(~fits, 0.0)
             token_loss = token_loss + self.crf_loss_factor * crf_nll
