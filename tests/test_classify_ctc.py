@@ -1,4 +1,4 @@
-"""--classify-ctc: a classified length sets the number of slots, CTC trains and decodes them."""
+"""--classify-ctc (a classified length sets the number of slots, CTC trains and decodes them) and --dedup."""
 
 import itertools
 import math
@@ -95,19 +95,25 @@ def test_aligned_steps_for_janus(tiny_bert_dir):
         assert steps == sorted(set(steps)) and all(0 <= s < n - 1 for s in steps)
 
 
+def scripted(decoder, pattern):
+    """Make slot j's argmax pattern[j] (the model's own logits plus a large margin); returns the undo."""
+    forward = decoder.forward
+
+    def scripted_forward(*args, **kwargs):
+        logits, extra = forward(*args, **kwargs)
+        slots = decoder.output_index(torch.tensor(pattern * 20))[: logits.size(1)]
+        return logits + 30.0 * F.one_hot(slots, logits.size(-1))[None], extra
+
+    decoder.forward = scripted_forward
+    return lambda: delattr(decoder, "forward")
+
+
 def test_decoding_merges_repeats_and_drops_blanks(tiny_bert_dir):
     model, task = build(tiny_bert_dir, classify_ctc=True, length_slot_ratio=2.0)
     d, decoder = task.target_dictionary, model.decoder
     a, b = 2023, 2003
     pattern = [a, a, decoder.blank_idx, a, b, b, decoder.blank_idx, b, a, a]
-    forward = decoder.forward
-
-    def scripted(*args, **kwargs):  # slot j's argmax is pattern[j]
-        logits, extra = forward(*args, **kwargs)
-        slots = decoder.output_index(torch.tensor(pattern * 20))[: logits.size(1)]
-        return logits + 30.0 * F.one_hot(slots, logits.size(-1))[None], extra
-
-    decoder.forward = scripted
+    undo = scripted(decoder, pattern)
     sample = make_sample()
     try:
         with torch.no_grad():
@@ -116,7 +122,31 @@ def test_decoding_merges_repeats_and_drops_blanks(tiny_bert_dir):
         with pytest.raises(ValueError, match="without --classify-ctc"):
             ParallelGenerator(d, max_iter=2).generate([model], sample)
     finally:
-        del decoder.forward
+        undo()
     for n, nbest in zip(frames, hypos):
         merged = [w for w, _ in itertools.groupby(pattern[:n]) if w != decoder.blank_idx]
         assert nbest[0]["tokens"].tolist() == merged + [d.eos()]
+
+
+def test_dedup_merges_the_repeats_of_a_classify_model(tiny_bert_dir):
+    model, task = build(tiny_bert_dir)
+    d, decoder = task.target_dictionary, model.decoder
+    a, b = 2023, 2003
+    pattern = [a, a, decoder.blank_idx, a, b, b, decoder.blank_idx, b, a, a]
+    undo = scripted(decoder, pattern)
+    sample = make_sample()
+    try:
+        with torch.no_grad():
+            slots = model(**sample["net_input"])[1]["out_lengths"].tolist()
+            plain = ParallelGenerator(d).generate([model], sample)
+            dedup = ParallelGenerator(d, dedup=True).generate([model], sample)
+    finally:
+        undo()
+    for n, one, merged in zip(slots, plain, dedup):
+        words = [w for w in pattern[:n] if w != decoder.blank_idx]  # one word per slot, blanks dropped
+        assert one[0]["tokens"].tolist() == words + [d.eos()]
+        # --dedup: runs of a word merge, across dropped blanks too, each keeping its first score
+        runs = [w for w, _ in itertools.groupby(words)]
+        assert merged[0]["tokens"].tolist() == runs + [d.eos()]
+        firsts = [i for i in range(len(words)) if i == 0 or words[i] != words[i - 1]]
+        assert torch.equal(merged[0]["positional_scores"][:-1], one[0]["positional_scores"][firsts])

@@ -93,6 +93,14 @@ class ParallelDecodingConfig(FairseqDataclass):
             "each slot's own argmax (the CRF unused)"
         },
     )
+    dedup: bool = field(
+        default=False,
+        metadata={
+            "help": "decoding: merge adjacent equal output tokens into one (the NAT post-processing of Gu et al. "
+            "2018 and Mask-Predict's --dedup): a length-classify model that hedges between neighbouring slots "
+            "repeats words; the final hypotheses only (not the --retain-iter-history passes)"
+        },
+    )
     inference_precision: ChoiceEnum(["fp32", "bf16", "int8", "int4", "onnx", "onnx-int8"]) = field(
         default="fp32",
         metadata={
@@ -147,6 +155,7 @@ class DecodingOptions:
     reranking: bool = False
     unk_policy: str = "drop"
     crf_decode: str = "viterbi"
+    dedup: bool = False
     # fairseq's own generation options, read from the generation config
     sampling: bool = False
     sampling_topk: int = -1
@@ -216,6 +225,7 @@ class DecodingOptions:
             reranking=bool(option("iter_decode_with_external_reranker")),
             unk_policy=str(option("unk_policy")),
             crf_decode=str(option("crf_decode")),
+            dedup=bool(option("dedup")),
             **generation_sampling(args),
         )
         if sources:

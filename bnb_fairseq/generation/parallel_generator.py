@@ -118,6 +118,8 @@ class ParallelGenerator:
                 hypos = self._sample_ctc(lprobs, extra["padding_mask"], models[0], src_tokens, keep)
             else:
                 hypos = self._greedy(lprobs, extra["padding_mask"], models[0], src_tokens)
+        if self.options.dedup:
+            hypos = [[self._dedup(h) for h in nbest] for nbest in hypos]
         if self.options.retain_history:  # one pass: its history is itself (refinement records its passes)
             for h in (h for nbest in hypos for h in nbest if "history" not in h):
                 h["history"] = [{key: h[key] for key in ("tokens", "positional_scores", "score", "alignment")}]
@@ -137,6 +139,16 @@ class ParallelGenerator:
             "alignment": None,
             "steps": steps,
         }
+
+    @staticmethod
+    def _dedup(hypo):
+        """--dedup: the hypothesis with each run of equal tokens merged into its first (and that one's score)."""
+        tokens = hypo["tokens"]
+        keep = torch.ones_like(tokens, dtype=torch.bool)
+        keep[1:] = tokens[1:].ne(tokens[:-1])
+        if bool(keep.all()):
+            return hypo
+        return dict(hypo, tokens=tokens[keep], positional_scores=hypo["positional_scores"][keep])
 
     def _copy_source(self, tokens, padding_mask, model, src_tokens):
         """--unk-policy copy-source on (rows, T) slot outputs: an [UNK] slot takes the source piece it reads
