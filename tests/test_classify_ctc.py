@@ -2,15 +2,18 @@
 
 import itertools
 import math
+import re
 
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import PAD
+from conftest import DEMO_MAX_LEN, DEMO_N_TEST, PAD, run_generate, starts_early, train_tiny
 from test_length_classify import build, make_sample
+from test_token_dependencies import generate
 
 from bnb_fairseq.criterions.bnb_nat import BnbNatConfig, BnbNatCriterion
 from bnb_fairseq.generation import ParallelGenerator
+from bnb_fairseq.models.bnb import BnbModel
 
 
 def test_the_model_refuses_what_cannot_work(tiny_bert_dir):
@@ -150,3 +153,43 @@ def test_dedup_merges_the_repeats_of_a_classify_model(tiny_bert_dir):
         assert merged[0]["tokens"].tolist() == runs + [d.eos()]
         firsts = [i for i in range(len(words)) if i == 0 or words[i] != words[i - 1]]
         assert torch.equal(merged[0]["positional_scores"][:-1], one[0]["positional_scores"][firsts])
+
+
+@starts_early("classify_ctc_model")
+def train_classify_ctc(tmp_path_factory, demo_data, tiny_bert_dir):
+    return train_tiny(
+        tmp_path_factory,
+        "tiny_classify_ctc",
+        demo_data,
+        tiny_bert_dir,
+        *("--arch", "bnb_small", "--length-control", "classify", "--classify-ctc", "--length-slot-ratio", "1.5"),
+        *("--crf-lowrank-approx", "8", "--crf-beam-approx", "8", "--criterion", "bnb_nat", "--glat-ratio", "0.5"),
+        *("--optimizer", "adam", "--lr", "1e-3", "--batch-size", "8", "--max-update", "4", "--disable-validation"),
+        *("--log-format", "simple", "--log-interval", "2"),
+    )
+
+
+@pytest.fixture(scope="module")
+def classify_ctc_model(background, request):
+    """A tiny --classify-ctc model with a CRF, trained 4 updates by fairseq-train with glancing (started early)."""
+    return background.result(train_classify_ctc, request)
+
+
+@pytest.mark.slow
+def test_a_classify_ctc_model_through_fairseq_generate_and_the_python_api(classify_ctc_model, demo_data):
+    trained = classify_ctc_model
+    inner = re.findall(r"train_inner \|.*$", trained.log, re.M)
+    assert inner and all("crf=" in line and "glanced=" in line for line in inner), trained.log[-3000:]
+    options = ("--iter-decode-with-beam", "2", "--ctc-blank-penalty", "1", "--batch-size", "1")
+    hypos = generate(demo_data, trained.checkpoint, *options)
+    assert sorted(hypos) == list(range(DEMO_N_TEST))
+    refused = run_generate(demo_data, trained.checkpoint, "--iter-decode-max-iter", "2", check=False)
+    assert refused.returncode != 0 and "without --classify-ctc" in refused.stderr
+    hub = BnbModel.from_pretrained(
+        str(trained.save_dir), checkpoint_file="checkpoint_last.pt", data_name_or_path=str(demo_data.bin)
+    )
+    lines = (demo_data.raw / "test.es").read_text(encoding="utf-8").splitlines()
+    short = [i for i in range(DEMO_N_TEST) if len(hub.encode(lines[i])) < DEMO_MAX_LEN - 2]
+    assert short and [hub.translate(lines[i], iter_decode_with_beam=2, ctc_blank_penalty=1.0) for i in short] == [
+        hypos[i][0] for i in short
+    ]
