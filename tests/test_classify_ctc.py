@@ -1,13 +1,14 @@
 """--classify-ctc (a classified length sets the number of slots, CTC trains and decodes them) and --dedup."""
 
 import itertools
+import json
 import math
 import re
 
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import DEMO_MAX_LEN, DEMO_N_TEST, PAD, run_generate, starts_early, train_tiny
+from conftest import DEMO_MAX_LEN, DEMO_N_TEST, PAD, run_cli, run_generate, starts_early, train_tiny
 from test_length_classify import build, make_sample
 from test_token_dependencies import generate
 
@@ -193,3 +194,20 @@ def test_a_classify_ctc_model_through_fairseq_generate_and_the_python_api(classi
     assert short and [hub.translate(lines[i], iter_decode_with_beam=2, ctc_blank_penalty=1.0) for i in short] == [
         hypos[i][0] for i in short
     ]
+
+
+@pytest.mark.slow
+def test_benchmark_rows_of_a_classify_ctc_model(classify_ctc_model, demo_data, tmp_path):
+    out = tmp_path / "bench"
+    env = {"DATA": str(demo_data.bin), "SRC": "es", "TGT": "en", "REFERENCE": f"{demo_data.raw}/test.en"}
+    env.update(OUT=str(out), NAR=f"cctc={classify_ctc_model.checkpoint}", LENGTH_BEAM="2", REFINE="2", THREADS="1")
+    run_cli(["bash", "examples/benchmark.sh", "--fast", "--no-cmlm"], env_extra=env)
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    # no refinement row: a frame is not a token to re-mask
+    assert [r["setting"] for r in rows] == [
+        "cctc BnB length beam 1, CRF Viterbi",
+        "cctc BnB length beam 2, CRF Viterbi",
+        "cctc BnB length beam 1, slot argmax (CRF unused)",
+        "cctc model-only floor",
+    ]
+    assert all(0 <= r["bleu"] <= 100 for r in rows if r["kind"] != "floor")

@@ -309,12 +309,15 @@ def janus_settings(label, model, task, args):
 
 
 def classify_settings(label, model, task, args):
-    """A --length-control classify model: length beams and mask-predict refinement passes; a model with
+    """A --length-control classify model: length beams and mask-predict refinement passes (not for
+    --classify-ctc); a model with
     a CRF decodes by Viterbi (refinement passes by slot argmax) and gets a slot-argmax row beside it."""
     crf = model.decoder.has_crf
     rows = []
     for beam in sorted(set([1] + args.length_beam)):
-        for passes in sorted(set([0] + args.refine)) if beam == 1 else [0]:
+        # a --classify-ctc model's frames are not tokens: it has no refinement rows
+        refinable = beam == 1 and model.decoder.supports_refinement
+        for passes in sorted(set([0] + args.refine)) if refinable else [0]:
             options = {"iter_decode_with_beam": beam, "iter_decode_max_iter": passes}
             if crf and passes:
                 options["crf_decode"] = "argmax"
