@@ -56,7 +56,7 @@ def ctc_and_kl(lprobs, padding_mask, targets, target_lengths, blank, zero_infini
 def ctc_glance(glancing, decoder, target_slots, target_lengths, glanced, padding_idx):
     """GLAT for CTC frames: the first pass's argmax is compared with the best CTC alignment of the target
     under that pass, and the second pass reads the aligned words at some of the frames (a frame aligned
-    to the blank has no word to read). Appends (glanced frames, frames that could be) to ``glanced``."""
+    to the blank has no word to read). Appends the glanced frames (B, T) to ``glanced``."""
 
     def choose(first_pass):
         logits, extra = first_pass
@@ -67,7 +67,7 @@ def ctc_glance(glancing, decoder, target_slots, target_lengths, glanced, padding
         fits = torch.isfinite(score)[:, None]  # a target that cannot fit gets no glance
         real = ~padding_mask & fits
         chosen = glancing.choose(logits.argmax(-1), aligned, real, aligned.ne(decoder.blank_slot))
-        glanced.append((chosen, int(real.sum())))
+        glanced.append(chosen)
         return decoder.output_tokens(aligned).masked_fill(~chosen, padding_idx)
 
     return choose
@@ -143,13 +143,15 @@ class BnbCtcCriterion(FairseqCriterion):
             "unfit": unfit.data,
         }
         if glanced:
-            logging_output["glanced"] = glanced[0][0].sum().data
+            logging_output["glanced"] = glanced[0].sum().data
         parts = {"net_output": net_output, "lprobs": lprobs}
         if align:
             frames = (~padding_mask).sum(1)
-            parts["aligned_steps"] = ctc_aligned_steps(
-                lprobs, target_slots, frames, target_lengths, model.decoder.blank_slot, padding_mask
-            )
+            with torch.no_grad():
+                _, score, states = ctc_best_alignment(
+                    lprobs, target_slots, frames, target_lengths, model.decoder.blank_slot, with_states=True
+                )
+            parts["aligned_steps"] = ctc_aligned_steps(states, score, padding_mask)
         return loss, sample_size, logging_output, parts
 
     @staticmethod

@@ -194,32 +194,30 @@ class BnbNatCriterion(FairseqCriterion):
         if glanced and not (self.axe or ctc_slots):  # glanced slots are given: the token loss scores the others (GLAT)
             mask = real & ~glanced[0]
         lprobs = model.get_normalized_probs((logits, extra), log_probs=True)  # (B, T, V) fp32
-        slot_of, slot_mask, fits = None, real, None
-        if ctc_slots:  # CTC over the slots; the CRF scores the best alignment, blanks and repeats included
+        slot_of, slot_mask, fits, ctc_path = None, real, None, None
+        if ctc_slots or self.axe:  # every slot is scored: a target token aligned to it, or the blank
             slot_mask = ~extra["padding_mask"]
-            nll = F.ctc_loss(
-                lprobs.transpose(0, 1),
-                target_slots,
-                slot_lengths,
-                out_lengths,
-                blank=decoder.blank_slot,
-                reduction="none",
-                zero_infinity=True,
-            )
-            smooth = (-lprobs.mean(-1)).masked_fill(~slot_mask, 0.0).sum(1)
-            token_loss = (1.0 - self.eps) * nll + self.eps * smooth
-            if decoder.has_crf:
-                with torch.no_grad():
-                    aligned, score = ctc_best_alignment(
-                        lprobs, target_slots, slot_lengths, out_lengths, decoder.blank_slot
-                    )
-                fits = torch.isfinite(score)
-                ctc_targets, target_slots = target_slots, aligned
-        elif self.axe:  # slots score the target tokens aligned to them, or the blank
-            nll, target_slots, slot_of = aligned_cross_entropy(
-                lprobs, target_slots, out_lengths, slot_lengths, decoder.blank_slot, self.axe_skip_target_weight
-            )
-            slot_mask = ~extra["padding_mask"]
+            if ctc_slots:  # CTC over the slots
+                nll = F.ctc_loss(
+                    lprobs.transpose(0, 1),
+                    target_slots,
+                    slot_lengths,
+                    out_lengths,
+                    blank=decoder.blank_slot,
+                    reduction="none",
+                    zero_infinity=True,
+                )
+                if decoder.has_crf or align:  # one best alignment, for the CRF and for JANUS's aligned steps
+                    with torch.no_grad():
+                        aligned, score, ctc_path = ctc_best_alignment(
+                            lprobs, target_slots, slot_lengths, out_lengths, decoder.blank_slot, with_states=True
+                        )
+                    fits = torch.isfinite(score)
+                    target_slots = aligned  # the CRF scores it, blanks and repeats included
+            else:
+                nll, target_slots, slot_of = aligned_cross_entropy(
+                    lprobs, target_slots, out_lengths, slot_lengths, decoder.blank_slot, self.axe_skip_target_weight
+                )
             smooth = (-lprobs.mean(-1)).masked_fill(~slot_mask, 0.0).sum(1)
             token_loss = (1.0 - self.eps) * nll + self.eps * smooth
         else:
@@ -231,7 +229,7 @@ class BnbNatCriterion(FairseqCriterion):
             # CTC alone; trained through the CRF too, they collapse onto the blank (as AXE does with spare slots)
             emissions = lprobs.detach() if ctc_slots else lprobs
             crf_nll = -decoder.crf_log_likelihood(emissions, target_slots.masked_fill(~slot_mask, 0), slot_mask)
-            if fits is not None:  # a target that cannot fit its frames has no alignment to score
+            if ctc_slots:  # a target that cannot fit its frames has no alignment to score
                 crf_nll = crf_nll.masked_fill(~fits, 0.0)
             token_loss = token_loss + self.crf_loss_factor * crf_nll
 
@@ -261,19 +259,11 @@ class BnbNatCriterion(FairseqCriterion):
             logging_output["crf"] = crf_nll.sum().data
             logging_output["target_tokens"] = int(real.sum())
         if glanced:
-            chosen = glanced[0][0] if isinstance(glanced[0], tuple) else glanced[0]
-            logging_output["glanced"] = chosen.sum().data
+            logging_output["glanced"] = glanced[0].sum().data
             logging_output["target_tokens"] = int(real.sum())
         parts = {"net_output": (logits, extra), "lprobs": lprobs}
         if align and ctc_slots:
-            parts["aligned_steps"] = ctc_aligned_steps(
-                lprobs,
-                target_slots if fits is None else ctc_targets,
-                slot_lengths,
-                out_lengths,
-                decoder.blank_slot,
-                extra["padding_mask"],
-            )
+            parts["aligned_steps"] = ctc_aligned_steps(ctc_path, score, extra["padding_mask"])
         elif align and slot_of is not None:  # AXE: a token's slot, unless it shares the previous token's
             steps = target.new_full(slot_mask.shape, -1)
             token = torch.arange(target.size(1), device=target.device)[None].expand_as(target)

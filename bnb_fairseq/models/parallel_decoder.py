@@ -60,7 +60,7 @@ class ParallelDecoder(FairseqDecoder):
     @property
     def length_slot_ratio(self) -> float:
         """Decoder slots per token of a classified length: above 1 only for a decoder trained with an aligned
-        loss (``bnb_nat --axe``), whose spare slots predict the blank."""
+        loss (``bnb_nat --axe``) or built with ``--classify-ctc``, whose spare slots predict the blank."""
         return 1.0
 
     def slots_for_lengths(self, lengths):

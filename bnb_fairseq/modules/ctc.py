@@ -83,12 +83,10 @@ def ctc_best_alignment(lprobs, targets, input_lengths, target_lengths, blank, wi
     return aligned, score
 
 
-def ctc_aligned_steps(lprobs, targets, input_lengths, target_lengths, blank, padding_mask):
-    """(B, T) for each frame of the best CTC alignment, the autoregressive step that predicts the target
-    token it holds (target position - 1); -1 for blank frames, the [CLS] (position 0), padding and
-    targets that cannot fit (JANUS's aligned KL)."""
-    with torch.no_grad():
-        _, score, states = ctc_best_alignment(lprobs, targets, input_lengths, target_lengths, blank, with_states=True)
+def ctc_aligned_steps(states, score, padding_mask):
+    """(B, T) for each frame of a best CTC alignment (``ctc_best_alignment(..., with_states=True)``'s states
+    and scores), the autoregressive step that predicts the target token it holds (target position - 1); -1
+    for blank frames, the [CLS] (position 0), padding and targets that cannot fit (JANUS's aligned KL)."""
     position = (states - 1).div(2, rounding_mode="floor")  # the target token of a label state
     labelled = (states % 2 == 1) & (position >= 1) & torch.isfinite(score)[:, None] & ~padding_mask
     return torch.where(labelled, position - 1, torch.full_like(position, -1))
