@@ -129,9 +129,8 @@ def test_axe_refuses_refinement_training(tiny_bert_dir):
         BnbNatCriterion(BnbNatConfig(axe=True, refinement_training=0.5), task)
 
 
-def test_axe_glances_along_the_alignment(tiny_bert_dir):
-    model, task = build(tiny_bert_dir, length_slot_ratio=1.5)
-    sample = make_sample()
+def glancing_passes(model, criterion, sample):
+    """The criterion's result on ``model`` in training, and the word inputs of each decoder pass it ran."""
     decoder, seen = model.decoder, []
     forward = decoder.forward
 
@@ -141,9 +140,15 @@ def test_axe_glances_along_the_alignment(tiny_bert_dir):
 
     decoder.forward = recording
     try:
-        loss, n, log = BnbNatCriterion(BnbNatConfig(axe=True, glat_ratio=1.0), task)(model.train(), sample)
+        return criterion(model.train(), sample), seen
     finally:
         del decoder.forward
+
+
+def test_axe_glances_along_the_alignment(tiny_bert_dir):
+    model, task = build(tiny_bert_dir, length_slot_ratio=1.5)
+    sample = make_sample()
+    (loss, n, log), seen = glancing_passes(model, BnbNatCriterion(BnbNatConfig(axe=True, glat_ratio=1.0), task), sample)
     assert seen[0] is None and seen[1] is not None  # a word-free first pass, then the glancing pass
     assert n == int(sample["target"].ne(PAD).sum()) and float(log["glanced"]) > 0
     for given, target in zip(seen[1].tolist(), sample["target"].tolist()):

@@ -9,6 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from conftest import DEMO_MAX_LEN, DEMO_N_TEST, PAD, run_cli, run_generate, starts_early, train_tiny
+from test_aligned_xent import glancing_passes
 from test_length_classify import build, make_sample
 from test_token_dependencies import generate
 
@@ -69,18 +70,7 @@ def test_the_loss_is_ctc_over_the_slots(tiny_bert_dir):
 def test_glancing_reads_words_of_the_best_alignment(tiny_bert_dir):
     model, task = build(tiny_bert_dir, classify_ctc=True, length_slot_ratio=2.0)
     sample = make_sample()
-    decoder, seen = model.decoder, []
-    forward = decoder.forward
-
-    def recording(*args, **kwargs):
-        seen.append(kwargs.get("prev_tokens"))
-        return forward(*args, **kwargs)
-
-    decoder.forward = recording
-    try:
-        _, n, log = BnbNatCriterion(BnbNatConfig(glat_ratio=1.0), task)(model.train(), sample)
-    finally:
-        del decoder.forward
+    (_, n, log), seen = glancing_passes(model, BnbNatCriterion(BnbNatConfig(glat_ratio=1.0), task), sample)
     assert seen[0] is None and seen[1] is not None and float(log["glanced"]) > 0
     for given, target in zip(seen[1].tolist(), sample["target"].tolist()):
         # a word aligned to several frames may be glanced at some of them: merged, they follow the target
@@ -99,8 +89,12 @@ def test_aligned_steps_for_janus(tiny_bert_dir):
         assert steps == sorted(set(steps)) and all(0 <= s < n - 1 for s in steps)
 
 
-def scripted(decoder, pattern):
-    """Make slot j's argmax pattern[j] (the model's own logits plus a large margin); returns the undo."""
+def scripted_decoding(model, *generators):
+    """Decode the test sample with each generator, slot j's argmax forced to ``pattern[j]`` (the model's own
+    logits plus a large margin): (pattern, each sentence's number of slots, each generator's hypotheses)."""
+    decoder = model.decoder
+    a, b = 2023, 2003
+    pattern = [a, a, decoder.blank_idx, a, b, b, decoder.blank_idx, b, a, a]
     forward = decoder.forward
 
     def scripted_forward(*args, **kwargs):
@@ -109,24 +103,21 @@ def scripted(decoder, pattern):
         return logits + 30.0 * F.one_hot(slots, logits.size(-1))[None], extra
 
     decoder.forward = scripted_forward
-    return lambda: delattr(decoder, "forward")
+    sample = make_sample()
+    try:
+        with torch.no_grad():
+            slots = model(**sample["net_input"])[1]["out_lengths"].tolist()
+            return pattern, slots, [g.generate([model], sample) for g in generators]
+    finally:
+        del decoder.forward
 
 
 def test_decoding_merges_repeats_and_drops_blanks(tiny_bert_dir):
     model, task = build(tiny_bert_dir, classify_ctc=True, length_slot_ratio=2.0)
     d, decoder = task.target_dictionary, model.decoder
-    a, b = 2023, 2003
-    pattern = [a, a, decoder.blank_idx, a, b, b, decoder.blank_idx, b, a, a]
-    undo = scripted(decoder, pattern)
-    sample = make_sample()
-    try:
-        with torch.no_grad():
-            frames = model(**sample["net_input"])[1]["out_lengths"].tolist()
-            hypos = ParallelGenerator(d).generate([model], sample)
-        with pytest.raises(ValueError, match="without --classify-ctc"):
-            ParallelGenerator(d, max_iter=2).generate([model], sample)
-    finally:
-        undo()
+    pattern, frames, (hypos,) = scripted_decoding(model, ParallelGenerator(d))
+    with pytest.raises(ValueError, match="without --classify-ctc"):
+        ParallelGenerator(d, max_iter=2).generate([model], make_sample())
     for n, nbest in zip(frames, hypos):
         merged = [w for w, _ in itertools.groupby(pattern[:n]) if w != decoder.blank_idx]
         assert nbest[0]["tokens"].tolist() == merged + [d.eos()]
@@ -135,17 +126,7 @@ def test_decoding_merges_repeats_and_drops_blanks(tiny_bert_dir):
 def test_dedup_merges_the_repeats_of_a_classify_model(tiny_bert_dir):
     model, task = build(tiny_bert_dir)
     d, decoder = task.target_dictionary, model.decoder
-    a, b = 2023, 2003
-    pattern = [a, a, decoder.blank_idx, a, b, b, decoder.blank_idx, b, a, a]
-    undo = scripted(decoder, pattern)
-    sample = make_sample()
-    try:
-        with torch.no_grad():
-            slots = model(**sample["net_input"])[1]["out_lengths"].tolist()
-            plain = ParallelGenerator(d).generate([model], sample)
-            dedup = ParallelGenerator(d, dedup=True).generate([model], sample)
-    finally:
-        undo()
+    pattern, slots, (plain, dedup) = scripted_decoding(model, ParallelGenerator(d), ParallelGenerator(d, dedup=True))
     for n, one, merged in zip(slots, plain, dedup):
         words = [w for w in pattern[:n] if w != decoder.blank_idx]  # one word per slot, blanks dropped
         assert one[0]["tokens"].tolist() == words + [d.eos()]
