@@ -195,10 +195,50 @@ def test_onnx_graph_matches_pytorch_with_padding(tiny_bert_dir, tmp_path):
         assert [h[0]["tokens"].tolist() for h in a] == [h[0]["tokens"].tolist() for h in b]
 
 
+CLASSIFY_VARIANTS = {
+    "classify": {},
+    "classify-ctc + CRF": {
+        "classify_ctc": True,
+        "length_slot_ratio": 2.0,
+        "crf_lowrank_approx": 4,
+        "crf_beam_approx": 3,
+    },
+}
+
+
+@pytest.mark.parametrize("variant", list(CLASSIFY_VARIANTS))
+def test_onnx_classify_graphs_match_pytorch_with_padding(tiny_bert_dir, tmp_path, variant):
+    """A classify model's two graphs: the length log-probabilities, the slots at given lengths (and, for a
+    model with one token per slot, over words read back), and the generator's length beam (CRF, CTC
+    collapse, refinement) through them equal PyTorch's."""
+    model, task = build_classify(tiny_bert_dir, **CLASSIFY_VARIANTS[variant])
+    if model.decoder.has_crf:
+        torch.nn.init.normal_(model.decoder.crf.E2.weight, std=0.5)  # transitions that change the path
+    runner = use_onnx_runtime(copy.deepcopy(model), str(tmp_path / "m.onnx"))
+    assert (tmp_path / "m.onnx").exists() and (tmp_path / "m.slots.onnx").exists()
+    assert runner.decoder.onnx_file_bytes == sum((tmp_path / f).stat().st_size for f in ("m.onnx", "m.slots.onnx"))
+    refine = {"max_iter": 2} if model.decoder.supports_refinement else {}
+    generator = ParallelGenerator(task.target_dictionary, length_beam=3, **refine)
+    for lengths in ([3], [9, 4, 6], [17, 17]):
+        src = padded_batch(lengths)
+        out_lengths = torch.tensor([7, 2, 5][: len(lengths)])
+        words = torch.full((len(lengths), 7), 0).masked_fill(torch.arange(7) % 3 == 1, 2023)
+        with torch.no_grad():
+            enc, theirs_enc = model.encoder(src, src_lengths=src.ne(0).sum(1)), runner.encoder(src)
+            length_lprobs = torch.log_softmax(model.decoder.length_logits(enc), -1)
+            assert (runner.decoder.length_logits(theirs_enc) - length_lprobs).abs().max() < 1e-4
+            for given in (None, words) if refine else (None,):
+                net_output = model.decoder(None, encoder_out=enc, out_lengths=out_lengths, prev_tokens=given)
+                ours = model.get_normalized_probs(net_output, log_probs=True)
+                theirs, extra = runner.decoder(None, encoder_out=theirs_enc, out_lengths=out_lengths, prev_tokens=given)
+                assert torch.equal(extra["padding_mask"], net_output[1]["padding_mask"])
+                assert (ours - theirs).abs()[~extra["padding_mask"]].max() < 1e-4
+        sample = {"net_input": {"src_tokens": src, "src_lengths": src.ne(0).sum(1)}}
+        a, b = generator.generate([model], sample), generator.generate([runner], sample)
+        assert [h[0]["tokens"].tolist() for h in a] == [h[0]["tokens"].tolist() for h in b]
+
+
 def test_onnx_refuses_what_the_graph_cannot_do(tiny_bert_dir, tmp_path):
-    classify, _ = build_classify(tiny_bert_dir)
-    with pytest.raises(ValueError, match="ONNX export covers CTC models"):
-        apply_inference_precision(classify, "onnx")
     model, _ = build_ctc(tiny_bert_dir)
     runner = use_onnx_runtime(model.eval(), str(tmp_path / "m.onnx"), quantize=True)
     assert (tmp_path / "m.onnx").exists() and not (tmp_path / "m.onnx.fp32.onnx").exists()
@@ -208,7 +248,7 @@ def test_onnx_refuses_what_the_graph_cannot_do(tiny_bert_dir, tmp_path):
 
 
 @pytest.mark.slow
-def test_onnx_through_generate_interactive_and_export_tool(demo_data, tiny_ctc, tiny_b2b, tmp_path):
+def test_onnx_through_generate_interactive_and_export_tool(demo_data, tiny_ctc, tiny_classify, tiny_b2b, tmp_path):
     n = sum(1 for _ in open(f"{demo_data.raw}/test.en"))
     refused = run_generate(demo_data, tiny_b2b.checkpoint, "--inference-precision", "onnx", check=False)
     assert refused.returncode != 0
@@ -219,6 +259,12 @@ def test_onnx_through_generate_interactive_and_export_tool(demo_data, tiny_ctc, 
     plain = run_generate(demo_data, tiny_ctc.checkpoint)
     lines = lambda text: sorted(re.findall(r"^H-\d+\t.*$", text, re.M))  # noqa: E731
     assert lines(out.stdout) == lines(plain.stdout)
+
+    # a classify model through its two graphs: length beam and mask-predict refinement as in PyTorch
+    beam = ("--iter-decode-with-beam", "2", "--iter-decode-max-iter", "2")
+    out = run_generate(demo_data, tiny_classify.checkpoint, "--inference-precision", "onnx", *beam)
+    assert lines(out.stdout) == lines(run_generate(demo_data, tiny_classify.checkpoint, *beam).stdout)
+    assert len(lines(out.stdout)) == n
 
     proc = run_interactive(
         demo_data, tiny_ctc.checkpoint, ["uno dos", "", "tres"], "--inference-precision", "onnx-int8"

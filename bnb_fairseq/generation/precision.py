@@ -8,8 +8,8 @@ benchmark), to BnB and bert2bert models alike, so that both sides of a speed com
   with int8 activations quantized per call (fbgemm); word-embedding tables as int8 rows;
 - ``int4``: weight-only 4-bit Linear layers (aten's CPU kernel, groups of ``--inference-group-size``
   inputs, bf16 matmul) and 4-bit word-embedding tables: the smallest model, not the fastest;
-- ``onnx``, ``onnx-int8``: the one pass exported to ONNX (CTC BnB models) and run by ONNX Runtime, as
-  is or after ONNX Runtime's dynamic int8 quantization (models/onnx_runner.py).
+- ``onnx``, ``onnx-int8``: the one pass exported to ONNX (BnB models; a classify model as two graphs) and
+  run by ONNX Runtime, as is or after ONNX Runtime's dynamic int8 quantization (models/onnx_runner.py).
 
 Layers whose input width is not a multiple of the group size (BnB's 8-wide latent) stay in fp32.
 int8 and int4 use CPU kernels; on a GPU use bf16 (or fairseq's ``--fp16``).

@@ -7,9 +7,12 @@ swaps a loaded model's encoder and decoder for an ONNX Runtime session in place,
 fairseq-generate, -interactive, the Python API and the benchmark decode through it unchanged
 (``--inference-precision onnx`` or ``onnx-int8``: ONNX Runtime's dynamic int8 quantization of the graph).
 
-This version exports CTC models (greedy, blank penalty, CTC beam and sampling all read the same
-log-probabilities); a classify model's length beam and refinement passes call the decoder with given
-lengths and words, which a graph of the one pass does not take.
+A classify model is exported as two graphs, because its length beam and refinement passes run the
+decoder at lengths (and over words) chosen outside it: ``X.onnx`` (source ids -> encoder states and the
+length classes' log-probabilities) and ``X.slots.onnx`` (encoder states, source ids, slot counts and the
+words read back -> output log-probabilities and the slot padding mask; a row of [PAD] words is the first
+pass). The length beam, the CRF's Viterbi path (its small transition tables stay in PyTorch), the CTC
+collapse of ``--classify-ctc`` slots and mask-predict all run in the generator as for the PyTorch model.
 """
 
 import logging
@@ -38,18 +41,58 @@ class OnePassGraph(nn.Module):
         return torch.log_softmax(logits.float(), dim=-1), extra["padding_mask"]
 
 
+class EncoderGraph(nn.Module):
+    """A classify model's first graph: source ids (B, S) -> (encoder states (B, S, H), length-class
+    log-probabilities (B, K) fp32)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, src_tokens):
+        src_lengths = src_tokens.ne(self.model.encoder.padding_idx).sum(1)
+        encoder_out = self.model.encoder(src_tokens, src_lengths=src_lengths)
+        length_logits = self.model.decoder.length_logits(encoder_out)
+        return encoder_out["encoder_out"][0], torch.log_softmax(length_logits.float(), dim=-1)
+
+
+class SlotsGraph(nn.Module):
+    """A classify model's second graph: (encoder states, source ids, slot counts (B,), words read back
+    (B, T), [PAD] where none) -> (log-probs (B, T, V) fp32, padding mask (B, T))."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, encoder_states, src_tokens, out_lengths, prev_tokens):
+        src_mask = src_tokens.eq(self.model.encoder.padding_idx)
+        encoder_out = {
+            "encoder_out": [encoder_states],
+            "encoder_padding_mask": [src_mask],
+            "src_lengths": [(~src_mask).sum(1)],
+        }
+        logits, extra = self.model.decoder(
+            None, encoder_out=encoder_out, out_lengths=out_lengths, prev_tokens=prev_tokens
+        )
+        return torch.log_softmax(logits.float(), dim=-1), extra["padding_mask"]
+
+
+def slots_graph_path(path):
+    """Where a classify model's second graph lies beside ``path``: X.onnx -> X.slots.onnx."""
+    root = path[: -len(".onnx")] if path.endswith(".onnx") else path
+    return root + ".slots.onnx"
+
+
+def graph_paths(model, path):
+    """The files a model's export writes: the one pass (CTC), or the encoder and slots graphs (classify)."""
+    return [path, slots_graph_path(path)] if model.decoder.predicts_length else [path]
+
+
 def check_exportable(model):
     if not is_parallel(model):
         raise ValueError(
             f"ONNX export: {type(model).__name__} is not a one-pass (BnB) model; an autoregressive model needs "
             "its decoding loop around the graph, which this version does not export"
-        )
-    decoder = model.decoder
-    if decoder.predicts_length:
-        raise ValueError(
-            "ONNX export covers CTC models (--length-control ctc) in this version: a classify model's length "
-            "beam, refinement passes and CRF need the PyTorch model (decode it with --inference-precision "
-            "fp32, bf16, int8 or int4)"
         )
     from bnb_fairseq.generation.precision import current_precision
 
@@ -58,36 +101,72 @@ def check_exportable(model):
 
 
 def export_one_pass(model, path, quantize=False):
-    """Write ``model``'s one pass to ``path`` (and, with ``quantize``, ONNX Runtime's dynamic int8
-    quantization of it in its place); returns the path."""
+    """Write ``model``'s graphs (``graph_paths``: the one pass, or a classify model's two) and, with
+    ``quantize``, ONNX Runtime's dynamic int8 quantization of each in its place; returns the paths."""
     check_exportable(model)
     model.eval()  # (fairseq-generate makes train() return None)
     pad, cls, sep = model.encoder.padding_idx, model.encoder.dictionary.bos(), model.encoder.dictionary.eos()
     example = torch.tensor([[cls, 2000, 2001, 2002, sep], [cls, 2003, sep, pad, pad]], dtype=torch.long)
     example = example.clamp(max=len(model.encoder.dictionary) - 1).to(next(model.parameters()).device)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    target = path + ".fp32.onnx" if quantize else path
-    with torch.no_grad():
-        torch.onnx.export(
-            OnePassGraph(model).eval(),
-            (example,),
-            target,
-            input_names=["src_tokens"],
-            output_names=["lprobs", "padding_mask"],
-            dynamic_axes={
-                "src_tokens": {0: "batch", 1: "source_length"},
-                "lprobs": {0: "batch", 1: "slots"},
-                "padding_mask": {0: "batch", 1: "slots"},
-            },
-            opset_version=17,
-            dynamo=False,  # TorchScript tracing: the slot count stays a graph value (modules/latent.py)
-        )
-    if quantize:
-        from onnxruntime.quantization import QuantType, quantize_dynamic
+    batch_and_source = {0: "batch", 1: "source_length"}
+    batch_and_slots = {0: "batch", 1: "slots"}
+    if not model.decoder.predicts_length:
+        graphs = [
+            (
+                OnePassGraph(model),
+                (example,),
+                path,
+                {"src_tokens": batch_and_source, "lprobs": batch_and_slots, "padding_mask": batch_and_slots},
+            )
+        ]
+    else:
+        with torch.no_grad():
+            states, _ = EncoderGraph(model)(example)
+        out_lengths = torch.tensor([4, 2], device=example.device)
+        prev_tokens = torch.full((2, 4), pad, dtype=torch.long, device=example.device)
+        prev_tokens[0, 1] = cls  # a word read back at one slot, so that the graph keeps the word path
+        graphs = [
+            (
+                EncoderGraph(model),
+                (example,),
+                path,
+                {"src_tokens": batch_and_source, "encoder_states": batch_and_source, "length_lprobs": {0: "batch"}},
+            ),
+            (
+                SlotsGraph(model),
+                (states, example, out_lengths, prev_tokens),
+                slots_graph_path(path),
+                {
+                    "encoder_states": batch_and_source,
+                    "src_tokens": batch_and_source,
+                    "out_lengths": {0: "batch"},
+                    "prev_tokens": batch_and_slots,
+                    "lprobs": batch_and_slots,
+                    "padding_mask": batch_and_slots,
+                },
+            ),
+        ]
+    for graph, inputs, target, axes in graphs:
+        written = target + ".fp32.onnx" if quantize else target
+        names = list(axes)
+        with torch.no_grad():
+            torch.onnx.export(
+                graph.eval(),
+                inputs,
+                written,
+                input_names=names[: len(inputs)],
+                output_names=names[len(inputs) :],
+                dynamic_axes=axes,
+                opset_version=17,
+                dynamo=False,  # TorchScript tracing: the slot count stays a graph value (modules/latent.py)
+            )
+        if quantize:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        quantize_dynamic(target, path, weight_type=QuantType.QInt8, per_channel=True)
-        os.remove(target)
-    return path
+            quantize_dynamic(written, target, weight_type=QuantType.QInt8, per_channel=True)
+            os.remove(written)
+    return [target for _, _, target, _ in graphs]
 
 
 def onnx_session(path, threads=None):
@@ -103,19 +182,28 @@ def onnx_session(path, threads=None):
 
 
 class OnnxSourceEncoder(FairseqEncoder):
-    """Holds the source for the graph: the whole pass runs in the decoder's session."""
+    """Holds the source for the graph: the whole pass runs in the decoder's session (CTC), or runs the
+    encoder graph (``session``: a classify model), whose states and length log-probabilities it holds."""
 
-    def __init__(self, encoder):
+    def __init__(self, encoder, session=None):
         super().__init__(encoder.dictionary)
         self.padding_idx = encoder.padding_idx
         self._max_positions = encoder.max_positions()
+        self.session = session
 
     def forward(self, src_tokens, src_lengths=None, **kwargs):
         padding_mask = src_tokens.eq(self.padding_idx)
         if src_lengths is None:
             src_lengths = (~padding_mask).sum(1)
+        states = length_lprobs = None
+        if self.session is not None:
+            states, length_lprobs = (
+                torch.from_numpy(a).to(src_tokens.device)
+                for a in self.session.run(None, {"src_tokens": src_tokens.cpu().numpy()})
+            )
         return {
-            "encoder_out": [None],
+            "encoder_out": [states],
+            "length_lprobs": [length_lprobs],
             "encoder_padding_mask": [padding_mask],
             "src_tokens": [src_tokens],
             "src_lengths": [src_lengths],
@@ -133,14 +221,16 @@ class OnnxParallelDecoder(ParallelDecoder):
     (output vocabulary, blank, length rule) is answered by the exported model's own decoder, kept without
     running it."""
 
-    def __init__(self, decoder, session, path):
+    def __init__(self, decoder, session, path, files=None):
         super().__init__(decoder.dictionary)
         self.torch_decoder = decoder
         self.session, self.path = session, path
-        self.onnx_file_bytes = os.path.getsize(path)
+        self.onnx_file_bytes = sum(os.path.getsize(f) for f in files or [path])
 
     # the one pass
     def forward(self, prev_output_tokens=None, encoder_out=None, out_lengths=None, prev_tokens=None, **kwargs):
+        if self.predicts_length:
+            return self._slots_pass(encoder_out, out_lengths, prev_tokens)
         if out_lengths is not None or prev_tokens is not None:
             raise ValueError(
                 "the ONNX graph runs the one pass at its own output length: given lengths and words "
@@ -152,10 +242,58 @@ class OnnxParallelDecoder(ParallelDecoder):
         padding_mask = torch.from_numpy(padding_mask).to(src_tokens.device)
         return lprobs, {"padding_mask": padding_mask, "out_lengths": (~padding_mask).sum(1)}
 
+    def _slots_pass(self, encoder_out, out_lengths, prev_tokens):
+        src_tokens = encoder_out["src_tokens"][0]
+        length_lprobs = encoder_out["length_lprobs"][0]
+        if out_lengths is None:
+            out_lengths = self.length_candidates(length_lprobs, encoder_out["src_lengths"][0])[0][:, 0]
+        if prev_tokens is None:  # [PAD] reads nothing: the first pass
+            slots = int(out_lengths.max())
+            prev_tokens = torch.full((len(out_lengths), slots), self.torch_decoder.dictionary.pad(), dtype=torch.long)
+        feed = {
+            "encoder_states": encoder_out["encoder_out"][0].cpu().numpy(),
+            "src_tokens": src_tokens.cpu().numpy(),
+            "out_lengths": out_lengths.cpu().numpy(),
+            "prev_tokens": prev_tokens.cpu().numpy(),
+        }
+        lprobs, padding_mask = (torch.from_numpy(a).to(src_tokens.device) for a in self.session.run(None, feed))
+        return lprobs, {"padding_mask": padding_mask, "out_lengths": out_lengths, "length_logits": length_lprobs}
+
     # everything else: the exported decoder's answers
     @property
     def length_control(self):
         return self.torch_decoder.length_control
+
+    @property
+    def num_length_classes(self):
+        return self.torch_decoder.num_length_classes
+
+    def length_logits(self, encoder_out):
+        return encoder_out["length_lprobs"][0]  # log-probabilities: their log-softmax is themselves
+
+    def length_candidates(self, length_lprobs, src_lengths, k=1):
+        return self.torch_decoder.length_candidates(length_lprobs, src_lengths, k)
+
+    @property
+    def length_slot_ratio(self):
+        return self.torch_decoder.length_slot_ratio
+
+    def slots_for_lengths(self, lengths):
+        return self.torch_decoder.slots_for_lengths(lengths)
+
+    @property
+    def merges_repeats(self):
+        return self.torch_decoder.merges_repeats
+
+    @property
+    def has_crf(self):
+        return self.torch_decoder.has_crf
+
+    def crf_log_likelihood(self, lprobs, target_slots, mask):
+        return self.torch_decoder.crf_log_likelihood(lprobs, target_slots, mask)
+
+    def crf_viterbi(self, lprobs, mask):
+        return self.torch_decoder.crf_viterbi(lprobs, mask)
 
     @property
     def max_output_len(self):
@@ -202,8 +340,18 @@ def use_onnx_runtime(model, path, quantize=False, threads=None, export=True):
         export_one_pass(model, path, quantize)
     else:
         check_exportable(model)
-    encoder = OnnxSourceEncoder(model.encoder)
-    decoder = OnnxParallelDecoder(model.decoder, onnx_session(path, threads), path)
+    files = graph_paths(model, path)
+    for f in files:
+        if not os.path.exists(f):
+            raise FileNotFoundError(
+                f"{f}: no such ONNX graph; export this checkpoint first (python -m bnb_fairseq.tools.export_onnx)"
+            )
+    if model.decoder.predicts_length:
+        encoder = OnnxSourceEncoder(model.encoder, onnx_session(path, threads))
+        decoder = OnnxParallelDecoder(model.decoder, onnx_session(files[1], threads), path, files)
+    else:
+        encoder = OnnxSourceEncoder(model.encoder)
+        decoder = OnnxParallelDecoder(model.decoder, onnx_session(path, threads), path)
     del model.encoder, model.decoder  # the PyTorch encoder's weights are no longer needed
     model.encoder, model.decoder = encoder, decoder
     return model

@@ -1,8 +1,9 @@
-"""Export a CTC BnB checkpoint's one pass to ONNX and check it against PyTorch on a split:
+"""Export a BnB checkpoint's one pass to ONNX and check it against PyTorch on a split:
 ``python -m bnb_fairseq.tools.export_onnx CKPT --data DATA_BIN --out model.onnx [--int8]``.
 
 The graph takes right-padded source ids (batch and length dynamic) and returns the output
-log-probabilities and the slot padding mask (models/onnx_runner.py); CTC collapse, beam search and
+log-probabilities and the slot padding mask (models/onnx_runner.py); a classify model's graphs are two,
+``--out`` and its ``.slots.onnx`` beside it. CTC collapse, beam search, the length beam and
 detokenization stay outside. The check decodes the split greedily with both and prints the share of
 identical output lines, the largest log-probability difference and BLEU of each. Decode through the
 graph with ``--inference-precision onnx`` (or ``onnx-int8``), which exports afresh, or from Python with
@@ -43,10 +44,10 @@ def main(argv=None):
     subset = None if args.subset == "none" else args.subset
     loaded = decode_score.load(args.checkpoint, args.data, subset or "valid")
     try:
-        export_one_pass(loaded.models[0], args.out, quantize=args.int8)
+        files = export_one_pass(loaded.models[0], args.out, quantize=args.int8)
     except ValueError as e:
         raise SystemExit(f"export_onnx: {e}") from None
-    report = {"onnx": args.out, "int8": args.int8}
+    report = {"onnx": files, "int8": args.int8}
     if subset is not None:
         runner = decode_score.load(args.checkpoint, args.data, subset).models[0]
         use_onnx_runtime(runner, args.out, threads=args.threads, export=False)
