@@ -44,20 +44,24 @@ class LowRankCRF(nn.Module):
         _, slots = forced.topk(k, dim=-1)
         return emissions.gather(-1, slots), slots
 
-    def _step_transitions(self, ids):
-        """(B, T-1, k, k) transition scores between the candidates of slot t-1 and slot t."""
-        return self.transitions(ids[:, :-1], ids[:, 1:])
+    def _step_transitions(self, ids, mask):
+        """(B, T-1, k, k) transition scores between the candidates of slot t-1 and slot t. At a padded slot
+        t the step is the identity (0 on the diagonal, -inf elsewhere, with its emissions zeroed by the
+        caller), so both recursions carry a sentence's state through its padding without a branch per step."""
+        trans = self.transitions(ids[:, :-1], ids[:, 1:])
+        k = trans.size(-1)
+        identity = torch.full((k, k), float("-inf"), device=trans.device, dtype=trans.dtype).fill_diagonal_(0.0)
+        return torch.where(mask[:, 1:, None, None], trans, identity)
 
     def log_partition(self, scores, ids, mask):
         """log Z over the candidates: scores/ids (B, T, k), mask (B, T) True at real slots (a prefix)."""
         # unbound once: indexing trans[:, t] in the loop would make its backward write a full-size zero
         # gradient per step (10x the cost of the whole recursion)
-        trans = self._step_transitions(ids).unbind(1)
-        emit, keep = scores.unbind(1), mask.unsqueeze(2).unbind(1)
+        trans = self._step_transitions(ids, mask).unbind(1)
+        emit = scores.masked_fill(~mask.unsqueeze(2), 0.0).unbind(1)
         alpha = emit[0]
         for t in range(1, len(emit)):
-            nxt = torch.logsumexp(alpha.unsqueeze(2) + trans[t - 1], dim=1) + emit[t]
-            alpha = torch.where(keep[t], nxt, alpha)
+            alpha = torch.logsumexp(alpha.unsqueeze(2) + trans[t - 1], dim=1) + emit[t]
         return torch.logsumexp(alpha, dim=1)
 
     def sequence_score(self, scores, ids, mask):
@@ -88,19 +92,23 @@ class LowRankCRF(nn.Module):
         emissions = at_least_fp32(emissions)
         scores, slots = self.candidates(emissions, beam=beam)
         ids = to_ids(slots)
-        trans = self._step_transitions(ids).unbind(1)
-        delta = scores[:, 0]
-        back = []
-        for t in range(1, scores.size(1)):
-            best, arg = (delta.unsqueeze(2) + trans[t - 1]).max(dim=1)
-            keep = mask[:, t : t + 1]
-            delta = torch.where(keep, best + scores[:, t], delta)
-            # a padded step points every candidate to itself, so the backtrace passes through unchanged
-            back.append(torch.where(keep, arg, torch.arange(arg.size(1), device=arg.device).expand_as(arg)))
-        path_score, last = delta.max(dim=1)
-        choice = [last]
-        for arg in reversed(back):
-            choice.append(arg.gather(1, choice[-1].unsqueeze(1)).squeeze(1))
-        choice = torch.stack(choice[::-1], dim=1)  # (B, T) candidate index per position
+        trans = self._step_transitions(ids, mask)
+        emit = scores.masked_fill(~mask.unsqueeze(2), 0.0)
+        delta, back = emit[:, 0], []
+        for t in range(1, emit.size(1)):
+            best, arg = (delta.unsqueeze(2) + trans[:, t - 1]).max(dim=1)
+            delta = best + emit[:, t]
+            back.append(arg)  # a padded step's arg is the identity: the backtrace passes through unchanged
+        path_score, choice = delta.max(dim=1)
+        if back:
+            # the backtrace is T small gathers: on the host, as one array, it costs microseconds a step
+            back = torch.stack(back, dim=1).cpu()
+            rows = torch.arange(back.size(0))
+            choices = [choice.cpu()]
+            for t in range(back.size(1) - 1, -1, -1):
+                choices.append(back[rows, t, choices[-1]])
+            choice = torch.stack(choices[::-1], dim=1).to(slots.device)
+        else:
+            choice = choice.unsqueeze(1)
         best_slots = slots.gather(-1, choice.unsqueeze(-1)).squeeze(-1)
         return best_slots, path_score, self.log_partition(scores, ids, mask)
