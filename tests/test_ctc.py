@@ -73,6 +73,33 @@ def test_ctc_matches_torch_and_brute_force(hand_case):
     assert kl.item() > 0
 
 
+def test_ctc_over_scores_has_the_true_gradient(hand_case):
+    """CTC over log-probabilities less a log prior (--ctc-prior-weight): value and gradient equal the
+    brute-force sum over alignments (torch's own backward assumes log-probabilities)."""
+    _, padding_mask, targets, target_lengths = hand_case
+    logits = torch.randn(2, 6, 5, generator=torch.Generator().manual_seed(3), dtype=torch.double)
+    log_prior = torch.tensor([0.6, 0.1, 0.1, 0.1, 0.1], dtype=torch.double).log()
+
+    def ours(x):
+        lprobs = F.log_softmax(x, -1)
+        return ctc_and_kl(lprobs, padding_mask, targets, target_lengths, 0, ctc_scores=lprobs - 0.5 * log_prior)[0]
+
+    def brute(x):
+        scores = F.log_softmax(x, -1) - 0.5 * log_prior
+        return brute_force_ctc(scores[0], [1, 2, 2]) + brute_force_ctc(scores[1, :4], [3])
+
+    x1, x2 = logits.clone().requires_grad_(), logits.clone().requires_grad_()
+    a, b = ours(x1), brute(x2)
+    a.backward(), b.backward()
+    assert float(a) == pytest.approx(float(b), rel=1e-9)
+    assert torch.allclose(x1.grad, x2.grad, atol=1e-9)
+    # without the correction, torch's gradient would be off by exp(score) per frame
+    x3 = logits.clone().requires_grad_()
+    lp = F.log_softmax(x3, -1) - 0.5 * log_prior
+    F.ctc_loss(lp.transpose(0, 1), targets, torch.tensor([6, 4]), target_lengths, reduction="sum").backward()
+    assert not torch.allclose(x3.grad, x2.grad, atol=1e-3)
+
+
 def test_padding_positions_do_not_count(hand_case):
     lprobs, padding_mask, targets, target_lengths = hand_case
     ctc, kl, _ = ctc_and_kl(lprobs, padding_mask, targets, target_lengths, blank=0)
@@ -117,19 +144,23 @@ def test_unfit_targets_are_counted():
 # --- 2. the criterion on a tiny model ---
 
 
-def test_criterion_overfits_one_batch(tiny_bert_dir):
-    torch.manual_seed(0)
-    model, task = build(tiny_bert_dir)
-    criterion = BnbCtcCriterion(BnbCtcConfig(kl_weight=0.1), task)
+def one_batch():
     src = right_pad([[CLS, 7592, 2088, 2003, 2204, SEP], [CLS, 2129, 2024, 2017, SEP]])
     target = right_pad([[CLS, 2023, 2003, 1037, 3231, SEP], [CLS, 2748, 2748, SEP]])
-    sample = {
+    return {
         "id": torch.tensor([0, 1]),
         "nsentences": 2,
         "ntokens": 10,
         "net_input": {"src_tokens": src, "src_lengths": src.ne(PAD).sum(1)},
         "target": target,
     }
+
+
+def test_criterion_overfits_one_batch(tiny_bert_dir):
+    torch.manual_seed(0)
+    model, task = build(tiny_bert_dir)
+    criterion = BnbCtcCriterion(BnbCtcConfig(kl_weight=0.1), task)
+    sample = one_batch()
 
     model.train()
     loss, sample_size, log = criterion(model, sample)
@@ -149,6 +180,45 @@ def test_criterion_overfits_one_batch(tiny_bert_dir):
         opt.step()
     last = criterion(model, sample)[0].item()
     assert last < 0.5 * first, (first, last)
+
+
+def test_label_prior_is_the_running_mean_posterior(tiny_bert_dir):
+    """--ctc-prior-weight: the first training batch sets the prior to its mean frame posterior, later ones
+    move it by the momentum; CTC then sums log p - alpha log prior; validation reads the prior as it is."""
+    torch.manual_seed(0)
+    model, task = build(tiny_bert_dir)
+    criterion = BnbCtcCriterion(BnbCtcConfig(kl_weight=0.0, ctc_prior_weight=0.5, ctc_prior_momentum=0.25), task)
+    sample = one_batch()
+    model.eval()
+    assert (
+        criterion(model, sample)[2]["ctc_loss"]
+        == BnbCtcCriterion(BnbCtcConfig(kl_weight=0.0), task)(model, sample)[2]["ctc_loss"]
+    )  # no prior before a training batch
+    assert criterion.log_prior is None
+
+    def frames():
+        net_output = model(**sample["net_input"])
+        return model.get_normalized_probs(net_output, log_probs=True), net_output[1]["padding_mask"]
+
+    lprobs, padding_mask = frames()  # no dropout in these tiny models: train() gives the same pass
+    model.train()
+    _, _, log = criterion(model, sample)
+    mean = lprobs.exp()[~padding_mask].mean(0)
+    assert torch.allclose(criterion.log_prior.exp(), mean, atol=1e-6)
+    target = model.decoder.output_index(sample["target"])
+    expected = ctc_and_kl(
+        lprobs,
+        padding_mask,
+        target,
+        target.ne(PAD).sum(1),
+        model.decoder.blank_slot,
+        ctc_scores=lprobs - 0.5 * mean.log(),
+    )[0]
+    assert float(log["ctc_loss"]) == pytest.approx(float(expected), rel=1e-5)
+    criterion(model, sample)
+    assert torch.allclose(criterion.log_prior.exp(), mean, atol=1e-6)  # the same batch again: the same mean
+    with pytest.raises(ValueError, match="--ctc-prior-weight -1.0 --ctc-prior-momentum"):
+        BnbCtcCriterion(BnbCtcConfig(ctc_prior_weight=-1.0), task)
 
 
 # --- 3. ctc_collapse ---
