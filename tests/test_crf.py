@@ -41,7 +41,9 @@ def test_partition_likelihoods_and_viterbi_equal_brute_force():
     lengths = torch.tensor([4, 3, 1, 2])
     emissions = torch.randn(4, 4, 4, dtype=torch.double)
     mask = torch.arange(4)[None] < lengths[:, None]
-    log_z = crf.log_partition(*crf.candidates(emissions), mask)
+    log_z = crf.log_partition(*crf.candidates(emissions), mask)  # without gradients: the scaled forward pass
+    with torch.enable_grad():  # in training: the log-space recursion
+        assert torch.allclose(crf.log_partition(*crf.candidates(emissions), mask), log_z, rtol=1e-12)
     slots, best, log_z2 = crf.viterbi(emissions, mask, same_ids)
     for b, n in enumerate(lengths.tolist()):
         table = brute_force(crf, emissions[b], n)
@@ -57,6 +59,14 @@ def test_partition_likelihoods_and_viterbi_equal_brute_force():
             gold = torch.tensor(list(seq) + [0] * (4 - n))[None]
             total += math.exp(float(crf.log_likelihood(emissions[b : b + 1], gold, mask[b : b + 1], same_ids)[0]))
         assert math.isclose(total, 1.0, rel_tol=1e-9)
+    # far-off scales (log-probabilities near -80, strong transitions): the scaled pass neither under- nor
+    # overflows in fp32
+    far = (emissions * 20 - 60).float()
+    crf = crf.float()
+    crf.E1.weight.mul_(6.0)  # transitions of tens
+    with torch.enable_grad():
+        reference = crf.log_partition(*crf.candidates(far), mask)
+    assert torch.allclose(crf.log_partition(*crf.candidates(far), mask), reference, rtol=1e-5)
 
 
 def test_beam_approximation_is_a_lower_bound_that_keeps_the_gold():

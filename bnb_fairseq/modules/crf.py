@@ -53,16 +53,44 @@ class LowRankCRF(nn.Module):
         identity = torch.full((k, k), float("-inf"), device=trans.device, dtype=trans.dtype).fill_diagonal_(0.0)
         return torch.where(mask[:, 1:, None, None], trans, identity)
 
-    def log_partition(self, scores, ids, mask):
-        """log Z over the candidates: scores/ids (B, T, k), mask (B, T) True at real slots (a prefix)."""
+    def log_partition(self, scores, ids, mask, trans=None):
+        """log Z over the candidates: scores/ids (B, T, k), mask (B, T) True at real slots (a prefix);
+        ``trans``: their ``_step_transitions`` when already computed."""
+        if trans is None:
+            trans = self._step_transitions(ids, mask)
+        if not torch.is_grad_enabled():
+            return self._log_partition_scaled(scores.masked_fill(~mask.unsqueeze(2), 0.0), trans)
         # unbound once: indexing trans[:, t] in the loop would make its backward write a full-size zero
         # gradient per step (10x the cost of the whole recursion)
-        trans = self._step_transitions(ids, mask).unbind(1)
+        trans = trans.unbind(1)
         emit = scores.masked_fill(~mask.unsqueeze(2), 0.0).unbind(1)
         alpha = emit[0]
         for t in range(1, len(emit)):
             alpha = torch.logsumexp(alpha.unsqueeze(2) + trans[t - 1], dim=1) + emit[t]
         return torch.logsumexp(alpha, dim=1)
+
+    @staticmethod
+    def _log_partition_scaled(emit, trans):
+        """log Z by the scaled forward algorithm in probability space (decoding: no gradient): a matrix
+        product per step instead of a log-sum-exp, each factor shifted by its maximum so nothing overflows,
+        and the forward vector renormalised at every step (the top candidate's probability is at least
+        1/V, so it never underflows)."""
+        emit_max = emit.amax(-1, keepdim=True)  # (B, T, 1)
+        trans_max = trans.amax((-1, -2), keepdim=True)  # (B, T-1, 1, 1)
+        emit_p = (emit - emit_max).exp()
+        # step t's transitions and its emissions in one matrix: one product per step
+        steps = ((trans - trans_max).exp() * emit_p[:, 1:].unsqueeze(2)).unbind(1)
+        alpha = emit_p[:, 0].unsqueeze(1)  # (B, 1, k)
+        norms = []
+        for step in steps:
+            alpha = torch.bmm(alpha, step)
+            norm = alpha.sum(-1, keepdim=True)
+            alpha = alpha / norm
+            norms.append(norm)
+        log_z = alpha.sum(-1).squeeze(1).log() + emit_max.sum((1, 2)) + trans_max.sum((1, 2, 3))
+        if norms:
+            log_z = log_z + torch.cat(norms, dim=1).log().sum((1, 2))
+        return log_z
 
     def sequence_score(self, scores, ids, mask):
         """Unnormalised score of given sequences: emission ``scores`` (B, T) of their tokens ``ids`` (B, T)."""
@@ -94,10 +122,11 @@ class LowRankCRF(nn.Module):
         ids = to_ids(slots)
         trans = self._step_transitions(ids, mask)
         emit = scores.masked_fill(~mask.unsqueeze(2), 0.0)
+        # step t's transitions plus its emissions, for all steps at once: one sum and one max per step
+        steps = (trans + emit[:, 1:].unsqueeze(2)).unbind(1)
         delta, back = emit[:, 0], []
-        for t in range(1, emit.size(1)):
-            best, arg = (delta.unsqueeze(2) + trans[:, t - 1]).max(dim=1)
-            delta = best + emit[:, t]
+        for step in steps:
+            delta, arg = (delta.unsqueeze(2) + step).max(dim=1)
             back.append(arg)  # a padded step's arg is the identity: the backtrace passes through unchanged
         path_score, choice = delta.max(dim=1)
         if back:
@@ -111,4 +140,4 @@ class LowRankCRF(nn.Module):
         else:
             choice = choice.unsqueeze(1)
         best_slots = slots.gather(-1, choice.unsqueeze(-1)).squeeze(-1)
-        return best_slots, path_score, self.log_partition(scores, ids, mask)
+        return best_slots, path_score, self.log_partition(scores, ids, mask, trans)
