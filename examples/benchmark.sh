@@ -13,6 +13,7 @@
 #   SUBSET   split to decode [test]     BATCH_SIZE [64]     LATENCY_SENTENCES [100]
 #   BLANK_PENALTY  extra BnB rows with this --ctc-blank-penalty (space-separated values)
 #   CTC_BEAM       extra BnB rows with a CTC prefix beam search of this width (space-separated values)
+#   CRF_DECODE_BEAM  CRF models: extra Viterbi rows over this many candidates per slot (space-separated)
 #   LENGTH_BEAM, REFINE  for --length-control classify models: extra rows with these length beams /
 #                  mask-predict refinement passes (space-separated values)
 #   PRECISION comma-separated inference precisions/backends, each model in each (fp32, bf16, int8, int4,
@@ -36,6 +37,7 @@ for p in ${BLANK_PENALTY:-}; do args+=(--ctc-blank-penalty "$p"); done
 for b in ${CTC_BEAM:-}; do args+=(--ctc-beam "$b"); done
 for b in ${LENGTH_BEAM:-}; do args+=(--length-beam "$b"); done
 for n in ${REFINE:-}; do args+=(--refine "$n"); done
+for k in ${CRF_DECODE_BEAM:-}; do args+=(--crf-decode-beam "$k"); done
 [[ -n "${REFERENCE:-}" ]] && args+=(--reference "$REFERENCE")
 [[ -n "${THREADS:-}" ]] && args+=(--threads "$THREADS")
 [[ -n "${PRECISION:-}" ]] && args+=(--precision "$PRECISION")

@@ -112,6 +112,22 @@ def test_viterbi_in_the_length_beam(tiny_bert_dir):
     assert differs  # transitions of this size change the output
 
 
+def test_crf_decode_beam_sets_the_candidates_per_slot(tiny_bert_dir):
+    """--crf-decode-beam K decodes as the same model built with --crf-beam-approx K would."""
+    model, task = crf_model(tiny_bert_dir, beam=3)
+    d = task.target_dictionary
+    sample = make_sample()
+    narrow = ParallelGenerator(d, length_beam=2, nbest=2, crf_decode_beam=2).generate([model], sample)
+    wide = ParallelGenerator(d, length_beam=2, nbest=2).generate([model], sample)
+    model.decoder.crf.beam = 2
+    built = ParallelGenerator(d, length_beam=2, nbest=2).generate([model], sample)
+    flat = lambda hypos: [(h["tokens"].tolist(), round(float(h["score"]), 5)) for nbest in hypos for h in nbest]  # noqa: E731
+    assert flat(narrow) == flat(built) != flat(wide)
+    for bad in (1, -1):
+        with pytest.raises(ValueError, match=f"--crf-decode-beam {bad}: give at least 2 candidates"):
+            ParallelGenerator(d, crf_decode_beam=bad)
+
+
 def test_crf_decoding_options_are_checked(tiny_bert_dir):
     model, task = crf_model(tiny_bert_dir)
     d = task.target_dictionary
@@ -353,7 +369,9 @@ def test_crf_glat_model_through_the_clis_and_the_python_api(crf_glat, demo_data,
     )
     assert sorted(argmax) == list(range(n))
     # more slots per predicted length at decoding than in training: a model option, overridden as fairseq does
-    wider = generate(demo_data, trained.checkpoint, "--model-overrides", "{'length_slot_ratio': 1.5}")
+    wider = generate(
+        demo_data, trained.checkpoint, "--model-overrides", "{'length_slot_ratio': 1.5}", "--crf-decode-beam", "8"
+    )
     assert sorted(wider) == list(range(n))
     sampling = ["--crf-decode", "argmax", "--sampling", "--sampling-topk", "5", "--beam", "3", "--nbest", "3"]
     first = generate(demo_data, trained.checkpoint, *sampling, "--seed", "7")
@@ -398,6 +416,7 @@ def test_benchmark_rows_of_a_crf_model(crf_glat, demo_data, tmp_path):
             "NAR": f"crf={crf_glat.checkpoint}",
             "LENGTH_BEAM": "3",
             "REFINE": "2",
+            "CRF_DECODE_BEAM": "8",
             "THREADS": "1",
         },
     )
@@ -406,6 +425,7 @@ def test_benchmark_rows_of_a_crf_model(crf_glat, demo_data, tmp_path):
         "crf BnB length beam 1, CRF Viterbi",
         "crf BnB length beam 1, 2 refinement passes, slot argmax",
         "crf BnB length beam 3, CRF Viterbi",
+        "crf BnB length beam 1, CRF Viterbi over 8 candidates",
         "crf BnB length beam 1, slot argmax (CRF unused)",
         "crf model-only floor",
     ]

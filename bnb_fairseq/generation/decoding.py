@@ -93,6 +93,14 @@ class ParallelDecodingConfig(FairseqDataclass):
             "each slot's own argmax (the CRF unused)"
         },
     )
+    crf_decode_beam: int = field(
+        default=0,
+        metadata={
+            "help": "decoding, models with a CRF: candidates per slot for the CRF's Viterbi path and log Z (0: the "
+            "model's --crf-beam-approx); fewer candidates decode faster (the path rarely leaves a slot's top "
+            "16), more approximate log Z more closely"
+        },
+    )
     dedup: bool = field(
         default=False,
         metadata={
@@ -108,8 +116,8 @@ class ParallelDecodingConfig(FairseqDataclass):
             "Linear layers, the tied output projection included, and int8 word embeddings; CPU) or int4 "
             "(weight-only 4-bit Linear layers and embeddings in groups of --inference-group-size; CPU: the "
             "smallest model, not the fastest), BnB and bert2bert models alike; or the one pass exported to ONNX "
-            "and run by ONNX Runtime, as is or int8-quantized by it (onnx, onnx-int8; CTC BnB models; "
-            "docs/decoding.md)"
+            "and run by ONNX Runtime, as is or int8-quantized by it (onnx, onnx-int8; BnB models; "
+            "docs/inference.md)"
         },
     )
     inference_group_size: int = field(
@@ -155,6 +163,7 @@ class DecodingOptions:
     reranking: bool = False
     unk_policy: str = "drop"
     crf_decode: str = "viterbi"
+    crf_decode_beam: int = 0
     dedup: bool = False
     # fairseq's own generation options, read from the generation config
     sampling: bool = False
@@ -167,6 +176,11 @@ class DecodingOptions:
             raise ValueError(f"--unk-policy {self.unk_policy}: choose drop, keep or copy-source")
         if self.crf_decode not in ("viterbi", "argmax"):
             raise ValueError(f"--crf-decode {self.crf_decode}: choose viterbi or argmax")
+        if self.crf_decode_beam < 0 or self.crf_decode_beam == 1:
+            raise ValueError(
+                f"--crf-decode-beam {self.crf_decode_beam}: give at least 2 candidates per slot (0: the model's "
+                "--crf-beam-approx)"
+            )
         if self.temperature <= 0:
             raise ValueError(f"--temperature {self.temperature}: must be greater than 0")
         if self.sampling_topk == 0 or self.sampling_topk < -1:
@@ -225,6 +239,7 @@ class DecodingOptions:
             reranking=bool(option("iter_decode_with_external_reranker")),
             unk_policy=str(option("unk_policy")),
             crf_decode=str(option("crf_decode")),
+            crf_decode_beam=int(option("crf_decode_beam")),
             dedup=bool(option("dedup")),
             **generation_sampling(args),
         )

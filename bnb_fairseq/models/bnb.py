@@ -342,8 +342,8 @@ class BnbDecoder(ParallelDecoder):
     def crf_log_likelihood(self, lprobs, target_slots, mask):
         return self.crf.log_likelihood(lprobs, target_slots, mask, self.output_tokens)
 
-    def crf_viterbi(self, lprobs, mask):
-        return self.crf.viterbi(lprobs, mask, self.output_tokens)
+    def crf_viterbi(self, lprobs, mask, beam=None):
+        return self.crf.viterbi(lprobs, mask, self.output_tokens, beam)
 
     def length_rule(self):
         return (

@@ -292,8 +292,8 @@ class OnnxParallelDecoder(ParallelDecoder):
     def crf_log_likelihood(self, lprobs, target_slots, mask):
         return self.torch_decoder.crf_log_likelihood(lprobs, target_slots, mask)
 
-    def crf_viterbi(self, lprobs, mask):
-        return self.torch_decoder.crf_viterbi(lprobs, mask)
+    def crf_viterbi(self, lprobs, mask, beam=None):
+        return self.torch_decoder.crf_viterbi(lprobs, mask, beam)
 
     @property
     def max_output_len(self):

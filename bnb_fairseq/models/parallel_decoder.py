@@ -114,9 +114,10 @@ class ParallelDecoder(FairseqDecoder):
         scores are the slots' log-probabilities ``lprobs`` (B, T, V); ``mask`` (B, T) marks real slots."""
         raise NotImplementedError
 
-    def crf_viterbi(self, lprobs, mask):
+    def crf_viterbi(self, lprobs, mask, beam=None):
         """The CRF's best slot sequence: ``(slots (B, T), its score (B,), log Z (B,))``, so that
-        ``(score - log Z) / length`` is its log-likelihood per slot."""
+        ``(score - log Z) / length`` is its log-likelihood per slot; over each slot's ``beam`` best tokens
+        (default: the CRF's own)."""
         raise NotImplementedError
 
     # --- an autoregressive view of the same stack (JANUS) ---

@@ -101,6 +101,13 @@ def parse_args(argv=None):
         help="classify models: extra rows with this many mask-predict refinement passes (repeatable)",
     )
     p.add_argument(
+        "--crf-decode-beam",
+        type=int,
+        action="append",
+        default=[],
+        help="CRF models: extra length-beam-1 Viterbi rows over this many candidates per slot (repeatable)",
+    )
+    p.add_argument(
         "--precision",
         default="fp32",
         help="comma-separated inference precisions (fp32, bf16, int8, int4: --inference-precision); every "
@@ -328,6 +335,16 @@ def classify_settings(label, model, task, args):
             rows.append(
                 Setting(f"{label} BnB {name}", kind, lambda s, g=gen: first_hypothesis_tokens(g.generate([model], s)))
             )
+    for k in args.crf_decode_beam if crf else []:
+        gen = generator(task, model, crf_decode_beam=k)
+        rows.append(
+            Setting(
+                f"{label} BnB length beam 1, CRF Viterbi over {k} candidates",
+                "bnb-classify",
+                lambda s, g=gen: first_hypothesis_tokens(g.generate([model], s)),
+                note="--crf-decode-beam",
+            )
+        )
     if crf:
         gen = generator(task, model, crf_decode="argmax")
         rows.append(
