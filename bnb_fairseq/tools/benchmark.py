@@ -317,8 +317,8 @@ def janus_settings(label, model, task, args):
 
 def classify_settings(label, model, task, args):
     """A --length-control classify model: length beams and mask-predict refinement passes (not for
-    --classify-ctc); a model with
-    a CRF decodes by Viterbi (refinement passes by slot argmax) and gets a slot-argmax row beside it."""
+    --classify-ctc); a model with a CRF decodes by Viterbi (refinement passes by slot argmax) and gets a
+    slot-argmax row beside it, and a Viterbi row for each --crf-decode-beam."""
     crf = model.decoder.has_crf
     rows = []
     for beam in sorted(set([1] + args.length_beam)):
@@ -335,23 +335,19 @@ def classify_settings(label, model, task, args):
             rows.append(
                 Setting(f"{label} BnB {name}", kind, lambda s, g=gen: first_hypothesis_tokens(g.generate([model], s)))
             )
-    for k in args.crf_decode_beam if crf else []:
-        gen = generator(task, model, crf_decode_beam=k)
+    # a CRF model's length-beam-1 rows beside Viterbi: over other candidate counts, and each slot's argmax
+    crf_rows = [
+        (f"CRF Viterbi over {k} candidates", {"crf_decode_beam": k}, "--crf-decode-beam") for k in args.crf_decode_beam
+    ]
+    crf_rows.append(("slot argmax (CRF unused)", {"crf_decode": "argmax"}, ""))
+    for name, options, note in crf_rows if crf else []:
+        gen = generator(task, model, **options)
         rows.append(
             Setting(
-                f"{label} BnB length beam 1, CRF Viterbi over {k} candidates",
+                f"{label} BnB length beam 1, {name}",
                 "bnb-classify",
                 lambda s, g=gen: first_hypothesis_tokens(g.generate([model], s)),
-                note="--crf-decode-beam",
-            )
-        )
-    if crf:
-        gen = generator(task, model, crf_decode="argmax")
-        rows.append(
-            Setting(
-                f"{label} BnB length beam 1, slot argmax (CRF unused)",
-                "bnb-classify",
-                lambda s, g=gen: first_hypothesis_tokens(g.generate([model], s)),
+                note=note,
             )
         )
     return rows
