@@ -346,12 +346,9 @@ def use_onnx_runtime(model, path, quantize=False, threads=None, export=True):
             raise FileNotFoundError(
                 f"{f}: no such ONNX graph; export this checkpoint first (python -m bnb_fairseq.tools.export_onnx)"
             )
-    if model.decoder.predicts_length:
-        encoder = OnnxSourceEncoder(model.encoder, onnx_session(path, threads))
-        decoder = OnnxParallelDecoder(model.decoder, onnx_session(files[1], threads), path, files)
-    else:
-        encoder = OnnxSourceEncoder(model.encoder)
-        decoder = OnnxParallelDecoder(model.decoder, onnx_session(path, threads), path)
+    # a classify model's encoder runs its own graph; the decoder's session runs the last graph either way
+    encoder = OnnxSourceEncoder(model.encoder, onnx_session(path, threads) if len(files) > 1 else None)
+    decoder = OnnxParallelDecoder(model.decoder, onnx_session(files[-1], threads), path, files)
     del model.encoder, model.decoder  # the PyTorch encoder's weights are no longer needed
     model.encoder, model.decoder = encoder, decoder
     return model
