@@ -19,6 +19,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from bnb_fairseq.modules.onnx_attention import exported_attention
+
 ACTIVATIONS = {
     "gelu": F.gelu,
     "relu": F.relu,
@@ -229,12 +231,20 @@ class BertAttention(nn.Module):
         ``residual`` another residual than ``x`` (MobileBERT's bottlenecks)."""
         residual = x if residual is None else residual
         x = self.output.normalized_input(x)
+        kv = x if memory is None else memory
+        own_positions = memory is None and (self.rotary_theta or self.window)
+        if torch.onnx.is_in_onnx_export() and cache is None and not causal and not own_positions:
+            # an exported graph's attention: one fused operator (modules/onnx_attention.py)
+            k_in, v_in = kv if keys is None else keys, kv if values is None else values
+            out = exported_attention(
+                self.self.query(x), self.self.key(k_in), self.self.value(v_in), key_padding_mask, self.heads
+            )
+            return self.output(out, residual)
         q = self._split(self.self.query(x))
         offset = cache["k"].size(2) if memory is None and cache is not None and "k" in cache else 0
         if memory is not None and cache is not None and "k" in cache:
             k, v = cache["k"], cache["v"]
         else:
-            kv = x if memory is None else memory
             k = self._split(self.self.key(kv if keys is None else keys))
             v = self._split(self.self.value(kv if values is None else values))
             if self.rotary_theta and memory is None:
