@@ -26,8 +26,8 @@ def with_prev_output_tokens(sample):
     return sample
 
 
-def janus_model(bert_dir, control):
-    model, task = build(bert_dir, length_control=control, ctc_ratio=3.0, janus=True)
+def janus_model(bert_dir, control, **options):
+    model, task = build(bert_dir, length_control=control, ctc_ratio=3.0, janus=True, **options)
     return model, task
 
 
@@ -45,8 +45,9 @@ def test_the_autoregressive_view_shares_every_weight(tiny_bert_dir, control):
         plain.autoregressive_view()
 
 
-def test_cached_incremental_decoding_equals_the_full_pass(tiny_bert_dir):
-    model, _ = janus_model(tiny_bert_dir, "ctc")
+@pytest.mark.parametrize("segment", [False, True])
+def test_cached_incremental_decoding_equals_the_full_pass(tiny_bert_dir, segment):
+    model, _ = janus_model(tiny_bert_dir, "ctc", janus_ar_segment=segment)
     view = JanusArModel(model).eval()
     sample = with_prev_output_tokens(make_sample())
     net_input = sample["net_input"]
@@ -65,6 +66,25 @@ def test_cached_incremental_decoding_equals_the_full_pass(tiny_bert_dir):
     assert full.size(-1) == len(model.decoder.dictionary)
     assert torch.isinf(full[..., 1:5]).all() and torch.isfinite(full[..., kept]).all()  # [unused0-3]
     torch.testing.assert_close(cached[real][:, kept], full[real][:, kept], atol=1e-5, rtol=1e-5)
+
+
+def test_the_ar_segment_marks_only_the_autoregressive_view(tiny_bert_dir):
+    torch.manual_seed(0)
+    plain, _ = janus_model(tiny_bert_dir, "ctc")
+    torch.manual_seed(0)
+    marked, _ = janus_model(tiny_bert_dir, "ctc", janus_ar_segment=True)
+    assert marked.state_dict().keys() == plain.state_dict().keys()  # no new parameter
+    marked.load_state_dict(plain.state_dict())
+    segments = marked.decoder.embeddings.token_type_embeddings.weight
+    assert not torch.equal(segments[0], segments[1])
+    sample = with_prev_output_tokens(make_sample())
+    with torch.no_grad():
+        ours = marked.eval()(**sample["net_input"], autoregressive=True)
+        theirs = plain.eval()(**sample["net_input"], autoregressive=True)
+    torch.testing.assert_close(ours[0], theirs[0])  # the one pass reads segment 0 in both
+    assert not torch.allclose(ours[1]["ar_logits"], theirs[1]["ar_logits"])  # the AR view reads segment 1
+    with pytest.raises(ValueError, match="needs --janus"):
+        build(tiny_bert_dir, length_control="ctc", ctc_ratio=3.0, janus_ar_segment=True)
 
 
 def test_janus_loss_aligns_ctc_frames_and_classify_slots_with_ar_steps(tiny_bert_dir):

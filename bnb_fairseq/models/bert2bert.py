@@ -65,6 +65,7 @@ class Bert2BertDecoder(FairseqIncrementalDecoder):
             # encoder and decoder checkpoints of different widths (e.g. an XLM-R encoder, a BERT decoder)
             self.memory_proj = nn.Linear(cfg.encoder_embed_dim, dim) if cfg.encoder_embed_dim != dim else None
         self.max_target_positions = cfg.decoder_max_positions
+        self.segment = 0  # the segment id of the words read (a JANUS AR view may read them as segment 1)
 
     def forward(self, prev_output_tokens, encoder_out=None, incremental_state=None, features_only=False, **kwargs):
         """``prev_output_tokens``: ``[CLS] y1 .. yt`` (right-padded in training). Incrementally,
@@ -89,10 +90,12 @@ class Bert2BertDecoder(FairseqIncrementalDecoder):
             position_embeds = None  # a rotary family's attention takes the step's position from the cache
             if self.embeddings.position_embeddings is not None:
                 position_embeds = self.embeddings.position_embeddings.weight[first : step + 1].unsqueeze(0)
-            x = self.embeddings(prev_output_tokens[:, first:], position_embeds=position_embeds, causal=True)
+            x = self.embeddings(
+                prev_output_tokens[:, first:], position_embeds=position_embeds, token_types=self.segment, causal=True
+            )
             x = x[:, -1:]
         else:
-            x = self.embeddings(prev_output_tokens, causal=True)
+            x = self.embeddings(prev_output_tokens, token_types=self.segment, causal=True)
         x = self.encoder(x, memory=memory, memory_padding_mask=memory_mask, causal=True, caches=caches)
         if incremental_state is not None:
             self.set_incremental_state(incremental_state, "cache", caches)

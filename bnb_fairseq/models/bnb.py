@@ -152,6 +152,14 @@ class BnbConfig(BertSeq2SeqConfig):
             "(docs/janus.md). Adds no parameter"
         },
     )
+    janus_ar_segment: bool = field(
+        default=False,
+        metadata={
+            "help": "JANUS: the AR view reads its words as BERT's second segment (token type 1) and the one-pass "
+            "view its slots as the first, so that the shared stack can tell the two apart; adds no parameter "
+            "(the checkpoint's segment embeddings)"
+        },
+    )
 
 
 BnbEncoder = BertEncoder  # the encoder is plain BERT; the old name stays importable
@@ -197,6 +205,14 @@ class BnbDecoder(ParallelDecoder):
                 raise ValueError(
                     f"--classify-ctc with --length-slot-ratio {self.length_slot_ratio:g}: CTC needs more frames than "
                     "target tokens (blanks between repeats, room to place the words); give 1.5 or 2"
+                )
+        if getattr(cfg, "janus_ar_segment", False):
+            if not getattr(cfg, "janus", False):
+                raise ValueError("--janus-ar-segment marks the AR view's input: it needs --janus")
+            if cfg.decoder_type_vocab_size < 2:
+                raise ValueError(
+                    f"--janus-ar-segment: the decoder's BERT has {cfg.decoder_type_vocab_size} segment embeddings, "
+                    "not a second one to give the AR view; leave the option out for this checkpoint family"
                 )
         self.crf = None
         crf_rank = getattr(cfg, "crf_lowrank_approx", 0) or 0  # 0 in checkpoints from before the option

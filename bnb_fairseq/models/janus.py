@@ -28,6 +28,7 @@ class JanusArDecoder(Bert2BertDecoder):
         # a plain attribute, not a submodule: the view's parameters are the BnB decoder's, listed once
         self.__dict__["nar_decoder"] = nar_decoder
         self.full_vocabulary = full_vocabulary
+        self.segment = 1 if getattr(nar_decoder.cfg, "janus_ar_segment", False) else 0
 
     def output_weight(self):
         return self.nar_decoder.output_weight()

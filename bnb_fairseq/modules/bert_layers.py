@@ -485,7 +485,7 @@ class BertEmbeddings(nn.Module):
 
     def forward(self, tokens=None, inputs_embeds=None, position_embeds=None, token_types=None, causal=False):
         """``position_embeds`` (B, T, table width) replaces the embeddings of positions 0..T-1 when given;
-        ``token_types`` (B, T) are segment ids (None: all segment 0). ``causal``: a trigram input leaves
+        ``token_types`` (B, T) are segment ids (None: all segment 0; an int: all that segment). ``causal``: a trigram input leaves
         out the next token."""
         x = self.word_embeddings(tokens) if inputs_embeds is None else inputs_embeds
         if self.trigram_input:
@@ -502,9 +502,10 @@ class BertEmbeddings(nn.Module):
         if position_embeds is not None:
             x = x + position_embeds
         if self.token_type_embeddings is not None:
-            x = x + (
-                self.token_type_embeddings.weight[0] if token_types is None else self.token_type_embeddings(token_types)
-            )
+            if token_types is None or isinstance(token_types, int):
+                x = x + self.token_type_embeddings.weight[token_types or 0]
+            else:
+                x = x + self.token_type_embeddings(token_types)
         x = self.dropout(self.LayerNorm(x))
         return x if self.embeddings_project is None else self.embeddings_project(x)
 
