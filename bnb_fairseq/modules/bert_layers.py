@@ -485,8 +485,8 @@ class BertEmbeddings(nn.Module):
 
     def forward(self, tokens=None, inputs_embeds=None, position_embeds=None, token_types=None, causal=False):
         """``position_embeds`` (B, T, table width) replaces the embeddings of positions 0..T-1 when given;
-        ``token_types`` (B, T) are segment ids (None: all segment 0; an int: all that segment). ``causal``: a trigram input leaves
-        out the next token."""
+        ``token_types`` (B, T) are segment ids (None: all segment 0; an int: all that segment). ``causal``:
+        a trigram input leaves out the next token."""
         x = self.word_embeddings(tokens) if inputs_embeds is None else inputs_embeds
         if self.trigram_input:
             after = torch.zeros_like(x) if causal else F.pad(x[:, 1:], (0, 0, 0, 1))
