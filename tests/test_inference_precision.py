@@ -17,7 +17,7 @@ from test_mixed_precision import sample
 
 from bnb_fairseq.generation import ParallelGenerator
 from bnb_fairseq.generation.precision import apply_inference_precision
-from bnb_fairseq.models.onnx_runner import use_onnx_runtime
+from bnb_fairseq.models.onnx_runner import export_one_pass, use_onnx_runtime
 from bnb_fairseq.modules.bert_layers import BertAttention
 from bnb_fairseq.modules.quantized import DynamicInt8Linear, Int4WeightOnlyLinear, QuantizedEmbedding, model_bytes
 
@@ -199,6 +199,26 @@ def test_onnx_graph_matches_pytorch_with_padding(tiny_bert_dir, tmp_path):
         sample = {"net_input": {"src_tokens": src, "src_lengths": src.ne(0).sum(1)}}
         a, b = generator.generate([model], sample), generator.generate([runner], sample)
         assert [h[0]["tokens"].tolist() for h in a] == [h[0]["tokens"].tolist() for h in b]
+
+
+def test_portable_export_has_standard_operators_only(tiny_bert_dir, tmp_path):
+    model, _ = build_ctc(tiny_bert_dir)
+    model.eval()
+    path = str(tmp_path / "portable.onnx")
+    export_one_pass(model, path, portable=True)
+    graph = onnx.load(path)
+    assert {n.domain for n in graph.graph.node} <= {"", "ai.onnx"} and "Softmax" in [
+        n.op_type for n in graph.graph.node
+    ]
+    runner = use_onnx_runtime(copy.deepcopy(model), path, export=False)
+    src = padded_batch([9, 4])
+    with torch.no_grad():
+        net_output = model(src, src.ne(0).sum(1))
+        ours = model.get_normalized_probs(net_output, log_probs=True)
+        theirs, extra = runner.decoder(None, encoder_out=runner.encoder(src))
+    assert (ours - theirs).abs()[~extra["padding_mask"]].max() < 1e-4
+    export_one_pass(model, path)  # the default again: the fused operator
+    assert "MultiHeadAttention" in [n.op_type for n in onnx.load(path).graph.node]
 
 
 CLASSIFY_VARIANTS = {

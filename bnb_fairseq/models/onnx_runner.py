@@ -15,6 +15,7 @@ pass). The length beam, the CRF's Viterbi path (its small transition tables stay
 collapse of ``--classify-ctc`` slots and mask-predict all run in the generator as for the PyTorch model.
 """
 
+import contextlib
 import logging
 import os
 
@@ -23,6 +24,7 @@ import torch.nn as nn
 from fairseq.models import FairseqEncoder
 
 from bnb_fairseq.models.parallel_decoder import ParallelDecoder, is_parallel
+from bnb_fairseq.modules.onnx_attention import standard_operators
 
 logger = logging.getLogger(__name__)
 
@@ -100,9 +102,10 @@ def check_exportable(model):
         raise ValueError(f"ONNX export: the model was already converted to {current_precision(model)}; load it again")
 
 
-def export_one_pass(model, path, quantize=False):
+def export_one_pass(model, path, quantize=False, portable=False):
     """Write ``model``'s graphs (``graph_paths``: the one pass, or a classify model's two) and, with
-    ``quantize``, ONNX Runtime's dynamic int8 quantization of each in its place; returns the paths."""
+    ``quantize``, ONNX Runtime's dynamic int8 quantization of each in its place; returns the paths.
+    ``portable``: standard ONNX operators only (attention as traced ops, not ONNX Runtime's fused one)."""
     check_exportable(model)
     model.eval()  # (fairseq-generate makes train() return None)
     pad, cls, sep = model.encoder.padding_idx, model.encoder.dictionary.bos(), model.encoder.dictionary.eos()
@@ -150,7 +153,7 @@ def export_one_pass(model, path, quantize=False):
     for graph, inputs, target, axes in graphs:
         written = target + ".fp32.onnx" if quantize else target
         names = list(axes)
-        with torch.no_grad():
+        with torch.no_grad(), standard_operators() if portable else contextlib.nullcontext():
             torch.onnx.export(
                 graph.eval(),
                 inputs,

@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from bnb_fairseq.modules.onnx_attention import exported_attention
+from bnb_fairseq.modules.onnx_attention import exported_attention, fused_in_export
 
 ACTIVATIONS = {
     "gelu": F.gelu,
@@ -233,7 +233,7 @@ class BertAttention(nn.Module):
         x = self.output.normalized_input(x)
         kv = x if memory is None else memory
         own_positions = memory is None and (self.rotary_theta or self.window)
-        if torch.onnx.is_in_onnx_export() and cache is None and not causal and not own_positions:
+        if fused_in_export() and cache is None and not causal and not own_positions:
             # an exported graph's attention: one fused operator (modules/onnx_attention.py)
             k_in, v_in = kv if keys is None else keys, kv if values is None else values
             out = exported_attention(

@@ -4,11 +4,32 @@ Traced as PyTorch ops, one attention layer is some thirty small nodes (reshapes,
 mask's where/isnan guards, softmax); at batch 1 on a CPU their dispatch costs as much as the layer's
 matrix products. The fused operator does the head split, masking, softmax and head merge in one
 kernel. Only the export uses it: in PyTorch the forward below is plain SDPA, and the projections stay
-ordinary MatMuls, so ONNX Runtime's int8 quantization still reaches them.
+ordinary MatMuls, so ONNX Runtime's int8 quantization still reaches them. The operator is ONNX Runtime's
+own; ``standard_operators()`` exports the traced form instead, for other ONNX runtimes.
 """
+
+import contextlib
 
 import torch
 import torch.nn.functional as F
+
+_fused = True
+
+
+def fused_in_export():
+    """Whether an ONNX export now writes attention as the fused operator."""
+    return _fused and torch.onnx.is_in_onnx_export()
+
+
+@contextlib.contextmanager
+def standard_operators():
+    """Within it, exports write attention with standard ONNX operators only."""
+    global _fused
+    before, _fused = _fused, False
+    try:
+        yield
+    finally:
+        _fused = before
 
 
 class ExportedAttention(torch.autograd.Function):

@@ -1,5 +1,5 @@
 """Export a BnB checkpoint's one pass to ONNX and check it against PyTorch on a split:
-``python -m bnb_fairseq.tools.export_onnx CKPT --data DATA_BIN --out model.onnx [--int8]``.
+``python -m bnb_fairseq.tools.export_onnx CKPT --data DATA_BIN --out model.onnx [--int8] [--portable]``.
 
 The graph takes right-padded source ids (batch and length dynamic) and returns the output
 log-probabilities and the slot padding mask (models/onnx_runner.py); a classify model's graphs are two,
@@ -26,6 +26,12 @@ def parse_args(argv=None):
     p.add_argument("--data", required=True, help="binarized data directory the model was trained on")
     p.add_argument("--out", required=True, help="the .onnx file to write")
     p.add_argument("--int8", action="store_true", help="write ONNX Runtime's dynamic int8 quantization of the graph")
+    p.add_argument(
+        "--portable",
+        action="store_true",
+        help="standard ONNX operators only, for runtimes other than ONNX Runtime (attention as traced ops, "
+        "not ONNX Runtime's fused MultiHeadAttention; slower there)",
+    )
     p.add_argument("--subset", default="valid", help="split decoded by both for the check ('none': no check)")
     p.add_argument("--reference", help="raw reference text of the split (default: the binarized targets)")
     p.add_argument("--max-sentences", type=int, default=32, help="batch size of the check")
@@ -44,10 +50,10 @@ def main(argv=None):
     subset = None if args.subset == "none" else args.subset
     loaded = decode_score.load(args.checkpoint, args.data, subset or "valid")
     try:
-        files = export_one_pass(loaded.models[0], args.out, quantize=args.int8)
+        files = export_one_pass(loaded.models[0], args.out, quantize=args.int8, portable=args.portable)
     except ValueError as e:
         raise SystemExit(f"export_onnx: {e}") from None
-    report = {"onnx": files, "int8": args.int8}
+    report = {"onnx": files, "int8": args.int8, "portable": args.portable}
     if subset is not None:
         runner = decode_score.load(args.checkpoint, args.data, subset).models[0]
         use_onnx_runtime(runner, args.out, threads=args.threads, export=False)
