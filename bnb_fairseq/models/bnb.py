@@ -207,7 +207,7 @@ class BnbDecoder(ParallelDecoder):
                     "target tokens (blanks between repeats, room to place the words); give 1.5 or 2"
                 )
         if getattr(cfg, "janus_ar_segment", False):
-            if not getattr(cfg, "janus", False):
+            if not self.has_autoregressive_view:
                 raise ValueError("--janus-ar-segment marks the AR view's input: it needs --janus")
             if cfg.decoder_type_vocab_size < 2:
                 raise ValueError(

@@ -232,10 +232,10 @@ class BertAttention(nn.Module):
         residual = x if residual is None else residual
         x = self.output.normalized_input(x)
         kv = x if memory is None else memory
+        k_in, v_in = kv if keys is None else keys, kv if values is None else values
         own_positions = memory is None and (self.rotary_theta or self.window)
         if fused_in_export() and cache is None and not causal and not own_positions:
             # an exported graph's attention: one fused operator (modules/onnx_attention.py)
-            k_in, v_in = kv if keys is None else keys, kv if values is None else values
             out = exported_attention(
                 self.self.query(x), self.self.key(k_in), self.self.value(v_in), key_padding_mask, self.heads
             )
@@ -245,8 +245,8 @@ class BertAttention(nn.Module):
         if memory is not None and cache is not None and "k" in cache:
             k, v = cache["k"], cache["v"]
         else:
-            k = self._split(self.self.key(kv if keys is None else keys))
-            v = self._split(self.self.value(kv if values is None else values))
+            k = self._split(self.self.key(k_in))
+            v = self._split(self.self.value(v_in))
             if self.rotary_theta and memory is None:
                 if positions is None:
                     positions = torch.arange(offset, offset + q.size(2), device=q.device)
