@@ -1,14 +1,25 @@
-"""CTC prefix beam search: checked against brute-force enumeration of all frame paths."""
+"""CTC prefix beam search: checked against brute-force enumeration of all frame paths, in both of its
+implementations (batched tensor ops; per sentence on the host)."""
 
+import functools
 import itertools
 import math
 
 import pytest
 import torch
 
-from bnb_fairseq.modules.ctc_beam_search import ctc_prefix_beam_search
+from bnb_fairseq.modules import ctc_beam_search as search_module
 
 BLANK = 0
+ctc_prefix_beam_search = search_module.ctc_prefix_beam_search  # set per test to one implementation
+
+
+@pytest.fixture(autouse=True, params=["tensor", "host"])
+def implementation(request, monkeypatch):
+    """Every test here runs once per implementation."""
+    search = functools.partial(search_module.ctc_prefix_beam_search, implementation=request.param)
+    monkeypatch.setitem(globals(), "ctc_prefix_beam_search", search)
+    return request.param
 
 
 def brute_force(lp, blank=BLANK):
@@ -102,11 +113,9 @@ def test_pruned_beam_matches_reference_and_bounds_brute_force(seed, beam):
 
 def test_hash_collisions_never_merge_different_prefixes(monkeypatch):
     """With every prefix hashed alike, the exact token check still refuses wrong merges."""
-    import bnb_fairseq.modules.ctc_beam_search as mod
-
-    monkeypatch.setattr(mod, "_hash_push", lambda key, label: torch.zeros_like(key))
+    monkeypatch.setattr(search_module, "_hash_push", lambda key, label: torch.zeros_like(key))
     lp, lens = random_batch(21, 3, 6, 4, [6, 5, 6])
-    res = mod.ctc_prefix_beam_search(lp, lens, BLANK, beam_size=16, prune_top_k=4)
+    res = ctc_prefix_beam_search(lp, lens, BLANK, beam_size=16, prune_top_k=4)
     for b in range(3):
         ref = brute_force(lp[b, : lens[b]])
         assert all(h["log_prob"] <= ref[tuple(h["tokens"].tolist())] + 1e-5 for h in res[b])
@@ -214,3 +223,18 @@ def test_device_and_precision_agree(device):
     reference = ctc_prefix_beam_search(lp.double(), lens, BLANK, beam_size=4)
     got = ctc_prefix_beam_search(lp.float().to(device), lens.to(device), BLANK, beam_size=4)
     assert [[h[0] for h in as_list(x)] for x in got] == [[h[0] for h in as_list(x)] for x in reference]
+
+
+def test_implementations_agree_on_a_realistic_batch():
+    """Host and tensor search give the same beams on model-like frames (peaked, blank-heavy, padded)."""
+    g = torch.Generator().manual_seed(11)
+    lp = (torch.randn(5, 24, 300, generator=g) * 3).log_softmax(-1)
+    lp[..., BLANK] += 2.0
+    lens = torch.tensor([24, 20, 7, 1, 0])
+    for beam in (1, 4, 8):
+        a = search_module.ctc_prefix_beam_search(lp, lens, BLANK, beam, implementation="tensor")
+        b = search_module.ctc_prefix_beam_search(lp, lens, BLANK, beam, implementation="host")
+        assert [[h[0] for h in as_list(x)] for x in a] == [[h[0] for h in as_list(x)] for x in b]
+        assert [h[2] for x in a for h in as_list(x)] == pytest.approx([h[2] for x in b for h in as_list(x)], abs=1e-4)
+    with pytest.raises(ValueError, match="implementation"):
+        search_module.ctc_prefix_beam_search(lp, lens, BLANK, 4, implementation="gpu")

@@ -28,7 +28,15 @@ the next beam.
 
 Cost per frame: O(B V) for the top-k of the frame, O(B K^2) for the hash comparison,
 O(B K k) for the candidates and O(B K T) to gather/verify the token rows.
+
+On the CPU the same search runs on the host instead (``_host_search``): prefixes as tuples in a
+dict, which merges them by itself. About forty tensor ops a frame cost more there than the K + K k
+candidates of a sentence cost in plain Python (at batch 1 it is several times faster; see
+``implementation``).
 """
+
+import heapq
+import math
 
 import torch
 
@@ -44,7 +52,9 @@ def _hash_push(key, label):
     return ((h1 % _P1) << 31) | (h2 % _P2)
 
 
-def ctc_prefix_beam_search(log_probs, lengths, blank, beam_size, length_normalize=False, prune_top_k=None):
+def ctc_prefix_beam_search(
+    log_probs, lengths, blank, beam_size, length_normalize=False, prune_top_k=None, implementation="auto"
+):
     """CTC prefix beam search over a batch.
 
     log_probs: (B, T, V) log-probabilities (already log-softmaxed); lengths: (B,) valid frames
@@ -60,6 +70,10 @@ def ctc_prefix_beam_search(log_probs, lengths, blank, beam_size, length_normaliz
     each a dict with 'tokens' (LongTensor on CPU, collapsed, no blanks), 'score' (float: total log
     probability of the prefix, divided by max(1, len(tokens)) when length_normalize) and
     'log_prob' (the unnormalized total). Prefixes with zero probability are not returned.
+
+    implementation: "tensor" (batched tensor ops, any device), "host" (per sentence in Python, sums in
+    float64) or "auto": host for CPU tensors, tensor otherwise. Both give the same beams (up to exact
+    ties and float rounding).
     """
     if log_probs.dim() != 3:
         raise ValueError("log_probs must be (B, T, V)")
@@ -71,6 +85,10 @@ def ctc_prefix_beam_search(log_probs, lengths, blank, beam_size, length_normaliz
     K = int(beam_size)
     k = max(0, min(V - 1, K + 1 if prune_top_k is None else int(prune_top_k)))
     lengths = torch.as_tensor(lengths, device=dev).long().clamp(0, T)
+    if implementation not in ("auto", "host", "tensor"):
+        raise ValueError(f"implementation must be auto, host or tensor, not {implementation!r}")
+    if implementation == "host" or (implementation == "auto" and dev.type == "cpu"):
+        return _host_search(log_probs, lengths, blank, K, k, length_normalize)
     n_frames = int(lengths.max()) if B > 0 else 0  # the one host sync, before the frame loop
 
     ninf = float("-inf")
@@ -173,5 +191,69 @@ def ctc_prefix_beam_search(log_probs, lengths, blank, beam_size, length_normaliz
             if score[b][j] == ninf:
                 break
             hyps.append({"tokens": tokens[b, j, : plen[b][j]].clone(), "score": score[b][j], "log_prob": total[b][j]})
+        out.append(hyps)
+    return out
+
+
+def _logaddexp(a, b):
+    if a < b:
+        a, b = b, a
+    return a if b == -math.inf else a + math.log1p(math.exp(b - a))
+
+
+def _add(table, prefix, lp_blank_end, lp_label_end):
+    """Paths into ``prefix`` added to those already in ``table``."""
+    old = table.get(prefix)
+    if old is None:
+        table[prefix] = (lp_blank_end, lp_label_end)
+    else:
+        table[prefix] = (_logaddexp(old[0], lp_blank_end), _logaddexp(old[1], lp_label_end))
+
+
+def _host_search(log_probs, lengths, blank, K, k, length_normalize):
+    """The same search per sentence in Python: same candidates (stay; top-k extensions; a beam prefix's
+    extension from its parent in the beam, whatever its label), K best kept by total."""
+    ninf = -math.inf
+    lp = log_probs.detach().cpu()
+    if lp.dtype not in (torch.float32, torch.float64):
+        lp = lp.float()
+    if k > 0:  # the top k + 1 labels of each frame, the blank dropped from them (or the last one)
+        top_lp, top_label = (x.tolist() for x in lp.topk(min(k + 1, lp.size(-1)), dim=-1))
+    frames = lp.numpy()
+    out = []
+    for b, n in enumerate(lengths.tolist()):
+        beam = {(): (0.0, ninf)}  # prefix: (log P(ends in blank), log P(ends in a label))
+        for t in range(n):
+            row = frames[b, t]
+            lp_blank = float(row[blank])
+            labels, label_lps = [], []
+            if k > 0:
+                for c, c_lp in zip(top_label[b][t], top_lp[b][t]):
+                    if c != blank and len(labels) < k:
+                        labels.append(c)
+                        label_lps.append(c_lp)
+            nxt = {}
+            totals = {p: _logaddexp(pb, pnb) for p, (pb, pnb) in beam.items()}
+            for prefix, (pb, pnb) in beam.items():
+                total, last = totals[prefix], (prefix[-1] if prefix else None)
+                _add(nxt, prefix, total + lp_blank, pnb + float(row[last]) if prefix else ninf)
+                for c, c_lp in zip(labels, label_lps):
+                    _add(nxt, prefix + (c,), ninf, (pb if c == last else total) + c_lp)
+            in_top = set(labels)
+            for prefix in beam:  # a beam prefix reached from its parent by a label outside the top-k
+                if prefix and prefix[-1] not in in_top and prefix[:-1] in beam:
+                    parent, c = prefix[:-1], prefix[-1]
+                    pb = beam[parent][0]
+                    src = pb if parent and parent[-1] == c else totals[parent]
+                    _add(nxt, prefix, ninf, src + float(row[c]))
+            beam = dict(heapq.nlargest(K, nxt.items(), key=lambda kv: _logaddexp(*kv[1])))
+        hyps = []
+        for prefix, (pb, pnb) in beam.items():
+            total = _logaddexp(pb, pnb)
+            if total == ninf:
+                continue
+            score = total / max(1, len(prefix)) if length_normalize else total
+            hyps.append({"tokens": torch.tensor(prefix, dtype=torch.long), "score": score, "log_prob": total})
+        hyps.sort(key=lambda h: -h["score"])
         out.append(hyps)
     return out
