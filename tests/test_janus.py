@@ -9,6 +9,7 @@ from test_length_classify import build, make_sample
 
 from bnb_fairseq.criterions.bnb_ctc import BnbCtcConfig, BnbCtcCriterion
 from bnb_fairseq.criterions.bnb_janus import BnbJanusConfig, BnbJanusCriterion, symmetric_kl
+from bnb_fairseq.generation.decoding import parse_penalties
 from bnb_fairseq.models.bnb import BnbModel
 from bnb_fairseq.models.janus import JanusArModel, shares_every_parameter
 from bnb_fairseq.modules import ctc_best_alignment
@@ -175,6 +176,38 @@ def test_bnb_janus_refuses_a_model_without_the_view(tiny_bert_dir):
         BnbJanusCriterion(BnbJanusConfig(), task)(model, with_prev_output_tokens(make_sample()))
 
 
+def test_blank_penalty_pool_gives_the_reranker_the_outputs_of_every_penalty(tiny_bert_dir):
+    from bnb_fairseq.generation.parallel_generator import ParallelGenerator
+
+    model, task = janus_model(tiny_bert_dir, "ctc")
+    d, sample = task.target_dictionary, make_sample()
+    net = sample["net_input"]
+    lprobs, extra, _ = ParallelGenerator(d)._log_probs([model], net["src_tokens"], net["src_lengths"])
+
+    def candidates(**options):
+        gen = ParallelGenerator(d, ctc_beam=2, reranking=True, **options)
+        hypos = gen._beam_search(lprobs, extra["padding_mask"], model.decoder, None)
+        return [[tuple(h["tokens"].tolist()) for h in c] for c in hypos]
+
+    alone = [candidates(blank_penalty=p) for p in (0.0, 6.0)]
+    pooled = candidates(blank_penalties=(0.0, 6.0))
+    for b, got in enumerate(pooled):
+        assert got == list(dict.fromkeys(alone[0][b] + alone[1][b]))  # each output once, in penalty order
+    assert any(set(a) != set(c) for a, c in zip(*alone))  # the two penalties give different outputs here
+    # generate: the reranker chooses among the pooled outputs
+    gen = ParallelGenerator(d, ctc_beam=2, nbest=2, reranking=True, blank_penalties=(0, 6))
+    for b, nbest in enumerate(gen.generate([model], sample)):
+        assert len(nbest) == 2 and all(tuple(h["tokens"].tolist()) in pooled[b] for h in nbest)
+    with pytest.raises(ValueError, match="--iter-decode-with-external-reranker"):
+        ParallelGenerator(d, ctc_beam=2, blank_penalties=(0, 1))
+    classify, _ = janus_model(tiny_bert_dir, "classify")
+    with pytest.raises(ValueError, match="--length-control classify"):
+        ParallelGenerator(d, reranking=True, blank_penalties=(0, 1)).check_models([classify])
+    with pytest.raises(ValueError, match="comma-separated"):
+        parse_penalties("0,one")
+    assert parse_penalties("0, 1.5,0") == (0.0, 1.5) and parse_penalties([2, 3]) == (2.0, 3.0)
+
+
 @starts_early("tiny_janus")
 def train_tiny_janus(tmp_path_factory, demo_data, tiny_bert_dir):
     return train_tiny(
@@ -220,7 +253,15 @@ def test_one_checkpoint_decodes_both_ways_and_reranks_itself(tiny_janus, demo_da
     ar = run_generate(demo_data, tiny_janus.checkpoint, "--decode-mode", "ar", "--beam", "2", "--max-len-b", "5")
     assert len(hypotheses(ar.stdout)) == n_test  # every test line answered
     rerank = run_generate(
-        demo_data, tiny_janus.checkpoint, "--ctc-beam", "3", "--nbest", "2", "--iter-decode-with-external-reranker"
+        demo_data,
+        tiny_janus.checkpoint,
+        "--ctc-beam",
+        "3",
+        "--nbest",
+        "2",
+        "--iter-decode-with-external-reranker",
+        "--ctc-beam-blank-penalties",
+        "0,2",
     )
     assert len(hypotheses(rerank.stdout)) == 2 * n_test
     # interactive, self-reranking, with an empty line
@@ -245,7 +286,7 @@ def test_one_checkpoint_decodes_both_ways_and_reranks_itself(tiny_janus, demo_da
     lines = ["hola mundo", "en el principio creó dios los cielos"]
     nar = hub.translate(lines)
     ar_out = hub.translate(lines, beam=2, decode_mode="ar", max_len_b=5)
-    reranked = hub.translate(lines, ctc_beam=3, iter_decode_with_external_reranker=True)
+    reranked = hub.translate(lines, ctc_beam=3, iter_decode_with_external_reranker=True, ctc_beam_blank_penalties="0,1")
     assert len(nar) == len(ar_out) == len(reranked) == 2
     # the AR view's greedy output is the argmax of its teacher-forced pass over that output
     hypo = hub.generate(hub.encode(lines[0]), beam=1, decode_mode="ar", max_len_b=5)[0]
@@ -278,11 +319,15 @@ def test_benchmark_rows_of_a_janus_model(tiny_janus, demo_data, tmp_path):
     benchmark.main(
         ["--data", str(demo_data.bin), "-s", "es", "-t", "en", "--nar", f"janus={tiny_janus.checkpoint}"]
         + ["--ctc-beam", "2", "--ar-beams", "4", "--max-len-b", "4", "--no-cmlm", "--fast", "--out", str(out)]
+        + ["--rerank-blank-penalties", "0,2"]
     )
     result = json.loads((out / "results.json").read_text())
     kinds = {row["kind"]: row for row in result["rows"]}
     assert {"bnb-ctc-greedy", "bnb-ctc-beam", "janus-ar-beam4", "janus-rerank"} <= set(kinds)
     # without a bert2bert, speed-ups are against the model's own AR view with beam 4
     assert result["baseline"] == "janus JANUS AR view beam 4"
-    assert kinds["janus-rerank"]["setting"] == "janus JANUS CTC beam 2 + own AR view reranking"
+    assert [row["setting"] for row in result["rows"] if row["kind"] == "janus-rerank"] == [
+        "janus JANUS CTC beam 2 + own AR view reranking",
+        "janus JANUS CTC beam 2 at blank penalties 0,2 + own AR view reranking",
+    ]
     assert all(row["sentences"] == 8 for row in result["rows"])  # every row decoded every sentence

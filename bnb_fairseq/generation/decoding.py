@@ -49,6 +49,15 @@ class ParallelDecodingConfig(FairseqDataclass):
         default=False,
         metadata={"help": "decoding: rank CTC beam hypotheses by log-probability per token instead of in total"},
     )
+    ctc_beam_blank_penalties: str = field(
+        default="",
+        metadata={
+            "help": "decoding, CTC models with a reranker (--iter-decode-with-external-reranker): run the CTC "
+            'beam search once per blank penalty of this comma-separated list ("0,1,2,3"; one batched search, '
+            "in place of --ctc-blank-penalty) and give the reranker every distinct output of them all: outputs "
+            "of several lengths, where one penalty's beam holds outputs of about one length"
+        },
+    )
     iter_decode_with_beam: int = field(
         default=1,
         metadata={
@@ -153,6 +162,7 @@ class DecodingOptions:
     """The resolved decoding options of one generator (values, not flags)."""
 
     blank_penalty: float = 0.0
+    blank_penalties: tuple = ()  # --ctc-beam-blank-penalties: one CTC beam search per penalty, pooled
     ctc_beam: int = 1
     length_normalize: bool = False
     nbest: int = 1
@@ -195,6 +205,13 @@ class DecodingOptions:
             )
         if self.ctc_beam < 1:
             raise ValueError(f"--ctc-beam {self.ctc_beam}: must be at least 1")
+        if self.blank_penalties and not self.reranking:
+            raise ValueError(
+                "--ctc-beam-blank-penalties pools the outputs of several blank penalties for a reranker to choose "
+                "from: pass --iter-decode-with-external-reranker too (or give one --ctc-blank-penalty)"
+            )
+        if self.blank_penalties and self.sampling:
+            raise ValueError("--ctc-beam-blank-penalties is a beam search option; --sampling draws: choose one")
         if self.length_beam < 1:
             raise ValueError(f"--iter-decode-with-beam {self.length_beam}: must be at least 1")
         if self.max_iter < 0:
@@ -229,6 +246,7 @@ class DecodingOptions:
 
         options = cls(
             blank_penalty=float(option("ctc_blank_penalty")),
+            blank_penalties=parse_penalties(option("ctc_beam_blank_penalties")),
             ctc_beam=int(option("ctc_beam")),
             length_normalize=bool(option("ctc_beam_length_normalize")),
             nbest=int(getattr(args, "nbest", None) or 1) if args is not None else 1,
@@ -293,6 +311,11 @@ class DecodingOptions:
         decoder = parallel[0].decoder
         if decoder.predicts_length:
             # the blank penalty stays: a classify model has the blank among its outputs (bnb_nat --axe)
+            if self.blank_penalties:
+                raise ValueError(
+                    "--ctc-beam-blank-penalties: a CTC beam search option, but the model predicts its length "
+                    "with a classifier (--length-control classify); use --iter-decode-with-beam"
+                )
             if self.ctc_beam != 1:
                 raise ValueError(
                     f"--ctc-beam {self.ctc_beam}: CTC decoding options, but the model predicts its length "
@@ -336,6 +359,21 @@ class DecodingOptions:
                     "argmax to say so (sampling from the CRF is not supported in this version)"
                 )
         return parallel, reranker, decoder.length_control
+
+
+def parse_penalties(value):
+    """--ctc-beam-blank-penalties "0,1,2" (or a list of numbers from the Python API) -> (0.0, 1.0, 2.0),
+    each once, in the order given."""
+    if value is None or value == "":
+        return ()
+    items = value.split(",") if isinstance(value, str) else list(value)
+    try:
+        penalties = [float(x) for x in items]
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"--ctc-beam-blank-penalties {value!r}: give blank penalties as comma-separated numbers, e.g. 0,1,2,3"
+        ) from None
+    return tuple(dict.fromkeys(penalties))
 
 
 def generation_sampling(args):

@@ -234,23 +234,24 @@ class ParallelGenerator:
     def _beam_search(self, lprobs, padding_mask, decoder, keep):
         """Prefix beam search; a hypothesis' positional scores are its total log-probability spread evenly
         over its tokens (CTC sums over alignments, so no single token owns a share of it). ``keep``: how
-        many distinct outputs to return per sentence (None: all)."""
-        search = lprobs
-        if self.options.blank_penalty:
-            search = lprobs.clone()
-            search[..., decoder.blank_slot] -= self.options.blank_penalty
+        many distinct outputs to return per sentence (None: all). With --ctc-beam-blank-penalties, one
+        search per penalty (all in one batch, rows sentence-major), each sentence's outputs pooled."""
+        penalties = self.options.blank_penalties or (self.options.blank_penalty,)
+        search, lengths = lprobs, (~padding_mask).sum(1)
+        if len(penalties) > 1:
+            search, lengths = lprobs.repeat_interleave(len(penalties), 0), lengths.repeat_interleave(len(penalties))
+        if any(penalties):
+            search = search.clone()
+            handicap = torch.tensor(penalties, dtype=search.dtype, device=search.device).repeat(len(lprobs))
+            search[..., decoder.blank_slot] -= handicap[:, None]
         beams = ctc_prefix_beam_search(
-            search,
-            (~padding_mask).sum(1),
-            decoder.blank_slot,
-            self.options.ctc_beam,
-            length_normalize=self.options.length_normalize,
+            search, lengths, decoder.blank_slot, self.options.ctc_beam, length_normalize=self.options.length_normalize
         )
         drop = torch.tensor(self.unprinted)
         hypos = []
-        for beam in beams:
+        for b in range(len(lprobs)):
             nbest, seen = [], set()
-            for h in beam:
+            for h in (h for beam in beams[b * len(penalties) : (b + 1) * len(penalties)] for h in beam):
                 toks = decoder.output_tokens(h["tokens"])  # on the CPU
                 toks = toks[~torch.isin(toks, drop)]
                 key = tuple(toks.tolist())

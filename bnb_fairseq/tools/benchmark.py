@@ -87,6 +87,14 @@ def parse_args(argv=None):
         help="extra BnB rows with a CTC prefix beam search of this width (repeatable)",
     )
     p.add_argument(
+        "--rerank-blank-penalties",
+        action="append",
+        default=[],
+        metavar="P1,P2,...",
+        help="CTC --janus models: extra self-reranking rows whose candidates pool the CTC beams of these blank "
+        "penalties (--ctc-beam-blank-penalties; repeatable)",
+    )
+    p.add_argument(
         "--length-beam",
         type=int,
         action="append",
@@ -300,16 +308,28 @@ def janus_settings(label, model, task, args):
             )
         )
     classify = model.decoder.predicts_length
+    variants = []
     for width in (args.length_beam if classify else args.ctc_beam) or [4]:
-        options = {"iter_decode_with_beam": width} if classify else {"ctc_beam": width, "ctc_blank_penalty": 0.0}
+        if classify:
+            variants.append((f"length beam {width}", "", {"iter_decode_with_beam": width}))
+            continue
+        variants.append((f"CTC beam {width}", "", {"ctc_beam": width, "ctc_blank_penalty": 0.0}))
+        for pool in args.rerank_blank_penalties:
+            variants.append(
+                (
+                    f"CTC beam {width} at blank penalties {pool}",
+                    f", --ctc-beam-blank-penalties {pool}",
+                    {"ctc_beam": width, "ctc_beam_blank_penalties": pool},
+                )
+            )
+    for name, flag, options in variants:
         gen = generator(task, model, iter_decode_with_external_reranker=True, **options)
-        name = f"{'length' if classify else 'CTC'} beam {width} + own AR view reranking"
         rows.append(
             Setting(
-                f"{label} JANUS {name}",
+                f"{label} JANUS {name} + own AR view reranking",
                 "janus-rerank",
                 lambda s, g=gen: first_hypothesis_tokens(g.generate([model], s)),
-                note="self-reranking: --iter-decode-with-external-reranker, one checkpoint",
+                note=f"self-reranking: --iter-decode-with-external-reranker{flag}, one checkpoint",
             )
         )
     return rows
