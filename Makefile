@@ -37,7 +37,7 @@ demo: install
 	PATH=$(abspath $(VENV))/bin:$$PATH bash examples/demo/run_demo.sh
 
 test: install
-	PATH=$(abspath $(VENV))/bin:$$PATH $(PY) -m pytest -q tests
+	PATH=$(abspath $(VENV))/bin:$$PATH $(PY) -m pytest -q --durations=25 tests
 
 test-fast: install
 	PATH=$(abspath $(VENV))/bin:$$PATH $(PY) -m pytest -q -m "not slow" tests
