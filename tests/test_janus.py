@@ -198,6 +198,13 @@ def test_blank_penalty_pool_gives_the_reranker_the_outputs_of_every_penalty(tiny
     gen = ParallelGenerator(d, ctc_beam=2, nbest=2, reranking=True, blank_penalties=(0, 6))
     for b, nbest in enumerate(gen.generate([model], sample)):
         assert len(nbest) == 2 and all(tuple(h["tokens"].tolist()) in pooled[b] for h in nbest)
+    # --nbest up to --ctc-beam per pooled penalty
+    wide = ParallelGenerator(d, ctc_beam=2, nbest=4, reranking=True, blank_penalties=(0, 6)).generate([model], sample)
+    assert all(
+        len(c) == min(4, len(p)) and {tuple(h["tokens"].tolist()) for h in c} <= set(p) for c, p in zip(wide, pooled)
+    )
+    with pytest.raises(ValueError, match="--nbest 5"):
+        ParallelGenerator(d, ctc_beam=2, nbest=5, reranking=True, blank_penalties=(0, 6))
     with pytest.raises(ValueError, match="--iter-decode-with-external-reranker"):
         ParallelGenerator(d, ctc_beam=2, blank_penalties=(0, 1))
     classify, _ = janus_model(tiny_bert_dir, "classify")

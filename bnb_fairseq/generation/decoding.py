@@ -220,12 +220,17 @@ class DecodingOptions:
             raise ValueError(
                 "--iter-decode-force-max-iter needs refinement passes: pass --iter-decode-max-iter N with N > 0"
             )
-        if self.nbest > max(self.ctc_beam, self.length_beam) and not self.sampling:
+        if self.nbest > max(self.ctc_candidates, self.length_beam) and not self.sampling:
             raise ValueError(
                 f"--nbest {self.nbest} needs a CTC beam at least as wide: pass --ctc-beam {self.nbest} "
                 "or more (greedy CTC decoding gives one hypothesis); a --length-control classify model "
                 f"needs --iter-decode-with-beam {self.nbest} or more"
             )
+
+    @property
+    def ctc_candidates(self):
+        """The most outputs a CTC beam search gives per sentence: --ctc-beam per pooled blank penalty."""
+        return self.ctc_beam * max(1, len(self.blank_penalties))
 
     @classmethod
     def resolve(cls, task_cfg=None, args=None, stored=None):
@@ -328,7 +333,7 @@ class DecodingOptions:
                     "--length-control classify models; this model sets its length by CTC: use "
                     "--ctc-beam instead"
                 )
-            if self.nbest > self.ctc_beam and not self.sampling:
+            if self.nbest > self.ctc_candidates and not self.sampling:
                 raise ValueError(
                     f"--nbest {self.nbest} needs a CTC beam at least as wide: pass --ctc-beam "
                     f"{self.nbest} or more (greedy CTC decoding gives one hypothesis)"
