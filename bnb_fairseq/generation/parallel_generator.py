@@ -24,6 +24,16 @@ def masked_count(lengths, step, max_iter):
     return (lengths * (max_iter - step + 1)).div(max_iter + 1, rounding_mode="floor").clamp(min=0)
 
 
+def blank_handicapped(lprobs, blank_slot, penalty):
+    """``lprobs`` with ``penalty`` (a number, or a tensor of one per row) subtracted from the blank's
+    log-probability at every slot, in a copy; ``lprobs`` itself when the penalty is 0."""
+    if not torch.is_tensor(penalty) and not penalty:
+        return lprobs
+    out = lprobs.clone()
+    out[..., blank_slot] -= penalty[:, None] if torch.is_tensor(penalty) else penalty
+    return out
+
+
 class ParallelGenerator:
     """Decodes models with a ParallelDecoder (models/parallel_decoder.py) through its declared methods only.
 
@@ -195,11 +205,7 @@ class ParallelGenerator:
         --ctc-blank-penalty), then collapsed; ``draws`` per sentence, distinct outputs kept."""
         n = self.draws
         lprobs, padding_mask = lprobs.repeat_interleave(n, 0), padding_mask.repeat_interleave(n, 0)
-        search = lprobs
-        if self.options.blank_penalty:
-            search = lprobs.clone()
-            search[..., model.decoder.blank_slot] -= self.options.blank_penalty
-        _, slots = self._draw(search)
+        _, slots = self._draw(blank_handicapped(lprobs, model.decoder.blank_slot, self.options.blank_penalty))
         flat = self._greedy(lprobs, padding_mask, model, src_tokens.repeat_interleave(n, 0), slots=slots)
         return [self._distinct([h for (h,) in flat[b * n : (b + 1) * n]], keep) for b in range(len(flat) // n)]
 
@@ -211,9 +217,7 @@ class ParallelGenerator:
         elif self.options.blank_penalty:
             # a CTC model that under-generates puts too much mass on the blank: handicap it in the
             # argmax only; the printed scores stay the model's own log-probabilities
-            handicapped = lprobs.clone()
-            handicapped[..., decoder.blank_slot] -= self.options.blank_penalty
-            slots = handicapped.argmax(-1)
+            slots = blank_handicapped(lprobs, decoder.blank_slot, self.options.blank_penalty).argmax(-1)
             scores = lprobs.gather(-1, slots.unsqueeze(-1)).squeeze(-1)
         else:
             scores, slots = lprobs.max(-1)
@@ -240,10 +244,10 @@ class ParallelGenerator:
         search, lengths = lprobs, (~padding_mask).sum(1)
         if len(penalties) > 1:
             search, lengths = lprobs.repeat_interleave(len(penalties), 0), lengths.repeat_interleave(len(penalties))
-        if any(penalties):
-            search = search.clone()
-            handicap = torch.tensor(penalties, dtype=search.dtype, device=search.device).repeat(len(lprobs))
-            search[..., decoder.blank_slot] -= handicap[:, None]
+            penalty = torch.tensor(penalties, dtype=search.dtype, device=search.device).repeat(len(lprobs))
+            search = blank_handicapped(search, decoder.blank_slot, penalty)
+        else:
+            search = blank_handicapped(search, decoder.blank_slot, penalties[0])
         beams = ctc_prefix_beam_search(
             search, lengths, decoder.blank_slot, self.options.ctc_beam, length_normalize=self.options.length_normalize
         )
@@ -311,10 +315,8 @@ class ParallelGenerator:
         flat = lengths.reshape(-1)
         encoder_outs = [m.encoder.reorder_encoder_out(enc, order) for m, enc in zip(models, encoder_outs)]
         lprobs, padding_mask = self._slot_log_probs(models, encoder_outs, flat)
-        search = lprobs
-        if self.options.blank_penalty:  # a model trained with blanks at skipped slots (bnb_nat --axe)
-            search = lprobs.clone()
-            search[..., decoder.blank_slot] -= self.options.blank_penalty
+        # a model trained with blanks at skipped slots (bnb_nat --axe) has a blank to handicap
+        search = blank_handicapped(lprobs, decoder.blank_slot, self.options.blank_penalty)
         crf_log_likelihood = None
         if decoder.has_crf and self.options.crf_decode == "viterbi":
             slots, path_score, log_z = decoder.crf_viterbi(search, ~padding_mask, self.options.crf_decode_beam or None)
