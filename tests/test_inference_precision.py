@@ -201,6 +201,40 @@ def test_onnx_graph_matches_pytorch_with_padding(tiny_bert_dir, tmp_path):
         assert [h[0]["tokens"].tolist() for h in a] == [h[0]["tokens"].tolist() for h in b]
 
 
+def test_onnx_generation_keeps_torch_on_one_thread(tiny_bert_dir, tmp_path):
+    """ONNX Runtime's threads spin-wait between operators: while the generator runs the graph, torch's own
+    work around it runs on one thread, and torch gets its threads back afterwards (even after an error)."""
+    model, task = build_ctc(tiny_bert_dir)
+    runner = use_onnx_runtime(model.eval(), str(tmp_path / "one_pass.onnx"), threads=2)
+    session, seen = runner.decoder.session, []
+
+    class Recording:
+        def run(self, *args):
+            seen.append(torch.get_num_threads())
+            return session.run(*args)
+
+    runner.decoder.session = Recording()
+    generator = ParallelGenerator(task.target_dictionary)
+    src = padded_batch([9, 4])
+    sample = {"net_input": {"src_tokens": src, "src_lengths": src.ne(0).sum(1)}}
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        hypos = generator.generate([runner], sample)
+        assert seen == [1] and torch.get_num_threads() == 2 and len(hypos) == 2
+
+        class Failing:
+            def run(self, *args):
+                raise RuntimeError("graph failed")
+
+        runner.decoder.session = Failing()
+        with pytest.raises(RuntimeError, match="graph failed"):
+            generator.generate([runner], sample)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_portable_export_has_standard_operators_only(tiny_bert_dir, tmp_path):
     model, _ = build_ctc(tiny_bert_dir)
     model.eval()

@@ -7,6 +7,8 @@ optionally refined by mask-predict (``--iter-decode-max-iter N``). An autoregres
 Returns fairseq's hypothesis format, so fairseq-generate/-interactive print H-/D-/P- (and E-) lines.
 """
 
+import contextlib
+
 import torch
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pad_sequence
@@ -112,6 +114,13 @@ class ParallelGenerator:
     def generate(self, models, sample, prefix_tokens=None, constraints=None, **kwargs):
         if prefix_tokens is not None or constraints is not None:
             raise NotImplementedError("prefix tokens and constraints are not supported by parallel decoding")
+        with contextlib.ExitStack() as scope:
+            for m in models:  # (a reranker given last may be any fairseq model)
+                if hasattr(m.decoder, "generation_context"):
+                    scope.enter_context(m.decoder.generation_context())
+            return self._generate(models, sample)
+
+    def _generate(self, models, sample):
         for m in models:
             if m.training:  # (eval() walks every module: half a millisecond at batch 1)
                 m.eval()

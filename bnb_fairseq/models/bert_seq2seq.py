@@ -233,6 +233,8 @@ class BertSeq2SeqMixin:
 
     def get_normalized_probs(self, net_output, log_probs, sample=None):
         """(Log-)softmax in fp32 whatever the logits' dtype (fp16/bf16 training and decoding)."""
+        if getattr(self.decoder, "outputs_log_probs", False):  # an exported graph normalizes in itself
+            return self.decoder.get_normalized_probs(net_output, log_probs, sample)
         logits = net_output[0]
         if log_probs:
             return F.log_softmax(logits, dim=-1, dtype=torch.float32)

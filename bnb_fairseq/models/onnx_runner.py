@@ -172,18 +172,30 @@ def export_one_pass(model, path, quantize=False, portable=False):
     return [target for _, _, target, _ in graphs]
 
 
-def onnx_session(path, threads=None):
+def onnx_session(path, threads=None, spinning=True):
+    """A session on ``threads`` intra-op threads (default: torch's). Its threads spin-wait between the
+    graph's operators and briefly after a run, which is what makes them fast at batch 1; the generator
+    therefore runs torch's own work on one thread while the session is in use (``generation_context``),
+    or the two pools would take turns on the same cores (measured in docs/inference.md)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads or torch.get_num_threads()
     options.inter_op_num_threads = 1
-    # torch's own threads (the generator's work around the graph) share the cores: ONNX Runtime's threads
-    # must not spin-wait between runs, or the two pools steal each other's time (spinning within a run
-    # made the graph alone 1.3x faster at batch 1, but not the generator around it: measured in
-    # docs/inference.md)
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+
+
+@contextlib.contextmanager
+def torch_on_one_thread():
+    threads = torch.get_num_threads()
+    if threads > 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if threads > 1:
+            torch.set_num_threads(threads)
 
 
 class OnnxSourceEncoder(FairseqEncoder):
@@ -263,6 +275,14 @@ class OnnxParallelDecoder(ParallelDecoder):
         }
         lprobs, padding_mask = (torch.from_numpy(a).to(src_tokens.device) for a in self.session.run(None, feed))
         return lprobs, {"padding_mask": padding_mask, "out_lengths": out_lengths, "length_logits": length_lprobs}
+
+    def generation_context(self):
+        return torch_on_one_thread()
+
+    outputs_log_probs = True  # the graph ends in its log-softmax (fp32)
+
+    def get_normalized_probs(self, net_output, log_probs, sample=None):
+        return net_output[0] if log_probs else net_output[0].exp()
 
     # everything else: the exported decoder's answers
     @property
@@ -352,7 +372,9 @@ def use_onnx_runtime(model, path, quantize=False, threads=None, export=True):
                 f"{f}: no such ONNX graph; export this checkpoint first (python -m bnb_fairseq.tools.export_onnx)"
             )
     # a classify model's encoder runs its own graph; the decoder's session runs the last graph either way
-    encoder = OnnxSourceEncoder(model.encoder, onnx_session(path, threads) if len(files) > 1 else None)
+    # (the encoder graph runs once a sentence, between the decoder graph's runs: its threads do not spin,
+    # so that they never wait busily beside the decoder's)
+    encoder = OnnxSourceEncoder(model.encoder, onnx_session(path, threads, spinning=False) if len(files) > 1 else None)
     decoder = OnnxParallelDecoder(model.decoder, onnx_session(files[-1], threads), path, files)
     del model.encoder, model.decoder  # the PyTorch encoder's weights are no longer needed
     model.encoder, model.decoder = encoder, decoder

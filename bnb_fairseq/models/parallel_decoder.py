@@ -10,6 +10,8 @@ Vocabulary ids and output slots: a decoder may score only part of its vocabulary
 train``); its logits are then indexed by *slot*, and ``output_index``/``output_tokens`` translate.
 """
 
+import contextlib
+
 from fairseq.models import FairseqDecoder, FairseqIncrementalDecoder
 
 LENGTH_CONTROLS = ("ctc", "classify")
@@ -125,6 +127,13 @@ class ParallelDecoder(FairseqDecoder):
     def has_autoregressive_view(self) -> bool:
         """Whether the decoder's stack also runs step by step, sharing its weights (``--janus``)."""
         return False
+
+    # --- where the pass runs ---
+    def generation_context(self):
+        """A context held around one ``generate`` call: a decoder whose pass runs in a thread pool of its
+        own (ONNX Runtime) keeps torch's work around the pass on one thread meanwhile, so that the two
+        pools do not take turns on the same cores."""
+        return contextlib.nullcontext()
 
     # --- the passes ---
     def forward(self, prev_output_tokens=None, encoder_out=None, out_lengths=None, prev_tokens=None, **kwargs):

@@ -376,9 +376,10 @@ def classify_settings(label, model, task, args):
 def floor_setting(label, model):
     def floor(sample):
         net_input = sample["net_input"]
-        encoder_out = model.encoder(net_input["src_tokens"], src_lengths=net_input["src_lengths"])
-        logits, _ = model.decoder(None, encoder_out=encoder_out)
-        logits.argmax(-1)
+        with model.decoder.generation_context():  # as the generator runs the pass
+            encoder_out = model.encoder(net_input["src_tokens"], src_lengths=net_input["src_lengths"])
+            logits, _ = model.decoder(None, encoder_out=encoder_out)
+            logits.argmax(-1)
         return None
 
     return Setting(
