@@ -67,3 +67,21 @@ def test_nbest_needs_a_beam(model_and_dict):
         ParallelGenerator(d, nbest=2)
     with pytest.raises(ValueError, match="--ctc-beam 0"):
         ParallelGenerator(d, ctc_beam=0)
+
+
+def test_slot_argmax_equals_torch_argmax():
+    """The generator's argmax (numpy's on CPU) gives torch's answer: first of ties, strided views, NaN rows,
+    and other dtypes through torch itself."""
+    from bnb_fairseq.modules.slot_argmax import slot_argmax, slot_max
+
+    torch.manual_seed(0)
+    x = torch.randn(3, 7, 50)
+    x[0, 0, 5] = x[0, 0, 9] = 10.0  # a tie: the first wins
+    x[1, 2, 4] = float("nan")
+    for t in (x, x.transpose(0, 1), x[:, ::2], x.double(), x.bfloat16()):
+        assert torch.equal(slot_argmax(t), t.argmax(-1))
+        values, slots = slot_max(t)
+        ref_values, ref_slots = t.max(-1)
+        assert torch.equal(slots, ref_slots)
+        assert torch.allclose(values, ref_values, equal_nan=True)
+    assert slot_argmax(x)[0, 0] == 5 and slot_argmax(x).dtype == torch.long

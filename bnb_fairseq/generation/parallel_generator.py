@@ -18,6 +18,7 @@ from bnb_fairseq.generation.sampling import sample_slots
 from bnb_fairseq.models.parallel_decoder import is_autoregressive  # noqa: F401  (importable here)
 from bnb_fairseq.modules import ctc_collapse
 from bnb_fairseq.modules.ctc_beam_search import ctc_prefix_beam_search
+from bnb_fairseq.modules.slot_argmax import slot_argmax, slot_max
 
 
 def masked_count(lengths, step, max_iter):
@@ -226,10 +227,10 @@ class ParallelGenerator:
         elif self.options.blank_penalty:
             # a CTC model that under-generates puts too much mass on the blank: handicap it in the
             # argmax only; the printed scores stay the model's own log-probabilities
-            slots = blank_handicapped(lprobs, decoder.blank_slot, self.options.blank_penalty).argmax(-1)
+            slots = slot_argmax(blank_handicapped(lprobs, decoder.blank_slot, self.options.blank_penalty))
             scores = lprobs.gather(-1, slots.unsqueeze(-1)).squeeze(-1)
         else:
-            scores, slots = lprobs.max(-1)
+            scores, slots = slot_max(lprobs)
         tokens = decoder.output_tokens(slots)  # output slots -> vocabulary ids (trimmed output vocabulary)
         tokens = self._copy_source(tokens, padding_mask, model, src_tokens)
         out_tokens, out_scores, lengths = ctc_collapse(
@@ -333,7 +334,7 @@ class ParallelGenerator:
         elif self.options.sampling:
             _, slots = self._draw(search)
         else:
-            slots = search.argmax(-1)
+            slots = slot_argmax(search)
         scores = lprobs.gather(-1, slots.unsqueeze(-1)).squeeze(-1)
         tokens = decoder.output_tokens(slots).masked_fill(padding_mask, self.pad)
         eos_slot = int(decoder.output_index(torch.tensor([self.eos]))[0])
@@ -406,7 +407,7 @@ class ParallelGenerator:
             encs = [m.encoder.reorder_encoder_out(enc, active) for m, enc in zip(models, encoder_outs)]
             lprobs, _ = self._slot_log_probs(models, encs, sub, prev_tokens=old.masked_fill(masked, self.mask))
             # Gibbs-style with --sampling: the re-masked slots are drawn again, given the others
-            new_scores, new_slots = self._draw(lprobs) if self.options.sampling else lprobs.max(-1)
+            new_scores, new_slots = self._draw(lprobs) if self.options.sampling else slot_max(lprobs)
             new = torch.where(masked, models[0].decoder.output_tokens(new_slots), old)
             tokens[active, :w] = new
             scores[active, :w] = torch.where(masked, new_scores, old_scores)

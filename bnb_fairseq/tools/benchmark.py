@@ -374,12 +374,14 @@ def classify_settings(label, model, task, args):
 
 
 def floor_setting(label, model):
+    from bnb_fairseq.modules.slot_argmax import slot_argmax
+
     def floor(sample):
         net_input = sample["net_input"]
         with model.decoder.generation_context():  # as the generator runs the pass
             encoder_out = model.encoder(net_input["src_tokens"], src_lengths=net_input["src_lengths"])
             logits, _ = model.decoder(None, encoder_out=encoder_out)
-            logits.argmax(-1)
+            slot_argmax(logits)  # as the generator takes it
         return None
 
     return Setting(
