@@ -1,10 +1,12 @@
 """examples/benchmark.sh in its fast mode on tiny models: every setting runs and the table, JSON
 and plot are written with consistent numbers."""
 
+import argparse
 import json
 import sys
 
 import pytest
+import torch
 from conftest import run_cli
 
 pytestmark = pytest.mark.slow  # every test here runs the command lines on trained models
@@ -116,3 +118,39 @@ def test_classify_model_rows(tiny_pair, tmp_path):
         "cls model-only floor",
     ]
     assert all(0 <= r["bleu"] <= 100 for r in rows if r["kind"] != "floor")
+
+
+def test_settings_are_timed_in_turn_in_rounds():
+    """Each round times every setting on its share: a slow spell of the machine reaches all settings alike;
+    every sentence is timed once and every batch decoded once per setting."""
+    from bnb_fairseq.tools.benchmark import Setting, in_rounds, run_settings
+
+    assert in_rounds(list(range(7)), 3) == [[0, 1, 2], [3, 4], [5, 6]]
+    calls = []
+
+    def decoder(name):
+        def decode(sample):
+            calls.append((name, int(sample["id"][0])))
+            return [torch.tensor([5, 6]) for _ in sample["id"]]
+
+        return decode
+
+    def sample(*ids):
+        return {"id": torch.tensor(ids)}
+
+    warm, single = [sample(99)], [sample(i) for i in range(4)]
+    batched = [sample(10, 11), sample(12, 13)]
+    settings = [Setting("a", "nar", decoder("a")), Setting("b", "nar", decoder("b"))]
+    dictionary = argparse.Namespace(bos=lambda: 0, eos=lambda: 2, pad=lambda: 1)
+    rows = run_settings(settings, warm, single, batched, "cpu", dictionary, rounds=2)
+    timed = [c for c in calls[4:] if c[1] != 99]  # after each setting's warm-up (a sentence and a batch)
+    assert timed == [("a", 0), ("a", 1), ("a", 10), ("b", 0), ("b", 1), ("b", 10)] + [
+        ("a", 2),
+        ("a", 3),
+        ("a", 12),
+        ("b", 2),
+        ("b", 3),
+        ("b", 12),
+    ]
+    for row, hyps in rows:
+        assert row["latency_sentences"] == 4 and row["sentences"] == 4 and sorted(hyps) == [10, 11, 12, 13]

@@ -1,7 +1,8 @@
 """NAR-vs-AR speed and quality on one machine, in one run: ``python -m bnb_fairseq.tools.benchmark``.
 
-Every setting decodes the same binarized test sentences in the same process, so the ratios are
-not disturbed by a machine that is faster at one time than another. Reported per setting:
+Every setting decodes the same binarized test sentences in the same process, in ``--rounds`` rounds
+that each time every setting in turn on its share of the sentences, so the ratios are not disturbed by
+a machine that is faster at one time than another. Reported per setting:
 
 - batch-1 latency: each of the first ``--latency-sentences`` sentences alone, after warm-up runs,
   p50/p90/mean milliseconds per sentence;
@@ -124,7 +125,15 @@ def parse_args(argv=None):
     )
     p.add_argument("--no-cmlm", action="store_true", help="skip fairseq's cmlm_transformer reference row")
     p.add_argument("--latency-sentences", type=int, default=100, help="sentences timed one at a time")
-    p.add_argument("--warmup", type=int, default=5, help="untimed runs before each timing")
+    p.add_argument("--warmup", type=int, default=5, help="untimed runs of each setting before the timing")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="the timing in this many rounds, each timing every setting in turn on its share of the sentences "
+        "and batches (so that the machine's changes of speed reach all settings alike); 1: one setting after "
+        "another",
+    )
     p.add_argument("--batch-size", type=int, default=64, help="sentences per batch in the throughput run")
     p.add_argument("--max-sentences", type=int, default=None, help="use only the first N sentences of the split")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
@@ -468,21 +477,48 @@ def strip(tokens, d):
     return [int(t) for t in tokens.tolist() if t not in (d.bos(), d.eos(), d.pad())]
 
 
-def run_setting(setting, warm, single, batched, device, tgt_dict):
+def in_rounds(items, rounds):
+    """``items`` cut into ``rounds`` consecutive parts of nearly equal size."""
+    size, extra = divmod(len(items), rounds)
+    cuts = [0]
+    for r in range(rounds):
+        cuts.append(cuts[-1] + size + (r < extra))
+    return [items[a:b] for a, b in zip(cuts, cuts[1:])]
+
+
+def run_settings(settings, warm, single, batched, device, tgt_dict, rounds=1):
+    """Time every setting at batch 1 (``single``) and on the batches, in ``rounds``: each round times every
+    setting in turn on its share of the sentences and batches, so that a change in the machine's speed
+    during the run reaches all settings alike (one setting after another, a slow minute fell on whichever
+    ran then). Each setting runs ``warm`` untimed first, and one untimed sentence at each round's start,
+    after the other settings have had the caches."""
+    rounds = max(1, min(rounds, len(single) or 1, len(batched) or 1))
+    single_parts, batch_parts = in_rounds(single, rounds), in_rounds(batched, rounds)
+    latency = [[] for _ in settings]
+    totals = [0.0 for _ in settings]
+    hyps = [{} for _ in settings]
     with torch.no_grad():
-        for s in warm:
-            setting.decode(s)
-        latency = [timed(setting.decode, s, device)[0] * 1000 for s in single]
-        total, hyps = 0.0, {}
-        for s in batched[:1]:  # warm the batched shapes too
-            setting.decode(s)
-        for s in batched:
-            seconds, out = timed(setting.decode, s, device)
-            total += seconds
-            if out is not None:
-                for i, toks in zip(s["id"].tolist(), out):
-                    hyps[i] = strip(toks, tgt_dict)
+        for setting in settings:
+            for s in warm:
+                setting.decode(s)
+            for s in batched[:1]:  # warm the batched shapes too
+                setting.decode(s)
+        for r in range(rounds):
+            for k, setting in enumerate(settings):
+                for s in (warm or single)[:1]:
+                    setting.decode(s)
+                latency[k] += [timed(setting.decode, s, device)[0] * 1000 for s in single_parts[r]]
+                for s in batch_parts[r]:
+                    seconds, out = timed(setting.decode, s, device)
+                    totals[k] += seconds
+                    if out is not None:
+                        for i, toks in zip(s["id"].tolist(), out):
+                            hyps[k][i] = strip(toks, tgt_dict)
     n = sum(len(s["id"]) for s in batched)
+    return [summary(setting, latency[k], totals[k], n, hyps[k]) for k, setting in enumerate(settings)]
+
+
+def summary(setting, latency, total, n, hyps):
     q = statistics.quantiles(latency, n=10) if len(latency) >= 2 else latency * 9
     row = {
         "setting": setting.label,
@@ -615,7 +651,8 @@ def markdown(rows, info, args, baseline):
         "",
         f"Machine: {where} ({info['device']}), torch {info['torch']}, {info['torch_threads']} threads. "
         f"Split `{args.subset}`: {rows[0]['sentences']} sentences, batch-1 latency over the first "
-        f"{rows[0]['latency_sentences']} after {args.warmup} warm-up runs"
+        f"{rows[0]['latency_sentences']} after {args.warmup} warm-up runs, settings timed in turn in {args.rounds} "
+        "rounds"
         + (
             f"; speed-ups against {baseline} (batch 1: ratio of mean latencies; batched: ratio of sentences/s)."
             if baseline
@@ -697,13 +734,14 @@ def main(argv=None):
 
     info = machine(args.device)
     logger.info(f"{len(settings)} settings, {n} sentences, device {args.device}, {info['torch_threads']} threads")
+    logger.info(f"timing {len(settings)} settings in {args.rounds} rounds")
     rows_hyps = []
-    for setting in settings:
-        logger.info(f"timing {setting.label}")
-        row, hyps = run_setting(setting, warm, single, batched, args.device, task.target_dictionary)
+    for setting, (row, hyps) in zip(
+        settings, run_settings(settings, warm, single, batched, args.device, task.target_dictionary, args.rounds)
+    ):
         rows_hyps.append((row, hyps if setting.bleu else {}))
         logger.info(
-            f"  batch 1: {row['latency_ms_mean']:.1f} ms mean; batch {args.batch_size}: "
+            f"{setting.label}: batch 1: {row['latency_ms_mean']:.1f} ms mean; batch {args.batch_size}: "
             f"{row['sentences_per_s']:.1f} sentences/s"
         )
     score(rows_hyps, dataset, task, args.reference, args.cased)
