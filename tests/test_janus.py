@@ -184,10 +184,13 @@ def test_blank_penalty_pool_gives_the_reranker_the_outputs_of_every_penalty(tiny
     net = sample["net_input"]
     lprobs, extra, _ = ParallelGenerator(d)._log_probs([model], net["src_tokens"], net["src_lengths"])
 
-    def candidates(**options):
-        gen = ParallelGenerator(d, ctc_beam=2, reranking=True, **options)
+    def candidates_of(beam, **options):
+        gen = ParallelGenerator(d, ctc_beam=beam, reranking=True, **options)
         hypos = gen._beam_search(lprobs, extra["padding_mask"], model.decoder, None)
         return [[tuple(h["tokens"].tolist()) for h in c] for c in hypos]
+
+    def candidates(**options):
+        return candidates_of(2, **options)
 
     alone = [candidates(blank_penalty=p) for p in (0.0, 6.0)]
     pooled = candidates(blank_penalties=(0.0, 6.0))
@@ -205,6 +208,12 @@ def test_blank_penalty_pool_gives_the_reranker_the_outputs_of_every_penalty(tiny
     )
     with pytest.raises(ValueError, match="--nbest 5"):
         ParallelGenerator(d, ctc_beam=2, nbest=5, reranking=True, blank_penalties=(0, 6))
+    # a beam of one per penalty: each penalty's best output, pooled (not greedy decoding at penalty 0 alone)
+    best = [[c[0] for c in candidates_of(1, blank_penalty=p)] for p in (0.0, 6.0)]
+    one_each = ParallelGenerator(d, nbest=2, reranking=True, blank_penalties=(0, 6)).generate([model], sample)
+    for b, nbest in enumerate(one_each):
+        assert {tuple(h["tokens"].tolist()) for h in nbest} == {best[0][b], best[1][b]}
+    assert any(x != y for x, y in zip(*best))
     with pytest.raises(ValueError, match="--iter-decode-with-external-reranker"):
         ParallelGenerator(d, ctc_beam=2, blank_penalties=(0, 1))
     classify, _ = janus_model(tiny_bert_dir, "classify")

@@ -133,7 +133,7 @@ class ParallelGenerator:
             hypos, encoder_outs = self._length_beam(models, src_tokens, src_lengths, keep)
         else:
             lprobs, extra, encoder_outs = self._log_probs(models, src_tokens, src_lengths)
-            if self.options.ctc_beam > 1:
+            if self.options.ctc_candidates > 1:  # a beam, or one best output per pooled blank penalty
                 hypos = self._beam_search(lprobs, extra["padding_mask"], models[0].decoder, keep)
             elif self.options.sampling:
                 hypos = self._sample_ctc(lprobs, extra["padding_mask"], models[0], src_tokens, keep)
