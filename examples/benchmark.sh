@@ -19,6 +19,7 @@
 #   PRECISION comma-separated inference precisions/backends, each model in each (fp32, bf16, int8, int4,
 #            onnx, onnx-int8; --inference-precision) [fp32]
 #   THREADS  torch threads (default torch's)       OUT  output directory [benchmark]
+#   ROUNDS   the timing in this many rounds, every setting timed in turn in each (--rounds) [5]
 # Extra arguments go to the module, e.g. --fast (8 sentences: a smoke test), --device cuda, --no-cmlm.
 #
 #   AR="ar=ckpt/ar/checkpoint_last.pt" NAR="bnb=ckpt/bnb/checkpoint_last.pt" \
@@ -40,6 +41,7 @@ for n in ${REFINE:-}; do args+=(--refine "$n"); done
 for k in ${CRF_DECODE_BEAM:-}; do args+=(--crf-decode-beam "$k"); done
 [[ -n "${REFERENCE:-}" ]] && args+=(--reference "$REFERENCE")
 [[ -n "${THREADS:-}" ]] && args+=(--threads "$THREADS")
+[[ -n "${ROUNDS:-}" ]] && args+=(--rounds "$ROUNDS")
 [[ -n "${PRECISION:-}" ]] && args+=(--precision "$PRECISION")
 export TOKENIZERS_PARALLELISM=false
 exec python -m bnb_fairseq.tools.benchmark "${args[@]}" "$@"
