@@ -188,6 +188,7 @@ def onnx_session(path, threads=None, spinning=True):
 
 @contextlib.contextmanager
 def torch_on_one_thread():
+    """Torch's intra-op threads down to one for the block (the thread count is process-wide), then back."""
     threads = torch.get_num_threads()
     if threads > 1:
         torch.set_num_threads(1)
