@@ -115,10 +115,10 @@ class ParallelGenerator:
     def generate(self, models, sample, prefix_tokens=None, constraints=None, **kwargs):
         if prefix_tokens is not None or constraints is not None:
             raise NotImplementedError("prefix tokens and constraints are not supported by parallel decoding")
+        parallel, _, _ = self.check_models(models)
         with contextlib.ExitStack() as scope:
-            for m in models:  # (a reranker given last may be any fairseq model)
-                if hasattr(m.decoder, "generation_context"):
-                    scope.enter_context(m.decoder.generation_context())
+            for m in parallel:
+                scope.enter_context(m.decoder.generation_context())
             return self._generate(models, sample)
 
     def _generate(self, models, sample):

@@ -17,6 +17,7 @@ from fairseq.models import FairseqEncoder
 
 from bnb_fairseq.bert.checkpoint import BertCheckpointError, load_bert_weights, load_into, read_bert_sizes
 from bnb_fairseq.bert.dictionary import checkpoint_dictionary
+from bnb_fairseq.models.parallel_decoder import is_parallel
 from bnb_fairseq.modules import BertEmbeddings, BertLMHead, BertStack, LayerVariant, init_bert_weights
 from bnb_fairseq.modules.quantized import unpack_state_int4
 
@@ -233,7 +234,7 @@ class BertSeq2SeqMixin:
 
     def get_normalized_probs(self, net_output, log_probs, sample=None):
         """(Log-)softmax in fp32 whatever the logits' dtype (fp16/bf16 training and decoding)."""
-        if getattr(self.decoder, "outputs_log_probs", False):  # an exported graph normalizes in itself
+        if is_parallel(self) and self.decoder.outputs_log_probs:  # an exported graph normalizes in itself
             return self.decoder.get_normalized_probs(net_output, log_probs, sample)
         logits = net_output[0]
         if log_probs:

@@ -280,7 +280,9 @@ class OnnxParallelDecoder(ParallelDecoder):
     def generation_context(self):
         return torch_on_one_thread()
 
-    outputs_log_probs = True  # the graph ends in its log-softmax (fp32)
+    @property
+    def outputs_log_probs(self):
+        return True  # the graph ends in its log-softmax (fp32)
 
     def get_normalized_probs(self, net_output, log_probs, sample=None):
         return net_output[0] if log_probs else net_output[0].exp()

@@ -129,6 +129,12 @@ class ParallelDecoder(FairseqDecoder):
         return False
 
     # --- where the pass runs ---
+    @property
+    def outputs_log_probs(self) -> bool:
+        """Whether the pass already returns log-probabilities (an exported graph ending in its log-softmax):
+        the model then normalizes nothing again."""
+        return False
+
     def generation_context(self):
         """A context held around one ``generate`` call: a decoder whose pass runs in a thread pool of its
         own (ONNX Runtime) keeps torch's work around the pass on one thread meanwhile, so that the two
