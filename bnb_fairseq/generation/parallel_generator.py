@@ -115,19 +115,19 @@ class ParallelGenerator:
     def generate(self, models, sample, prefix_tokens=None, constraints=None, **kwargs):
         if prefix_tokens is not None or constraints is not None:
             raise NotImplementedError("prefix tokens and constraints are not supported by parallel decoding")
-        parallel, _, _ = self.check_models(models)
-        with contextlib.ExitStack() as scope:
-            for m in parallel:
-                scope.enter_context(m.decoder.generation_context())
-            return self._generate(models, sample)
-
-    def _generate(self, models, sample):
         for m in models:
             if m.training:  # (eval() walks every module: half a millisecond at batch 1)
                 m.eval()
+        models, reranker, _ = self.check_models(models)
+        with contextlib.ExitStack() as scope:
+            for m in models:
+                scope.enter_context(m.decoder.generation_context())
+            return self._generate(models, reranker, sample)
+
+    def _generate(self, models, reranker, sample):
+        """``models``: the parallel models (``check_models``), ``reranker`` the model that rescores them."""
         net_input = sample["net_input"]
         src_tokens, src_lengths = net_input["src_tokens"], net_input.get("src_lengths")
-        models, reranker, _ = self.check_models(models)
         keep = None if reranker is not None else self.options.nbest  # the reranker sees every candidate
         if models[0].decoder.predicts_length:
             hypos, encoder_outs = self._length_beam(models, src_tokens, src_lengths, keep)
@@ -222,15 +222,11 @@ class ParallelGenerator:
     def _greedy(self, lprobs, padding_mask, model, src_tokens, slots=None):
         """Argmax (or the given ``slots``) of every frame, collapsed."""
         decoder = model.decoder
-        if slots is not None:
-            scores = lprobs.gather(-1, slots.unsqueeze(-1)).squeeze(-1)
-        elif self.options.blank_penalty:
+        if slots is None:
             # a CTC model that under-generates puts too much mass on the blank: handicap it in the
-            # argmax only; the printed scores stay the model's own log-probabilities
+            # argmax only (no copy at penalty 0); the printed scores stay the model's own log-probabilities
             slots = slot_argmax(blank_handicapped(lprobs, decoder.blank_slot, self.options.blank_penalty))
-            scores = lprobs.gather(-1, slots.unsqueeze(-1)).squeeze(-1)
-        else:
-            scores, slots = slot_max(lprobs)
+        scores = lprobs.gather(-1, slots.unsqueeze(-1)).squeeze(-1)
         tokens = decoder.output_tokens(slots)  # output slots -> vocabulary ids (trimmed output vocabulary)
         tokens = self._copy_source(tokens, padding_mask, model, src_tokens)
         out_tokens, out_scores, lengths = ctc_collapse(

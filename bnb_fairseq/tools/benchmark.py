@@ -733,8 +733,10 @@ def main(argv=None):
     single = one_by_one(dataset, ids[: args.latency_sentences], args.device)
 
     info = machine(args.device)
-    logger.info(f"{len(settings)} settings, {n} sentences, device {args.device}, {info['torch_threads']} threads")
-    logger.info(f"timing {len(settings)} settings in {args.rounds} rounds")
+    logger.info(
+        f"timing {len(settings)} settings in {args.rounds} rounds, {n} sentences, device {args.device}, "
+        f"{info['torch_threads']} threads"
+    )
     rows_hyps = []
     for setting, (row, hyps) in zip(
         settings, run_settings(settings, warm, single, batched, args.device, task.target_dictionary, args.rounds)
