@@ -67,6 +67,35 @@ def test_the_loss_is_ctc_over_the_slots(tiny_bert_dir):
     assert torch.allclose(grads[0], grads[1])
 
 
+def test_the_label_prior_trains_the_slots_as_it_trains_ctc_frames(tiny_bert_dir):
+    """--ctc-prior-weight with --classify-ctc: CTC over the slots' log p - alpha x log of the first training
+    batch's mean slot posterior; refused for slots that are not CTC frames."""
+    model, task = build(tiny_bert_dir, classify_ctc=True, length_slot_ratio=2.0)
+    sample = make_sample()
+    config = dict(label_smoothing=0.0, length_loss_factor=0.0)
+    with torch.no_grad():
+        plain, _, _, parts = BnbNatCriterion(BnbNatConfig(**config), task).compute(model.eval(), sample)
+        criterion = BnbNatCriterion(BnbNatConfig(ctc_prior_weight=0.5, **config), task)
+        assert float(criterion.compute(model, sample)[0]) == float(plain)  # no prior before a training batch
+        loss = criterion.compute(model.train(), sample)[0]  # tiny models have no dropout: the same pass
+    lprobs, padding_mask = parts["lprobs"], parts["net_output"][1]["padding_mask"]
+    mean = lprobs.exp()[~padding_mask].mean(0)
+    assert torch.allclose(criterion.prior.log_prior.exp(), mean, atol=1e-6)
+    targets = model.decoder.output_index(sample["target"])
+    expected = F.ctc_loss(
+        (lprobs - 0.5 * mean.log()).transpose(0, 1),
+        targets,
+        (~padding_mask).sum(1),
+        sample["target"].ne(PAD).sum(1),
+        blank=model.decoder.blank_slot,
+        reduction="sum",
+    )
+    assert math.isclose(float(loss), float(expected), rel_tol=1e-5) and float(loss) != pytest.approx(float(plain))
+    slots, _ = build(tiny_bert_dir, length_slot_ratio=2.0)
+    with pytest.raises(ValueError, match="--ctc-prior-weight trains CTC frames: it needs a --classify-ctc model"):
+        BnbNatCriterion(BnbNatConfig(ctc_prior_weight=0.5, axe=True), task)(slots, sample)
+
+
 def test_glancing_reads_words_of_the_best_alignment(tiny_bert_dir):
     model, task = build(tiny_bert_dir, classify_ctc=True, length_slot_ratio=2.0)
     sample = make_sample()

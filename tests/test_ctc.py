@@ -194,7 +194,7 @@ def test_label_prior_is_the_running_mean_posterior(tiny_bert_dir):
         criterion(model, sample)[2]["ctc_loss"]
         == BnbCtcCriterion(BnbCtcConfig(kl_weight=0.0), task)(model, sample)[2]["ctc_loss"]
     )  # no prior before a training batch
-    assert criterion.log_prior is None
+    assert criterion.prior.log_prior is None
 
     def frames():
         net_output = model(**sample["net_input"])
@@ -204,7 +204,7 @@ def test_label_prior_is_the_running_mean_posterior(tiny_bert_dir):
     model.train()
     _, _, log = criterion(model, sample)
     mean = lprobs.exp()[~padding_mask].mean(0)
-    assert torch.allclose(criterion.log_prior.exp(), mean, atol=1e-6)
+    assert torch.allclose(criterion.prior.log_prior.exp(), mean, atol=1e-6)
     target = model.decoder.output_index(sample["target"])
     expected = ctc_and_kl(
         lprobs,
@@ -216,7 +216,7 @@ def test_label_prior_is_the_running_mean_posterior(tiny_bert_dir):
     )[0]
     assert float(log["ctc_loss"]) == pytest.approx(float(expected), rel=1e-5)
     criterion(model, sample)
-    assert torch.allclose(criterion.log_prior.exp(), mean, atol=1e-6)  # the same batch again: the same mean
+    assert torch.allclose(criterion.prior.log_prior.exp(), mean, atol=1e-6)  # the same batch again: the same mean
     with pytest.raises(ValueError, match="--ctc-prior-weight -1.0 --ctc-prior-momentum"):
         BnbCtcCriterion(BnbCtcConfig(ctc_prior_weight=-1.0), task)
 

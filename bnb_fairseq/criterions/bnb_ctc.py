@@ -10,11 +10,12 @@ from fairseq.criterions import FairseqCriterion, register_criterion
 
 from bnb_fairseq.models.parallel_decoder import is_parallel
 from bnb_fairseq.modules import ctc_aligned_steps, ctc_best_alignment
+from bnb_fairseq.modules.ctc_label_prior import CtcLabelPrior, CtcLabelPriorConfig, ctc_loss_per_sentence
 from bnb_fairseq.modules.glancing import Glancing, GlancingConfig
 
 
 @dataclass
-class BnbCtcConfig(GlancingConfig):
+class BnbCtcConfig(GlancingConfig, CtcLabelPriorConfig):
     kl_weight: float = field(
         default=0.1, metadata={"help": "beta: weight of KL(uniform || p) (the original's 'smoothing'); 0 disables it"}
     )
@@ -24,17 +25,6 @@ class BnbCtcConfig(GlancingConfig):
             "help": "keep the infinite CTC loss of targets that cannot fit their decoder length; by default "
             "it is zeroed (such sentences are counted as 'unfit' in the logs)"
         },
-    )
-    ctc_prior_weight: float = field(
-        default=0.0,
-        metadata={
-            "help": "train CTC on log p - alpha x log prior, the prior a running average of the model's own "
-            "frame posteriors (label priors, Huang et al. 2024 'less peaky CTC'): alignments that hold "
-            "words over more frames gain on blank-heavy ones, against CTC's under-generation; 0: off"
-        },
-    )
-    ctc_prior_momentum: float = field(
-        default=0.05, metadata={"help": "weight of each training batch in the running prior (--ctc-prior-weight)"}
     )
 
 
@@ -46,28 +36,11 @@ def ctc_and_kl(lprobs, padding_mask, targets, target_lengths, blank, zero_infini
     the frame scores CTC sums over instead of ``lprobs`` (log-probabilities less a weighted log prior).
     """
     input_lengths = (~padding_mask).sum(1)
-    ctc = F.ctc_loss(
-        (lprobs if ctc_scores is None else ctc_scores).transpose(0, 1),
-        targets,
-        input_lengths,
-        target_lengths,
-        blank=blank,
-        reduction="none",
-        zero_infinity=zero_infinity,
+    ctc, fits = ctc_loss_per_sentence(
+        lprobs, input_lengths, targets, target_lengths, blank, zero_infinity=zero_infinity, scores=ctc_scores
     )
-    repeats = (targets[:, 1:] == targets[:, :-1]) & (
-        torch.arange(1, targets.size(1), device=targets.device)[None] < target_lengths[:, None]
-    )
-    fits = input_lengths >= target_lengths + repeats.sum(1)
     unfit = (~fits).sum()
     ctc = ctc.sum()
-    if ctc_scores is not None:
-        # torch's CTC backward gives exp(score) - occupancy, the gradient through a log-softmax, which is
-        # right for log-probabilities only; for other scores this term takes exp(score) back out (its
-        # value is 0), leaving the true gradient, -occupancy (sentences zeroed as unfit get none)
-        counted = (~padding_mask & fits[:, None]).unsqueeze(-1)
-        surplus = (ctc_scores.detach().exp() * ctc_scores).masked_fill(~counted, 0.0).sum()
-        ctc = ctc - (surplus - surplus.detach())
     # KL(u || p) = sum_v u_v (log u_v - log p_v) = -log V - mean_v log p_v
     kl = -math.log(lprobs.size(-1)) - lprobs.mean(-1)
     kl = kl.masked_fill(padding_mask, 0.0).sum()
@@ -101,13 +74,7 @@ class BnbCtcCriterion(FairseqCriterion):
         self.kl_weight = cfg.kl_weight
         self.zero_infinity = not cfg.no_zero_infinity
         self.glancing = Glancing(cfg)
-        self.prior_weight, self.prior_momentum = cfg.ctc_prior_weight, cfg.ctc_prior_momentum
-        if self.prior_weight < 0 or not 0 < self.prior_momentum <= 1:
-            raise ValueError(
-                f"--ctc-prior-weight {self.prior_weight} --ctc-prior-momentum {self.prior_momentum}: give a weight "
-                ">= 0 and a momentum in (0, 1]"
-            )
-        self.log_prior = None  # (V,) log of the running mean frame posterior, from the first training batch on
+        self.prior = CtcLabelPrior(cfg)
 
     def set_num_updates(self, num_updates):
         self.glancing.num_updates = num_updates
@@ -152,7 +119,7 @@ class BnbCtcCriterion(FairseqCriterion):
             target_lengths,
             model.decoder.blank_slot,
             self.zero_infinity,
-            ctc_scores=self.prior_scores(lprobs, padding_mask, update=model.training),
+            ctc_scores=self.prior.scores(lprobs, padding_mask, update=model.training),
         )
         n_pos = (~padding_mask).sum()
         # the collater counted the target tokens on the host: no device synchronisation per step
@@ -182,23 +149,6 @@ class BnbCtcCriterion(FairseqCriterion):
                 )
             parts["aligned_steps"] = ctc_aligned_steps(states, score, padding_mask)
         return loss, sample_size, logging_output, parts
-
-    def prior_scores(self, lprobs, padding_mask, update):
-        """``lprobs`` less ``--ctc-prior-weight`` x the log of the running mean frame posterior (updated from
-        this batch's real frames when ``update``), or None without a prior."""
-        if self.prior_weight <= 0:
-            return None
-        if update:
-            with torch.no_grad():
-                batch = lprobs.detach().exp()[~padding_mask].mean(0)
-                if self.log_prior is None or self.log_prior.shape != batch.shape:
-                    prior = batch
-                else:
-                    prior = (1 - self.prior_momentum) * self.log_prior.exp() + self.prior_momentum * batch
-                self.log_prior = prior.clamp(min=1e-8).log()
-        if self.log_prior is None or self.log_prior.shape[-1] != lprobs.size(-1):
-            return None  # no training batch seen yet (validation before the first update)
-        return lprobs - self.prior_weight * self.log_prior.to(lprobs.device)
 
     @staticmethod
     def reduce_metrics(logging_outputs) -> None:

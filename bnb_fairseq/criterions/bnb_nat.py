@@ -13,11 +13,12 @@ from bnb_fairseq.criterions.bnb_ctc import ctc_glance
 from bnb_fairseq.models.parallel_decoder import is_parallel
 from bnb_fairseq.modules import ctc_aligned_steps, ctc_best_alignment, length_offset_classes
 from bnb_fairseq.modules.aligned_xent import aligned_cross_entropy, aligned_slot_targets
+from bnb_fairseq.modules.ctc_label_prior import CtcLabelPrior, CtcLabelPriorConfig, ctc_loss_per_sentence
 from bnb_fairseq.modules.glancing import Glancing, GlancingConfig
 
 
 @dataclass
-class BnbNatConfig(GlancingConfig):
+class BnbNatConfig(GlancingConfig, CtcLabelPriorConfig):
     label_smoothing: float = field(
         default=0.1,
         metadata={
@@ -97,6 +98,7 @@ class BnbNatCriterion(FairseqCriterion):
         if self.refinement_training and self.mask_idx is None:
             raise ValueError("--refinement-training needs a target dictionary with a [MASK] token (a BERT vocabulary)")
         self.crf_loss_factor = cfg.crf_loss_factor
+        self.prior = CtcLabelPrior(cfg)  # --classify-ctc slots only
         self.glancing = Glancing(cfg)
         if self.glancing.enabled and self.refinement_training:
             raise ValueError(
@@ -134,6 +136,11 @@ class BnbNatCriterion(FairseqCriterion):
                 "length by CTC: train it with --criterion bnb_ctc)"
             )
         ctc_slots = decoder.merges_repeats  # --classify-ctc: the slots are CTC frames
+        if self.prior.weight > 0 and not ctc_slots:
+            raise ValueError(
+                "--ctc-prior-weight trains CTC frames: it needs a --classify-ctc model (or --length-control ctc "
+                "with --criterion bnb_ctc)"
+            )
         if ctc_slots and (self.axe or self.refinement_training):
             raise ValueError(
                 f"{'--axe' if self.axe else '--refinement-training'} with a --classify-ctc model: its slots are "
@@ -198,14 +205,13 @@ class BnbNatCriterion(FairseqCriterion):
         if ctc_slots or self.axe:  # every slot is scored: a target token aligned to it, or the blank
             slot_mask = ~extra["padding_mask"]
             if ctc_slots:  # CTC over the slots
-                nll = F.ctc_loss(
-                    lprobs.transpose(0, 1),
-                    target_slots,
+                nll, _ = ctc_loss_per_sentence(
+                    lprobs,
                     slot_lengths,
+                    target_slots,
                     out_lengths,
-                    blank=decoder.blank_slot,
-                    reduction="none",
-                    zero_infinity=True,
+                    decoder.blank_slot,
+                    scores=self.prior.scores(lprobs, extra["padding_mask"], update=model.training),
                 )
                 if decoder.has_crf or align:  # one best alignment, for the CRF and for JANUS's aligned steps
                     with torch.no_grad():
