@@ -5,7 +5,7 @@ import math
 
 import torch
 
-from bnb_fairseq.modules.crf import LowRankCRF
+from bnb_fairseq.modules.crf import LowRankCRF, log_partition_host, viterbi_host, viterbi_torch
 from bnb_fairseq.modules.ctc import ctc_best_alignment, ctc_collapse
 
 
@@ -141,3 +141,29 @@ def test_fp32_under_autocast_and_half_weights():
     halved = random_crf(vocab=6, beam=3).half()  # --fp16 converts the model's weights
     out = halved.log_likelihood(emissions.half(), gold, mask, same_ids)
     assert out.dtype == torch.float32 and torch.isfinite(out).all()
+
+
+@torch.no_grad()
+def test_host_recursions_equal_the_torch_ones():
+    """CPU decoding runs Viterbi and log Z in NumPy; GPU decoding in torch: the same paths, scores and log Z,
+    with padding (identity steps) and a one-slot sentence."""
+    crf = random_crf(vocab=40, rank=3, beam=6, seed=3).float()
+    crf.E1.weight.mul_(3.0)  # transitions strong enough to move the path off each slot's argmax
+    torch.manual_seed(4)
+    lengths = torch.tensor([7, 5, 1, 3])
+    emissions = torch.randn(4, 7, 40).log_softmax(-1)
+    mask = torch.arange(7)[None] < lengths[:, None]
+    scores, slots = crf.candidates(emissions)
+    trans = crf._step_transitions(slots, mask)
+    emit = scores.masked_fill(~mask.unsqueeze(2), 0.0)
+    choice, path = viterbi_torch(emit, trans)
+    host_choice, host_path = viterbi_host(emit.numpy(), trans.numpy())
+    assert torch.equal(choice, torch.from_numpy(host_choice))
+    assert torch.allclose(path, torch.from_numpy(host_path), atol=1e-5)
+    assert not torch.equal(choice[0], torch.zeros_like(choice[0]))  # the CRF moved some slot off its argmax
+    log_z = crf._log_partition_scaled(emit, trans)
+    assert torch.allclose(log_z, torch.from_numpy(log_partition_host(emit.numpy(), trans.numpy())), atol=1e-4)
+    # the decoder's entry point takes the host path on the CPU
+    best, best_path, best_z = crf.viterbi(emissions, mask, same_ids)
+    assert torch.equal(best, slots.gather(-1, choice.unsqueeze(-1)).squeeze(-1))
+    assert torch.allclose(best_z, log_z, atol=1e-4) and torch.allclose(best_path, path, atol=1e-5)

@@ -4,9 +4,11 @@ score E1[a] . E2[b] of rank R, and the partition function and the Viterbi path a
 top-k tokens of each slot only (k x k transitions per step instead of V x V).
 
 Token ids here are vocabulary ids (not output slots), so the transition tables survive a change of
-the trimmed output vocabulary. Everything runs in fp32, also under --fp16/--amp.
+the trimmed output vocabulary. Everything runs in fp32, also under --fp16/--amp. Decoding on the CPU runs
+the two recursions in NumPy: a step is a few microseconds there against tens in torch's operator calls.
 """
 
+import numpy as np
 import torch
 import torch.nn as nn
 
@@ -59,7 +61,10 @@ class LowRankCRF(nn.Module):
         if trans is None:
             trans = self._step_transitions(ids, mask)
         if not torch.is_grad_enabled():
-            return self._log_partition_scaled(scores.masked_fill(~mask.unsqueeze(2), 0.0), trans)
+            emit = scores.masked_fill(~mask.unsqueeze(2), 0.0)
+            if emit.device.type == "cpu":
+                return torch.from_numpy(log_partition_host(emit.numpy(), trans.numpy()))
+            return self._log_partition_scaled(emit, trans)
         # unbound once: indexing trans[:, t] in the loop would make its backward write a full-size zero
         # gradient per step (10x the cost of the whole recursion)
         trans = trans.unbind(1)
@@ -116,28 +121,74 @@ class LowRankCRF(nn.Module):
 
     def viterbi(self, emissions, mask, to_ids, beam=None):
         """Best slot sequence over the top-k slots of each position: (slots (B, T), its score (B,), log Z (B,)).
-        Slots past a sentence's length repeat its last slot's choice (mask them out)."""
+        k: ``beam``, at most the training beam (default: the training beam). Slots past a sentence's length
+        repeat its last slot's choice (mask them out)."""
         emissions = at_least_fp32(emissions)
+        beam = min(beam, self.beam) if beam else None
         scores, slots = self.candidates(emissions, beam=beam)
         ids = to_ids(slots)
         trans = self._step_transitions(ids, mask)
         emit = scores.masked_fill(~mask.unsqueeze(2), 0.0)
-        # step t's transitions plus its emissions, for all steps at once: one sum and one max per step
-        steps = (trans + emit[:, 1:].unsqueeze(2)).unbind(1)
-        delta, back = emit[:, 0], []
-        for step in steps:
-            delta, arg = (delta.unsqueeze(2) + step).max(dim=1)
-            back.append(arg)  # a padded step's arg is the identity: the backtrace passes through unchanged
-        path_score, choice = delta.max(dim=1)
-        if back:
-            # the backtrace is T small gathers: on the host, as one array, it costs microseconds a step
-            back = torch.stack(back, dim=1).cpu()
-            rows = torch.arange(back.size(0))
-            choices = [choice.cpu()]
-            for t in range(back.size(1) - 1, -1, -1):
-                choices.append(back[rows, t, choices[-1]])
-            choice = torch.stack(choices[::-1], dim=1).to(slots.device)
+        if emit.device.type == "cpu" and not torch.is_grad_enabled():
+            choice, path_score = (torch.from_numpy(x) for x in viterbi_host(emit.numpy(), trans.numpy()))
         else:
-            choice = choice.unsqueeze(1)
+            choice, path_score = viterbi_torch(emit, trans)
         best_slots = slots.gather(-1, choice.unsqueeze(-1)).squeeze(-1)
         return best_slots, path_score, self.log_partition(scores, ids, mask, trans)
+
+
+def viterbi_torch(emit, trans):
+    """Best candidate per step (B, T) and its path score (B,), from emissions (B, T, k) and step transitions
+    (B, T-1, k, k)."""
+    # step t's transitions plus its emissions, for all steps at once: one sum and one max per step
+    steps = (trans + emit[:, 1:].unsqueeze(2)).unbind(1)
+    delta, back = emit[:, 0], []
+    for step in steps:
+        delta, arg = (delta.unsqueeze(2) + step).max(dim=1)
+        back.append(arg)  # a padded step's arg is the identity: the backtrace passes through unchanged
+    path_score, choice = delta.max(dim=1)
+    if not back:
+        return choice.unsqueeze(1), path_score
+    # the backtrace is T small gathers: on the host, as one array, it costs microseconds a step
+    back = torch.stack(back, dim=1).cpu()
+    rows = torch.arange(back.size(0))
+    choices = [choice.cpu()]
+    for t in range(back.size(1) - 1, -1, -1):
+        choices.append(back[rows, t, choices[-1]])
+    return torch.stack(choices[::-1], dim=1).to(emit.device), path_score
+
+
+def viterbi_host(emit, trans):
+    """``viterbi_torch`` on NumPy arrays."""
+    batch, length, k = emit.shape
+    # (B, T-1, next, previous): both reductions of a step run along the last, contiguous axis
+    steps = np.ascontiguousarray((trans + emit[:, 1:, None, :]).transpose(0, 1, 3, 2))
+    delta = emit[:, 0, None, :]  # (B, 1, k)
+    back = np.empty((batch, max(length - 1, 0), k), dtype=np.int64)
+    for t in range(length - 1):
+        scores = steps[:, t] + delta
+        back[:, t] = scores.argmax(-1)
+        delta = scores.max(-1)[:, None, :]
+    delta = delta[:, 0]
+    choice = np.empty((batch, length), dtype=np.int64)
+    choice[:, -1] = delta.argmax(1)
+    path_score = delta.max(1)
+    rows = np.arange(batch)
+    for t in range(length - 2, -1, -1):
+        choice[:, t] = back[rows, t, choice[:, t + 1]]
+    return choice, path_score
+
+
+def log_partition_host(emit, trans):
+    """log Z by the scaled forward algorithm (as ``LowRankCRF._log_partition_scaled``) on NumPy arrays."""
+    emit_max = emit.max(-1, keepdims=True)  # (B, T, 1)
+    trans_max = trans.max((-1, -2), keepdims=True)  # (B, T-1, 1, 1)
+    steps = np.exp(trans - trans_max) * np.exp(emit[:, 1:] - emit_max[:, 1:])[:, :, None, :]
+    alpha = np.exp(emit[:, 0] - emit_max[:, 0])[:, None, :]  # (B, 1, k)
+    log_z = emit_max.sum((1, 2)) + trans_max.sum((1, 2, 3))
+    for t in range(steps.shape[1]):
+        alpha = alpha @ steps[:, t]
+        norm = alpha.sum(-1, keepdims=True)
+        alpha = alpha / norm
+        log_z = log_z + np.log(norm[:, 0, 0])
+    return log_z + np.log(alpha.sum(-1)[:, 0])
