@@ -5,6 +5,7 @@ import math
 
 import torch
 
+import bnb_fairseq.modules.crf as crf_module
 from bnb_fairseq.modules.crf import LowRankCRF, log_partition_host, viterbi_host, viterbi_torch
 from bnb_fairseq.modules.ctc import ctc_best_alignment, ctc_collapse
 
@@ -144,7 +145,7 @@ def test_fp32_under_autocast_and_half_weights():
 
 
 @torch.no_grad()
-def test_host_recursions_equal_the_torch_ones():
+def test_host_recursions_equal_the_torch_ones(monkeypatch):
     """CPU decoding runs Viterbi and log Z in NumPy; GPU decoding in torch: the same paths, scores and log Z,
     with padding (identity steps) and a one-slot sentence."""
     crf = random_crf(vocab=40, rank=3, beam=6, seed=3).float()
@@ -164,6 +165,11 @@ def test_host_recursions_equal_the_torch_ones():
     log_z = crf._log_partition_scaled(emit, trans)
     assert torch.allclose(log_z, torch.from_numpy(log_partition_host(emit.numpy(), trans.numpy())), atol=1e-4)
     # the decoder's entry point takes the host path on the CPU
+    calls = []
+    for name in ("viterbi_host", "log_partition_host"):
+        original = getattr(crf_module, name)
+        monkeypatch.setattr(crf_module, name, lambda *a, f=original, n=name: calls.append(n) or f(*a))
     best, best_path, best_z = crf.viterbi(emissions, mask, same_ids)
+    assert calls == ["viterbi_host", "log_partition_host"]
     assert torch.equal(best, slots.gather(-1, choice.unsqueeze(-1)).squeeze(-1))
     assert torch.allclose(best_z, log_z, atol=1e-4) and torch.allclose(best_path, path, atol=1e-5)

@@ -128,7 +128,7 @@ def test_crf_decode_beam_sets_the_candidates_per_slot(tiny_bert_dir):
             ParallelGenerator(d, crf_decode_beam=bad)
 
 
-def test_crf_decoding_takes_16_candidates_unless_told_at_most_the_models(tiny_bert_dir):
+def test_crf_decoding_takes_16_candidates_unless_told(tiny_bert_dir):
     model, task = crf_model(tiny_bert_dir, beam=24)
     model.decoder.set_output_vocab(list(range(2000, 2040)))  # more output slots than candidates
     crf, sizes = model.decoder.crf, []
@@ -140,10 +140,14 @@ def test_crf_decoding_takes_16_candidates_unless_told_at_most_the_models(tiny_be
         return scores, slots
 
     crf.candidates = recorded
-    for options, expected in (({}, 16), ({"crf_decode_beam": 8}, 8), ({"crf_decode_beam": 100}, 24)):
+    for options, expected in (({}, 16), ({"crf_decode_beam": 8}, 8), ({"crf_decode_beam": 30}, 30)):
         sizes.clear()
         ParallelGenerator(task.target_dictionary, **options).generate([model], make_sample())
         assert sizes == [expected], options
+    model.decoder.crf.beam = 8  # a model trained with fewer candidates decodes with its own by default
+    sizes.clear()
+    ParallelGenerator(task.target_dictionary).generate([model], make_sample())
+    assert sizes == [8]
 
 
 def test_crf_decoding_options_are_checked(tiny_bert_dir):

@@ -98,16 +98,17 @@ class ParallelDecodingConfig(FairseqDataclass):
         default="viterbi",
         metadata={
             "help": "decoding, models with a CRF (--crf-lowrank-approx): the CRF's best sequence over each slot's "
-            "top --crf-beam-approx tokens (length-beam candidates ranked by CRF log-likelihood per slot), or "
+            "top --crf-decode-beam tokens (length-beam candidates ranked by CRF log-likelihood per slot), or "
             "each slot's own argmax (the CRF unused)"
         },
     )
     crf_decode_beam: int = field(
         default=0,
         metadata={
-            "help": "decoding, models with a CRF: candidates per slot for the CRF's Viterbi path and log Z, at most "
-            "the model's --crf-beam-approx (0: 16); the path rarely leaves a slot's top 16, which decode 2-3x "
-            "faster than 64; more candidates approximate log Z (the length beam's ranking) more closely"
+            "help": "decoding, models with a CRF: candidates per slot for the CRF's Viterbi path and log Z (0: 16, "
+            "or the model's --crf-beam-approx if smaller); the path rarely leaves a slot's top 16, which decode "
+            "2-3x faster than 64; more candidates approximate log Z (the hypothesis scores and the length "
+            "beam's ranking) more closely"
         },
     )
     dedup: bool = field(
@@ -154,9 +155,6 @@ DECODING_OPTION_NAMES = tuple(f.name for f in fields(ParallelDecodingConfig))
 # options a tuner may store in a checkpoint (``decoding_defaults``), with their built-in values; their
 # flags default to None, so that an option given explicitly (even at its built-in value) wins
 STORABLE_DEFAULTS = {"ctc_blank_penalty": 0.0, "ctc_beam": 1}
-# --crf-decode-beam 0: the Viterbi path rarely leaves a slot's top 16, and top-16 candidates decode 2-3x faster
-# than the 64 a CRF is usually trained with
-DEFAULT_CRF_DECODE_BEAM = 16
 BUILT_IN = {f.name: STORABLE_DEFAULTS.get(f.name, f.default) for f in fields(ParallelDecodingConfig)}
 
 
@@ -191,8 +189,8 @@ class DecodingOptions:
             raise ValueError(f"--crf-decode {self.crf_decode}: choose viterbi or argmax")
         if self.crf_decode_beam < 0 or self.crf_decode_beam == 1:
             raise ValueError(
-                f"--crf-decode-beam {self.crf_decode_beam}: give at least 2 candidates per slot (0: "
-                f"{DEFAULT_CRF_DECODE_BEAM}, at most the model's --crf-beam-approx)"
+                f"--crf-decode-beam {self.crf_decode_beam}: give at least 2 candidates per slot (0: 16, or the "
+                "model's --crf-beam-approx if smaller)"
             )
         if self.temperature <= 0:
             raise ValueError(f"--temperature {self.temperature}: must be greater than 0")
@@ -229,11 +227,6 @@ class DecodingOptions:
                 "or more (greedy CTC decoding gives one hypothesis); a --length-control classify model "
                 f"needs --iter-decode-with-beam {self.nbest} or more"
             )
-
-    @property
-    def crf_candidates(self):
-        """Candidates per slot of the CRF's decoding recursions (the model caps them at its training beam)."""
-        return self.crf_decode_beam or DEFAULT_CRF_DECODE_BEAM
 
     @property
     def ctc_candidates(self):

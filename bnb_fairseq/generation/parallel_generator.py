@@ -325,7 +325,7 @@ class ParallelGenerator:
         search = blank_handicapped(lprobs, decoder.blank_slot, self.options.blank_penalty)
         crf_log_likelihood = None
         if decoder.has_crf and self.options.crf_decode == "viterbi":
-            slots, path_score, log_z = decoder.crf_viterbi(search, ~padding_mask, self.options.crf_candidates)
+            slots, path_score, log_z = decoder.crf_viterbi(search, ~padding_mask, self.options.crf_decode_beam or None)
             crf_log_likelihood = path_score - log_z
         elif self.options.sampling:
             _, slots = self._draw(search)

@@ -17,7 +17,8 @@ class CtcLabelPriorConfig(FairseqDataclass):
         metadata={
             "help": "train CTC on log p - alpha x log prior, the prior a running average of the model's own "
             "frame posteriors (label priors, Huang et al. 2024 'less peaky CTC'): alignments that hold "
-            "words over more frames gain on blank-heavy ones, against CTC's under-generation; 0: off"
+            "words over more frames gain on blank-heavy ones, against CTC's under-generation (bnb_ctc, and "
+            "bnb_nat for --classify-ctc models); 0: off"
         },
     )
     ctc_prior_momentum: float = field(
