@@ -205,7 +205,7 @@ class BnbNatCriterion(FairseqCriterion):
         if ctc_slots or self.axe:  # every slot is scored: a target token aligned to it, or the blank
             slot_mask = ~extra["padding_mask"]
             if ctc_slots:  # CTC over the slots
-                nll, _ = ctc_loss_per_sentence(
+                nll, fits = ctc_loss_per_sentence(  # fits: whether a target has an alignment to its slots
                     lprobs,
                     slot_lengths,
                     target_slots,
@@ -218,7 +218,6 @@ class BnbNatCriterion(FairseqCriterion):
                         aligned, score, ctc_path = ctc_best_alignment(
                             lprobs, target_slots, slot_lengths, out_lengths, decoder.blank_slot, with_states=True
                         )
-                    fits = torch.isfinite(score)
                     target_slots = aligned  # the CRF scores it, blanks and repeats included
             else:
                 nll, target_slots, slot_of = aligned_cross_entropy(
