@@ -109,7 +109,8 @@ class ParallelGenerator:
                 )
             total = lprobs if total is None else total + lprobs
             extra = net_output[1]
-        return total / len(models), extra, encoder_outs
+        # (one model: no division, a copy of all the log-probabilities that costs 0.2 ms at batch 1)
+        return (total / len(models) if len(models) > 1 else total), extra, encoder_outs
 
     @torch.no_grad()
     def generate(self, models, sample, prefix_tokens=None, constraints=None, **kwargs):
