@@ -92,7 +92,7 @@ def test_the_label_prior_trains_the_slots_as_it_trains_ctc_frames(tiny_bert_dir)
     )
     assert math.isclose(float(loss), float(expected), rel_tol=1e-5) and float(loss) != pytest.approx(float(plain))
     slots, _ = build(tiny_bert_dir, length_slot_ratio=2.0)
-    with pytest.raises(ValueError, match="--ctc-prior-weight trains CTC frames: it needs a --classify-ctc model"):
+    with pytest.raises(ValueError, match="--ctc-train-blank-penalty train CTC frames: they need a --classify-ctc"):
         BnbNatCriterion(BnbNatConfig(ctc_prior_weight=0.5, axe=True), task)(slots, sample)
 
 

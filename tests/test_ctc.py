@@ -221,6 +221,46 @@ def test_label_prior_is_the_running_mean_posterior(tiny_bert_dir):
         BnbCtcCriterion(BnbCtcConfig(ctc_prior_weight=-1.0), task)
 
 
+def test_the_blank_penalty_in_training_lowers_the_blank_score_alone(tiny_bert_dir):
+    """--ctc-train-blank-penalty: CTC sums log p with the blank's score lowered by the penalty, in training
+    and validation alike, and the trained model's frames leave fewer blanks than plain CTC's would."""
+    torch.manual_seed(0)
+    model, task = build(tiny_bert_dir)
+    model.eval()
+    sample = one_batch()
+    criterion = BnbCtcCriterion(BnbCtcConfig(kl_weight=0.0, ctc_train_blank_penalty=2.0), task)
+    net_output = model(**sample["net_input"])
+    lprobs, padding_mask = model.get_normalized_probs(net_output, log_probs=True), net_output[1]["padding_mask"]
+    blank = model.decoder.blank_slot
+    shifted = lprobs.clone()
+    shifted[..., blank] -= 2.0
+    target = model.decoder.output_index(sample["target"])
+    expected = ctc_and_kl(lprobs, padding_mask, target, target.ne(PAD).sum(1), blank, ctc_scores=shifted)[0]
+    plain = ctc_and_kl(lprobs, padding_mask, target, target.ne(PAD).sum(1), blank)[0]
+    got = criterion(model, sample)[2]["ctc_loss"]
+    assert float(got) == pytest.approx(float(expected), rel=1e-5)
+    assert float(got) > float(plain)  # every alignment of these targets holds blanks: each pays for them
+    with pytest.raises(ValueError, match="--ctc-train-blank-penalty -1.0: give a penalty >= 0"):
+        BnbCtcCriterion(BnbCtcConfig(ctc_train_blank_penalty=-1.0), task)
+
+    def blank_share(penalty):
+        torch.manual_seed(0)
+        trained, _ = build(tiny_bert_dir)
+        train = BnbCtcCriterion(BnbCtcConfig(kl_weight=0.0, ctc_train_blank_penalty=penalty), task)
+        opt = torch.optim.Adam(trained.parameters(), lr=3e-3)
+        trained.train()
+        for _ in range(40):
+            opt.zero_grad()
+            train(trained, sample)[0].backward()
+            opt.step()
+        trained.eval()
+        out = trained(**sample["net_input"])
+        real = ~out[1]["padding_mask"]
+        return float(out[0].argmax(-1)[real].eq(blank).float().mean())
+
+    assert blank_share(3.0) < blank_share(0.0)
+
+
 # --- 3. ctc_collapse ---
 
 

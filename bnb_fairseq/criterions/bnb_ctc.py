@@ -119,7 +119,7 @@ class BnbCtcCriterion(FairseqCriterion):
             target_lengths,
             model.decoder.blank_slot,
             self.zero_infinity,
-            ctc_scores=self.prior.scores(lprobs, padding_mask, update=model.training),
+            ctc_scores=self.prior.scores(lprobs, padding_mask, update=model.training, blank=model.decoder.blank_slot),
         )
         n_pos = (~padding_mask).sum()
         # the collater counted the target tokens on the host: no device synchronisation per step

@@ -136,9 +136,10 @@ class BnbNatCriterion(FairseqCriterion):
                 "length by CTC: train it with --criterion bnb_ctc)"
             )
         ctc_slots = decoder.merges_repeats  # --classify-ctc: the slots are CTC frames
-        if self.prior.weight > 0 and not ctc_slots:
+        if self.prior.enabled and not ctc_slots:
             raise ValueError(
-                "--ctc-prior-weight trains CTC frames: it needs a --classify-ctc model (or --length-control ctc "
+                "--ctc-prior-weight and --ctc-train-blank-penalty train CTC frames: they need a --classify-ctc "
+                "model (or --length-control ctc "
                 "with --criterion bnb_ctc)"
             )
         if ctc_slots and (self.axe or self.refinement_training):
@@ -211,7 +212,9 @@ class BnbNatCriterion(FairseqCriterion):
                     target_slots,
                     out_lengths,
                     decoder.blank_slot,
-                    scores=self.prior.scores(lprobs, extra["padding_mask"], update=model.training),
+                    scores=self.prior.scores(
+                        lprobs, extra["padding_mask"], update=model.training, blank=decoder.blank_slot
+                    ),
                 )
                 if decoder.has_crf or align:  # one best alignment, for the CRF and for JANUS's aligned steps
                     with torch.no_grad():

@@ -1,7 +1,9 @@
 """Label priors for CTC (Huang et al. 2024, "less peaky CTC"): CTC summed over log p - alpha x log prior,
 the prior a running mean of the model's own frame posteriors. Blank-heavy alignments lose to ones that
-hold words over more frames, which works against CTC's under-generation at training time. Shared by
-bnb_ctc (CTC length control) and bnb_nat (``--classify-ctc`` slots)."""
+hold words over more frames, which works against CTC's under-generation at training time. The blank
+penalty in training does the same for the blank alone, a constant in place of the prior, so that word
+frequencies keep their weight. Shared by bnb_ctc (CTC length control) and bnb_nat (``--classify-ctc``
+slots)."""
 
 from dataclasses import dataclass, field
 
@@ -24,23 +26,50 @@ class CtcLabelPriorConfig(FairseqDataclass):
     ctc_prior_momentum: float = field(
         default=0.05, metadata={"help": "weight of each training batch in the running prior (--ctc-prior-weight)"}
     )
+    ctc_train_blank_penalty: float = field(
+        default=0.0,
+        metadata={
+            "help": "train CTC on scores where the blank's log-probability is lowered by this many nats: "
+            "alignments that hold words over more frames gain on blank-heavy ones, so that the model under-"
+            "generates less at decoding without a --ctc-blank-penalty (bnb_ctc, and bnb_nat for "
+            "--classify-ctc models; with --ctc-prior-weight, both apply); 0: off"
+        },
+    )
 
 
 class CtcLabelPrior:
-    """The running prior and the frame scores CTC sums over."""
+    """The running prior, the blank penalty and the frame scores CTC sums over."""
 
     def __init__(self, cfg):
         self.weight, self.momentum = cfg.ctc_prior_weight, cfg.ctc_prior_momentum
+        self.blank_penalty = cfg.ctc_train_blank_penalty
         if self.weight < 0 or not 0 < self.momentum <= 1:
             raise ValueError(
                 f"--ctc-prior-weight {self.weight} --ctc-prior-momentum {self.momentum}: give a weight "
                 ">= 0 and a momentum in (0, 1]"
             )
+        if self.blank_penalty < 0:
+            raise ValueError(
+                f"--ctc-train-blank-penalty {self.blank_penalty}: give a penalty >= 0 (nats taken from the blank)"
+            )
         self.log_prior = None  # (V,) log of the running mean frame posterior, from the first training batch on
 
-    def scores(self, lprobs, padding_mask, update):
-        """``lprobs`` less weight x the log prior (updated from this batch's real frames when ``update``), or
-        None without a prior (weight 0, or validation before the first training batch)."""
+    @property
+    def enabled(self):
+        return self.weight > 0 or self.blank_penalty > 0
+
+    def scores(self, lprobs, padding_mask, update, blank):
+        """``lprobs`` less weight x the log prior (updated from this batch's real frames when ``update``) and
+        less the blank penalty at ``blank``, or None when neither applies (both off, or only the prior and
+        validation before the first training batch)."""
+        prior = self._prior_scores(lprobs, padding_mask, update)
+        if self.blank_penalty <= 0:
+            return prior
+        shift = lprobs.new_zeros(lprobs.size(-1))
+        shift[blank] = self.blank_penalty
+        return (lprobs if prior is None else prior) - shift
+
+    def _prior_scores(self, lprobs, padding_mask, update):
         if self.weight <= 0:
             return None
         if update:
