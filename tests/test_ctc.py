@@ -240,8 +240,18 @@ def test_the_blank_penalty_in_training_lowers_the_blank_score_alone(tiny_bert_di
     got = criterion(model, sample)[2]["ctc_loss"]
     assert float(got) == pytest.approx(float(expected), rel=1e-5)
     assert float(got) > float(plain)  # every alignment of these targets holds blanks: each pays for them
-    with pytest.raises(ValueError, match="--ctc-train-blank-penalty -1.0: give a penalty >= 0"):
+    with pytest.raises(ValueError, match="--ctc-train-blank-penalty -1.0 --ctc-train-blank-penalty-warmup 0: give"):
         BnbCtcCriterion(BnbCtcConfig(ctc_train_blank_penalty=-1.0), task)
+    warming = BnbCtcCriterion(BnbCtcConfig(ctc_train_blank_penalty=2.0, ctc_train_blank_penalty_warmup=100), task)
+    penalties = []
+    for updates in (0, 50, 100, 400):
+        warming.set_num_updates(updates)
+        penalties.append(warming.prior.current_blank_penalty())
+    assert penalties == [0.0, 1.0, 2.0, 2.0]
+    warming.set_num_updates(50)
+    shifted[..., blank] += 1.0  # half the penalty at half the warm-up
+    expected = ctc_and_kl(lprobs, padding_mask, target, target.ne(PAD).sum(1), blank, ctc_scores=shifted)[0]
+    assert float(warming(model, sample)[2]["ctc_loss"]) == pytest.approx(float(expected), rel=1e-5)
 
     def blank_share(penalty):
         torch.manual_seed(0)

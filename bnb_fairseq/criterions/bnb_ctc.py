@@ -78,6 +78,7 @@ class BnbCtcCriterion(FairseqCriterion):
 
     def set_num_updates(self, num_updates):
         self.glancing.num_updates = num_updates
+        self.prior.num_updates = num_updates
 
     def glance(self, decoder, target_slots, target_lengths, glanced):
         return ctc_glance(self.glancing, decoder, target_slots, target_lengths, glanced, self.padding_idx)

@@ -114,6 +114,7 @@ class BnbNatCriterion(FairseqCriterion):
 
     def set_num_updates(self, num_updates):
         self.glancing.num_updates = num_updates
+        self.prior.num_updates = num_updates
 
     def forward(self, model, sample, reduce=True):
         loss, sample_size, logging_output, _ = self.compute(model, sample, reduce)

@@ -35,6 +35,13 @@ class CtcLabelPriorConfig(FairseqDataclass):
             "--classify-ctc models; with --ctc-prior-weight, both apply); 0: off"
         },
     )
+    ctc_train_blank_penalty_warmup: int = field(
+        default=0,
+        metadata={
+            "help": "--ctc-train-blank-penalty grows linearly from 0 to its value over this many updates (CTC "
+            "learns first by leaving blanks where unsure; the full penalty from the first update slows it badly)"
+        },
+    )
 
 
 class CtcLabelPrior:
@@ -43,14 +50,17 @@ class CtcLabelPrior:
     def __init__(self, cfg):
         self.weight, self.momentum = cfg.ctc_prior_weight, cfg.ctc_prior_momentum
         self.blank_penalty = cfg.ctc_train_blank_penalty
+        self.blank_penalty_warmup = cfg.ctc_train_blank_penalty_warmup
+        self.num_updates = 0  # set by the criterion (set_num_updates)
         if self.weight < 0 or not 0 < self.momentum <= 1:
             raise ValueError(
                 f"--ctc-prior-weight {self.weight} --ctc-prior-momentum {self.momentum}: give a weight "
                 ">= 0 and a momentum in (0, 1]"
             )
-        if self.blank_penalty < 0:
+        if self.blank_penalty < 0 or self.blank_penalty_warmup < 0:
             raise ValueError(
-                f"--ctc-train-blank-penalty {self.blank_penalty}: give a penalty >= 0 (nats taken from the blank)"
+                f"--ctc-train-blank-penalty {self.blank_penalty} --ctc-train-blank-penalty-warmup "
+                f"{self.blank_penalty_warmup}: give a penalty >= 0 (nats taken from the blank) and updates >= 0"
             )
         self.log_prior = None  # (V,) log of the running mean frame posterior, from the first training batch on
 
@@ -63,11 +73,17 @@ class CtcLabelPrior:
         less the blank penalty at ``blank``, or None when neither applies (both off, or only the prior and
         validation before the first training batch)."""
         prior = self._prior_scores(lprobs, padding_mask, update)
-        if self.blank_penalty <= 0:
+        penalty = self.current_blank_penalty()
+        if penalty <= 0:
             return prior
         shift = lprobs.new_zeros(lprobs.size(-1))
-        shift[blank] = self.blank_penalty
+        shift[blank] = penalty
         return (lprobs if prior is None else prior) - shift
+
+    def current_blank_penalty(self):
+        if self.blank_penalty_warmup <= 0:
+            return self.blank_penalty
+        return self.blank_penalty * min(1.0, self.num_updates / self.blank_penalty_warmup)
 
     def _prior_scores(self, lprobs, padding_mask, update):
         if self.weight <= 0:
