@@ -140,8 +140,7 @@ class BnbNatCriterion(FairseqCriterion):
         if self.prior.enabled and not ctc_slots:
             raise ValueError(
                 "--ctc-prior-weight and --ctc-train-blank-penalty train CTC frames: they need a --classify-ctc "
-                "model (or --length-control ctc "
-                "with --criterion bnb_ctc)"
+                "model (or --length-control ctc with --criterion bnb_ctc)"
             )
         if ctc_slots and (self.axe or self.refinement_training):
             raise ValueError(
