@@ -13,7 +13,7 @@ from bnb_fairseq.bert.dictionary import BertDictionary
 from bnb_fairseq.criterions.bnb_ctc import BnbCtcConfig, BnbCtcCriterion, ctc_and_kl
 from bnb_fairseq.generation import ParallelGenerator
 from bnb_fairseq.models.bnb import BnbModel, bnb_small
-from bnb_fairseq.modules import ctc_collapse
+from bnb_fairseq.modules import ctc_best_alignment, ctc_collapse
 
 
 def build(bert_dir, **overrides):
@@ -269,6 +269,49 @@ def test_the_blank_penalty_in_training_lowers_the_blank_score_alone(tiny_bert_di
         return float(out[0].argmax(-1)[real].eq(blank).float().mean())
 
     assert blank_share(3.0) < blank_share(0.0)
+
+
+def test_the_best_path_term_is_the_cross_entropy_of_the_best_alignment(tiny_bert_dir):
+    """--ctc-best-path-weight: the loss adds the weighted cross-entropy of each frame's label on the best CTC
+    alignment (scaled per frame like the KL), and training with it makes greedy decoding drop fewer words."""
+    torch.manual_seed(0)
+    model, task = build(tiny_bert_dir)
+    model.eval()
+    sample = one_batch()
+    net_output = model(**sample["net_input"])
+    lprobs, padding_mask = model.get_normalized_probs(net_output, log_probs=True), net_output[1]["padding_mask"]
+    blank = model.decoder.blank_slot
+    target = model.decoder.output_index(sample["target"])
+    frames, lengths = (~padding_mask).sum(1), target.ne(PAD).sum(1)
+    aligned, _ = ctc_best_alignment(lprobs, target, frames, lengths, blank)
+    nll = -lprobs.gather(2, aligned.unsqueeze(2)).squeeze(2).masked_fill(padding_mask, 0.0).sum()
+    plain = BnbCtcCriterion(BnbCtcConfig(kl_weight=0.0), task)
+    weighted = BnbCtcCriterion(BnbCtcConfig(kl_weight=0.0, ctc_best_path_weight=0.5), task)
+    loss, _, log = weighted(model, sample)
+    assert float(log["best_path"]) == pytest.approx(float(nll), rel=1e-5)
+    ntokens = sample["ntokens"]
+    expected = plain(model, sample)[0] + 0.5 * nll * ntokens / (~padding_mask).sum()
+    assert float(loss) == pytest.approx(float(expected), rel=1e-5)
+    with pytest.raises(ValueError, match="--ctc-best-path-weight -1.0: give a weight >= 0"):
+        BnbCtcCriterion(BnbCtcConfig(ctc_best_path_weight=-1.0), task)
+
+    def greedy_words(weight):
+        torch.manual_seed(0)
+        trained, _ = build(tiny_bert_dir)
+        train = BnbCtcCriterion(BnbCtcConfig(kl_weight=0.0, ctc_best_path_weight=weight), task)
+        opt = torch.optim.Adam(trained.parameters(), lr=3e-3)
+        trained.train()
+        for _ in range(80):
+            opt.zero_grad()
+            train(trained, sample)[0].backward()
+            opt.step()
+        trained.eval()
+        with torch.no_grad():
+            logits, extra = trained(**sample["net_input"])
+        return int(ctc_collapse(logits.argmax(-1), logits[..., 0], extra["padding_mask"], blank)[2].sum())
+
+    # plain CTC leaves most frames blank and drops words; the term keeps more of the target words
+    assert greedy_words(0.0) < greedy_words(1.0) <= int(lengths.sum())
 
 
 # --- 3. ctc_collapse ---

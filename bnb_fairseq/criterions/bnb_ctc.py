@@ -9,7 +9,7 @@ from fairseq import metrics, utils
 from fairseq.criterions import FairseqCriterion, register_criterion
 
 from bnb_fairseq.models.parallel_decoder import is_parallel
-from bnb_fairseq.modules import ctc_aligned_steps, ctc_best_alignment
+from bnb_fairseq.modules import ctc_aligned_steps, ctc_best_alignment, ctc_best_path_nll
 from bnb_fairseq.modules.ctc_label_prior import CtcLabelPrior, CtcLabelPriorConfig, ctc_loss_per_sentence
 from bnb_fairseq.modules.glancing import Glancing, GlancingConfig
 
@@ -18,6 +18,14 @@ from bnb_fairseq.modules.glancing import Glancing, GlancingConfig
 class BnbCtcConfig(GlancingConfig, CtcLabelPriorConfig):
     kl_weight: float = field(
         default=0.1, metadata={"help": "beta: weight of KL(uniform || p) (the original's 'smoothing'); 0 disables it"}
+    )
+    ctc_best_path_weight: float = field(
+        default=0.0,
+        metadata={
+            "help": "add this weight x the cross-entropy of each frame's label on the best CTC alignment "
+            "(per frame, scaled like the KL term): makes each word's frame certain, so that greedy decoding "
+            "drops fewer words; 0: off"
+        },
     )
     no_zero_infinity: bool = field(
         default=False,
@@ -72,6 +80,9 @@ class BnbCtcCriterion(FairseqCriterion):
     def __init__(self, cfg, task):
         super().__init__(task)
         self.kl_weight = cfg.kl_weight
+        self.best_path_weight = cfg.ctc_best_path_weight
+        if self.best_path_weight < 0:
+            raise ValueError(f"--ctc-best-path-weight {self.best_path_weight}: give a weight >= 0 (0: off)")
         self.zero_infinity = not cfg.no_zero_infinity
         self.glancing = Glancing(cfg)
         self.prior = CtcLabelPrior(cfg)
@@ -113,6 +124,7 @@ class BnbCtcCriterion(FairseqCriterion):
         net_output = model(**sample["net_input"], glance=glance, **model_kwargs)
         lprobs = model.get_normalized_probs(net_output, log_probs=True)
         padding_mask = net_output[1]["padding_mask"]
+        ctc_scores = self.prior.scores(lprobs, padding_mask, update=model.training, blank=model.decoder.blank_slot)
         ctc, kl, unfit = ctc_and_kl(
             lprobs,
             padding_mask,
@@ -120,7 +132,7 @@ class BnbCtcCriterion(FairseqCriterion):
             target_lengths,
             model.decoder.blank_slot,
             self.zero_infinity,
-            ctc_scores=self.prior.scores(lprobs, padding_mask, update=model.training, blank=model.decoder.blank_slot),
+            ctc_scores=ctc_scores,
         )
         n_pos = (~padding_mask).sum()
         # the collater counted the target tokens on the host: no device synchronisation per step
@@ -128,6 +140,12 @@ class BnbCtcCriterion(FairseqCriterion):
         # CTC summed over sentences, KL averaged over each sentence's real positions then summed, so
         # both scale with the batch and the loss is reported per target token like fairseq's others.
         loss = ctc + self.kl_weight * kl * (ntokens / n_pos.clamp(min=1))
+        best_path = None
+        if self.best_path_weight > 0:
+            frames = (~padding_mask).sum(1)
+            blank = model.decoder.blank_slot
+            best_path = ctc_best_path_nll(lprobs, target_slots, frames, target_lengths, blank, ctc_scores).sum()
+            loss = loss + self.best_path_weight * best_path * (ntokens / n_pos.clamp(min=1))
         sample_size = ntokens
         logging_output = {
             "loss": loss.data,
@@ -139,6 +157,8 @@ class BnbCtcCriterion(FairseqCriterion):
             "npositions": n_pos.data,
             "unfit": unfit.data,
         }
+        if best_path is not None:
+            logging_output["best_path"] = best_path.data
         if glanced:
             logging_output["glanced"] = glanced[0].sum().data
         parts = {"net_output": net_output, "lprobs": lprobs}
@@ -165,6 +185,8 @@ class BnbCtcCriterion(FairseqCriterion):
         # sentences whose target is longer than CTC can align at this decoder length
         metrics.log_scalar_sum("unfit", total("unfit"))
         metrics.log_derived("ppl", lambda m: utils.get_perplexity(m["ctc"].avg))
+        if any("best_path" in log for log in logging_outputs):  # cross-entropy per frame on the best alignment
+            metrics.log_scalar("best_path", total("best_path") / max(npos, 1) / math.log(2), npos, round=3)
         if any("glanced" in log for log in logging_outputs):  # fraction of decoder slots shown their word
             metrics.log_scalar("glanced", total("glanced") / max(npos, 1), npos, round=3)
 

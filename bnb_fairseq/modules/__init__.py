@@ -9,6 +9,7 @@ from bnb_fairseq.modules.crf import LowRankCRF  # noqa: F401
 from bnb_fairseq.modules.ctc import (  # noqa: F401
     ctc_aligned_steps,
     ctc_best_alignment,
+    ctc_best_path_nll,
     ctc_collapse,
     ctc_output_lengths,
 )
