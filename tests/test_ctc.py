@@ -35,6 +35,20 @@ def brute_force_ctc(lp, target, blank=0):
     return -torch.logsumexp(torch.stack(total), 0) if total else torch.tensor(math.inf)
 
 
+def train_tiny(bert_dir, task, sample, config, steps):
+    """A tiny BnB trained from seed 0 on one batch by the bnb_ctc criterion of ``config`` (Adam 3e-3), in eval mode."""
+    torch.manual_seed(0)
+    model, _ = build(bert_dir)
+    criterion = BnbCtcCriterion(config, task)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    model.train()
+    for _ in range(steps):
+        optimizer.zero_grad()
+        criterion(model, sample)[0].backward()
+        optimizer.step()
+    return model.eval()
+
+
 # --- 1. ctc_and_kl ---
 
 
@@ -254,16 +268,9 @@ def test_the_blank_penalty_in_training_lowers_the_blank_score_alone(tiny_bert_di
     assert float(warming(model, sample)[2]["ctc_loss"]) == pytest.approx(float(expected), rel=1e-5)
 
     def blank_share(penalty):
-        torch.manual_seed(0)
-        trained, _ = build(tiny_bert_dir)
-        train = BnbCtcCriterion(BnbCtcConfig(kl_weight=0.0, ctc_train_blank_penalty=penalty), task)
-        opt = torch.optim.Adam(trained.parameters(), lr=3e-3)
-        trained.train()
-        for _ in range(40):
-            opt.zero_grad()
-            train(trained, sample)[0].backward()
-            opt.step()
-        trained.eval()
+        trained = train_tiny(
+            tiny_bert_dir, task, sample, BnbCtcConfig(kl_weight=0.0, ctc_train_blank_penalty=penalty), 40
+        )
         out = trained(**sample["net_input"])
         real = ~out[1]["padding_mask"]
         return float(out[0].argmax(-1)[real].eq(blank).float().mean())
@@ -296,16 +303,7 @@ def test_the_best_path_term_is_the_cross_entropy_of_the_best_alignment(tiny_bert
         BnbCtcCriterion(BnbCtcConfig(ctc_best_path_weight=-1.0), task)
 
     def greedy_words(weight):
-        torch.manual_seed(0)
-        trained, _ = build(tiny_bert_dir)
-        train = BnbCtcCriterion(BnbCtcConfig(kl_weight=0.0, ctc_best_path_weight=weight), task)
-        opt = torch.optim.Adam(trained.parameters(), lr=3e-3)
-        trained.train()
-        for _ in range(80):
-            opt.zero_grad()
-            train(trained, sample)[0].backward()
-            opt.step()
-        trained.eval()
+        trained = train_tiny(tiny_bert_dir, task, sample, BnbCtcConfig(kl_weight=0.0, ctc_best_path_weight=weight), 80)
         with torch.no_grad():
             logits, extra = trained(**sample["net_input"])
         return int(ctc_collapse(logits.argmax(-1), logits[..., 0], extra["padding_mask"], blank)[2].sum())
