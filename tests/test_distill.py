@@ -1,6 +1,6 @@
 """Sequence-level distillation (bnb_fairseq/tools/distill.py): a tiny bert2bert teacher re-translates
 the training targets; the result must be a complete data directory that bnb trains on, and a
-re-run must only redo what is missing."""
+re-run must only redo what is missing. A BnB teacher decodes in one pass at its blank penalty."""
 
 import filecmp
 import json
@@ -194,12 +194,14 @@ def test_bad_inputs_are_one_clear_error(work, tmp_path):
     write_lines(short, ["only one line"])
     with pytest.raises(SystemExit, match=r"valid\.en has 1 lines but split 'valid' .* has 8 sentences"):
         distill.main(distill_args(work, tmp_path / "c", "--valid-reference", str(short)))
-    assert not any(os.path.exists(tmp_path / d) for d in "abc")  # nothing written
+    with pytest.raises(SystemExit, match=r"a bert2bert \(beam search\) model, which ignores --ctc-blank-penalty"):
+        distill.main(distill_args(work, tmp_path / "d", "--ctc-blank-penalty", "1"))
+    assert not any(os.path.exists(tmp_path / d) for d in "abcd")  # nothing written
 
 
 @pytest.mark.slow
 def test_bnb_trains_on_the_distilled_data(work, tiny_bert_dir, tmp_path):
-    """The output is what it is for: fairseq-train bnb on it; a bnb checkpoint is then refused as teacher."""
+    """The output is what it is for: fairseq-train bnb on it; that bnb checkpoint then distills in its turn."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("OMP_NUM_THREADS", "1")
         proc = run_cli(
@@ -245,20 +247,22 @@ def test_bnb_trains_on_the_distilled_data(work, tiny_bert_dir, tmp_path):
     assert "done training" in log
     assert re.search(r"\| train \| epoch 001 \|.* \| unfit 0 \|", log), log[-2000:]  # every target fits its CTC length
     bnb_ckpt = tmp_path / "ckpt" / "checkpoint_last.pt"
-    with pytest.raises(SystemExit, match="non-autoregressive .* needs an autoregressive teacher") as e:
-        distill.main(
-            [
-                "--teacher",
-                str(bnb_ckpt),
-                "--data",
-                str(work.bin),
-                "-s",
-                "es",
-                "-t",
-                "en",
-                "--out",
-                str(tmp_path / "refused"),
-            ]
-        )
+
+    def distill_from_bnb(out, *extra):
+        args = ["--teacher", str(bnb_ckpt), "--data", str(work.bin), "-s", "es", "-t", "en", "--out", str(out)]
+        return distill.main(args + ["--valid-subset", "none", "--batch-size", "16", "--threads", "1", *extra])
+
+    # a BnB teacher decodes in one pass; the blank penalty decides how much of each frame's output it keeps
+    for penalty in ("0", "10"):
+        assert distill_from_bnb(tmp_path / f"p{penalty}", "--ctc-blank-penalty", penalty) == 0
+        generation = report(tmp_path / f"p{penalty}")["generation"]["one_pass"]
+        assert generation["blank_penalty"] == float(penalty) and generation["ctc_beam"] == 1
+    long_targets = read_lines(str(tmp_path / "p10" / f"train.{PAIR}.en"))
+    assert len(long_targets) == N_TRAIN and all(t[0] == CLS and t[-1] == SEP for t in long_targets)
+    assert report(tmp_path / "p10")["subsets"]["train"]["fallbacks"] == 0  # no frame left blank at penalty 10
+    assert long_targets != read_lines(str(tmp_path / "p0" / f"train.{PAIR}.en"))
+    assert long_targets != read_lines(str(work.bin / f"train.{PAIR}.en"))
+    with pytest.raises(SystemExit, match=r"one-pass \(BnbModel\) model, which ignores --beam: drop it") as e:
+        distill_from_bnb(tmp_path / "refused", "--beam", "2")
     assert str(bnb_ckpt) in str(e.value) and "\n" not in str(e.value)
     assert not os.path.exists(tmp_path / "refused")

@@ -1,14 +1,18 @@
-"""Sequence-level knowledge distillation: re-translate the training set with an autoregressive teacher.
+"""Sequence-level knowledge distillation: re-translate the training set with a teacher.
 
 Non-autoregressive models (bnb) learn far better from a teacher's translations than from the
 original references, whose many valid word orders a parallel decoder cannot choose between (Kim &
 Rush, 2016; Gu et al., 2018). This decodes the chosen splits of a binarized data directory with a
-trained bert2bert checkpoint and writes a new data directory, ready for ``fairseq-train --arch bnb_*``:
+trained checkpoint and writes a new data directory, ready for ``fairseq-train --arch bnb_*``:
 
   python -m bnb_fairseq.tools.distill --teacher ckpt/checkpoint_best.pt --data data-bin -s es -t en \\
       --out data-bin-distilled [--subsets train] [--beam 4] [--lenpen 1.0] [--max-len-a 1.2] \\
       [--max-len-b 10] [--batch-size 64] [--shard-size 1000] [--valid-subset valid] \\
       [--valid-reference raw/valid.en] [--cpu] [--threads N]
+
+The teacher is a bert2bert (beam search: --beam, --lenpen, --max-len-a/-b) or a BnB checkpoint, which
+decodes in its one pass with the decoding settings stored in it (tools/tune_blank_penalty.py --save) or
+--ctc-blank-penalty: its students then learn the output the teacher gives only with a decoding penalty.
 
 The output holds the input's dictionaries, tokenizers and every split unchanged, except the target
 side of the distilled splits, which becomes ``[CLS] hypothesis [SEP]`` line for line. A hypothesis
@@ -34,6 +38,7 @@ from bnb_fairseq.data.staging import commit
 
 logger = logging.getLogger("bnb_fairseq.distill")
 SHARD_DIR = ".distill-shards"
+AR_DEFAULTS = {"beam": 4, "lenpen": 1.0, "max_len_a": 1.2, "max_len_b": 10}  # bert2bert teachers' beam search
 
 
 class DistillError(Exception):
@@ -46,7 +51,9 @@ def get_parser():
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--teacher", required=True, metavar="CKPT", help="autoregressive (bert2bert) checkpoint")
+    p.add_argument(
+        "--teacher", required=True, metavar="CKPT", help="bert2bert (beam search) or BnB (one pass) checkpoint"
+    )
     p.add_argument(
         "--data", required=True, metavar="DATA_BIN", help="binarized data directory (preprocess/binarize.py)"
     )
@@ -54,10 +61,26 @@ def get_parser():
     p.add_argument("-t", "--target-lang", required=True)
     p.add_argument("--out", required=True, metavar="OUT_DIR", help="data directory to write")
     p.add_argument("--subsets", default="train", help="comma-separated splits whose targets are distilled")
-    p.add_argument("--beam", type=int, default=4)
-    p.add_argument("--lenpen", type=float, default=1.0)
-    p.add_argument("--max-len-a", type=float, default=1.2, help="hypotheses have at most a x source length + b pieces")
-    p.add_argument("--max-len-b", type=int, default=10)
+    p.add_argument("--beam", type=int, default=None, help=f"bert2bert teacher (default {AR_DEFAULTS['beam']})")
+    p.add_argument("--lenpen", type=float, default=None, help=f"bert2bert teacher (default {AR_DEFAULTS['lenpen']})")
+    p.add_argument(
+        "--max-len-a",
+        type=float,
+        default=None,
+        help="bert2bert teacher: hypotheses have at most a x source length + b pieces "
+        f"(default {AR_DEFAULTS['max_len_a']})",
+    )
+    p.add_argument(
+        "--max-len-b", type=int, default=None, help=f"bert2bert teacher (default {AR_DEFAULTS['max_len_b']})"
+    )
+    p.add_argument(
+        "--ctc-blank-penalty",
+        type=float,
+        default=None,
+        metavar="P",
+        help="BnB CTC teacher: the blank penalty of its greedy decoding (default: the value stored in the "
+        "checkpoint by tools/tune_blank_penalty.py --save, else 0)",
+    )
     p.add_argument("--batch-size", type=int, default=64, help="sentences per batch")
     p.add_argument("--shard-size", type=int, default=1000, help="sentences per resumable shard")
     p.add_argument(
@@ -125,7 +148,7 @@ def check_inputs(args):
         path = os.path.join(args.data, f"dict.{lang}.txt")
         if not os.path.isfile(path):
             raise DistillError(f"{path}: no such file; --data must be a directory written by preprocess/binarize.py")
-    if args.beam < 1 or args.batch_size < 1 or args.shard_size < 1:
+    if (args.beam is not None and args.beam < 1) or args.batch_size < 1 or args.shard_size < 1:
         raise DistillError("--beam, --batch-size and --shard-size must be at least 1")
     if os.path.abspath(args.out) == os.path.abspath(args.data):
         raise DistillError(f"--out {args.out} is the input data directory; choose a new directory")
@@ -150,7 +173,7 @@ def check_inputs(args):
 
 
 def load_teacher(args, use_cuda):
-    """(models, task) of the teacher checkpoint, on the data of --data, refusing non-AR models."""
+    """(models, task) of the teacher checkpoint, on the data of --data."""
     from fairseq import checkpoint_utils
 
     import bnb_fairseq  # noqa: F401  (registers the task and models)
@@ -166,16 +189,43 @@ def load_teacher(args, use_cuda):
     models, _cfg, task = checkpoint_utils.load_model_ensemble_and_task(
         [args.teacher], arg_overrides=overrides, state=state
     )
-    if not all(is_autoregressive(m) for m in models):
+    autoregressive = [is_autoregressive(m) for m in models]
+    given = {"ctc_blank_penalty": args.ctc_blank_penalty} if all(autoregressive) else beam_options(args)
+    given = [f"--{name.replace('_', '-')}" for name, value in given.items() if value is not None]
+    if given:
+        kind = "a bert2bert (beam search)" if all(autoregressive) else f"a one-pass ({type(models[0]).__name__})"
+        use = (
+            "its beam search takes --beam, --lenpen and --max-len-a/-b"
+            if all(autoregressive)
+            else "it decodes with --ctc-blank-penalty or the settings stored by tools/tune_blank_penalty.py --save"
+        )
         raise DistillError(
-            f"--teacher {args.teacher}: a non-autoregressive ({type(models[0]).__name__}) model; "
-            "distillation needs an autoregressive teacher such as --arch bert2bert_small"
+            f"--teacher {args.teacher} is {kind} model, which ignores {' and '.join(given)}: drop it ({use})"
         )
     for model in models:
         model.eval()
         if use_cuda:
             model.cuda()
     return models, task
+
+
+def beam_options(args):
+    return {name: getattr(args, name) for name in AR_DEFAULTS}
+
+
+def build_teacher_generator(args, task, models):
+    """The generator, and the settings its output depends on: beam search for a bert2bert teacher, the
+    one-pass generator with its resolved decoding options for a BnB teacher."""
+    from dataclasses import asdict
+
+    from bnb_fairseq.models.parallel_decoder import is_autoregressive
+
+    if all(is_autoregressive(m) for m in models):
+        beam = {name: AR_DEFAULTS[name] if value is None else value for name, value in beam_options(args).items()}
+        return task.build_generator(models, argparse.Namespace(**beam)), beam
+    given = {} if args.ctc_blank_penalty is None else {"ctc_blank_penalty": args.ctc_blank_penalty}
+    generator = task.build_generator(models, argparse.Namespace(**given))
+    return generator, {"one_pass": asdict(generator.options)}
 
 
 # --- decoding ---
@@ -415,10 +465,7 @@ def run(args):
         torch.set_num_threads(args.threads)
     use_cuda = torch.cuda.is_available() and not args.cpu
     models, task = load_teacher(args, use_cuda)
-    generator = task.build_generator(
-        models,
-        argparse.Namespace(beam=args.beam, lenpen=args.lenpen, max_len_a=args.max_len_a, max_len_b=args.max_len_b),
-    )
+    generator, generation = build_teacher_generator(args, task, models)
     teacher = os.path.abspath(args.teacher)
     stat = os.stat(teacher)
     # what a shard's content depends on: a resumed run reuses a shard only if all of it is unchanged
@@ -429,10 +476,7 @@ def run(args):
         "data": os.path.abspath(args.data),
         "source_lang": args.source_lang,
         "target_lang": args.target_lang,
-        "beam": args.beam,
-        "lenpen": args.lenpen,
-        "max_len_a": args.max_len_a,
-        "max_len_b": args.max_len_b,
+        **generation,
         "shard_size": args.shard_size,
     }
     report = {
@@ -441,7 +485,7 @@ def run(args):
         "source_lang": args.source_lang,
         "target_lang": args.target_lang,
         "device": "cuda" if use_cuda else "cpu",
-        "generation": {k: settings[k] for k in ("beam", "lenpen", "max_len_a", "max_len_b")},
+        "generation": generation,
         "batch_size": args.batch_size,
         "shard_size": args.shard_size,
         "subsets": {},
