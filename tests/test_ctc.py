@@ -296,6 +296,9 @@ def test_the_best_path_term_is_the_cross_entropy_of_the_best_alignment(tiny_bert
     weighted = BnbCtcCriterion(BnbCtcConfig(kl_weight=0.0, ctc_best_path_weight=0.5), task)
     loss, _, log = weighted(model, sample)
     assert float(log["best_path"]) == pytest.approx(float(nll), rel=1e-5)
+    aligned_loss, _, aligned_log, parts = weighted.compute(model, sample, align=True)  # bnb_janus: one Viterbi for both
+    assert float(aligned_log["best_path"]) == pytest.approx(float(nll), rel=1e-5)
+    assert float(aligned_loss) == pytest.approx(float(loss), rel=1e-6) and parts["aligned_steps"].shape == aligned.shape
     ntokens = sample["ntokens"]
     expected = plain(model, sample)[0] + 0.5 * nll * ntokens / (~padding_mask).sum()
     assert float(loss) == pytest.approx(float(expected), rel=1e-5)

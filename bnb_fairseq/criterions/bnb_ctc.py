@@ -140,11 +140,20 @@ class BnbCtcCriterion(FairseqCriterion):
         # CTC summed over sentences, KL averaged over each sentence's real positions then summed, so
         # both scale with the batch and the loss is reported per target token like fairseq's others.
         loss = ctc + self.kl_weight * kl * (ntokens / n_pos.clamp(min=1))
+        frames = (~padding_mask).sum(1)
+        blank = model.decoder.blank_slot
+        if align:  # bnb_janus: the best alignment under the model's own log-probabilities
+            with torch.no_grad():
+                aligned, score, states = ctc_best_alignment(
+                    lprobs, target_slots, frames, target_lengths, blank, with_states=True
+                )
         best_path = None
         if self.best_path_weight > 0:
-            frames = (~padding_mask).sum(1)
-            blank = model.decoder.blank_slot
-            best_path = ctc_best_path_nll(lprobs, target_slots, frames, target_lengths, blank, ctc_scores).sum()
+            # the same alignment serves when no prior or training penalty changes the scores CTC sums over
+            known = (aligned, score) if align and ctc_scores is None else None
+            best_path = ctc_best_path_nll(
+                lprobs, target_slots, frames, target_lengths, blank, ctc_scores, alignment=known
+            ).sum()
             loss = loss + self.best_path_weight * best_path * (ntokens / n_pos.clamp(min=1))
         sample_size = ntokens
         logging_output = {
@@ -163,11 +172,6 @@ class BnbCtcCriterion(FairseqCriterion):
             logging_output["glanced"] = glanced[0].sum().data
         parts = {"net_output": net_output, "lprobs": lprobs}
         if align:
-            frames = (~padding_mask).sum(1)
-            with torch.no_grad():
-                _, score, states = ctc_best_alignment(
-                    lprobs, target_slots, frames, target_lengths, model.decoder.blank_slot, with_states=True
-                )
             parts["aligned_steps"] = ctc_aligned_steps(states, score, padding_mask)
         return loss, sample_size, logging_output, parts
 

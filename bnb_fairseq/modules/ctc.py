@@ -92,17 +92,20 @@ def ctc_aligned_steps(states, score, padding_mask):
     return torch.where(labelled, position - 1, torch.full_like(position, -1))
 
 
-def ctc_best_path_nll(lprobs, targets, input_lengths, target_lengths, blank, scores=None):
+def ctc_best_path_nll(lprobs, targets, input_lengths, target_lengths, blank, scores=None, alignment=None):
     """(B,) negative log-likelihood of each frame's label on the best CTC alignment (under ``scores``,
     default ``lprobs``; found without gradient), summed over the frames, 0 where the target cannot fit.
+    ``alignment``: that alignment's (slots, score) from ``ctc_best_alignment``, if the caller has it.
 
     CTC spreads a word's mass over the frames it may occupy; where no frame holds it above the blank or its
     neighbour, greedy decoding drops it. Cross-entropy on one alignment makes each word's frame certain.
     """
-    with torch.no_grad():
-        aligned, score = ctc_best_alignment(
-            (lprobs if scores is None else scores).detach(), targets, input_lengths, target_lengths, blank
-        )
+    if alignment is None:
+        with torch.no_grad():
+            alignment = ctc_best_alignment(
+                (lprobs if scores is None else scores).detach(), targets, input_lengths, target_lengths, blank
+            )
+    aligned, score = alignment
     real = torch.arange(lprobs.size(1), device=lprobs.device)[None] < input_lengths[:, None]
     real &= torch.isfinite(score)[:, None]
     nll = -lprobs.gather(2, aligned.unsqueeze(2)).squeeze(2)
