@@ -177,7 +177,6 @@ def load_teacher(args, use_cuda):
     from fairseq import checkpoint_utils
 
     import bnb_fairseq  # noqa: F401  (registers the task and models)
-    from bnb_fairseq.models.parallel_decoder import is_autoregressive
 
     overrides = {"data": args.data, "source_lang": args.source_lang, "target_lang": args.target_lang}
     try:
@@ -189,19 +188,6 @@ def load_teacher(args, use_cuda):
     models, _cfg, task = checkpoint_utils.load_model_ensemble_and_task(
         [args.teacher], arg_overrides=overrides, state=state
     )
-    autoregressive = [is_autoregressive(m) for m in models]
-    given = {"ctc_blank_penalty": args.ctc_blank_penalty} if all(autoregressive) else beam_options(args)
-    given = [f"--{name.replace('_', '-')}" for name, value in given.items() if value is not None]
-    if given:
-        kind = "a bert2bert (beam search)" if all(autoregressive) else f"a one-pass ({type(models[0]).__name__})"
-        use = (
-            "its beam search takes --beam, --lenpen and --max-len-a/-b"
-            if all(autoregressive)
-            else "it decodes with --ctc-blank-penalty or the settings stored by tools/tune_blank_penalty.py --save"
-        )
-        raise DistillError(
-            f"--teacher {args.teacher} is {kind} model, which ignores {' and '.join(given)}: drop it ({use})"
-        )
     for model in models:
         model.eval()
         if use_cuda:
@@ -221,8 +207,20 @@ def build_teacher_generator(args, task, models):
     from bnb_fairseq.models.parallel_decoder import is_autoregressive
 
     if all(is_autoregressive(m) for m in models):
+        if args.ctc_blank_penalty is not None:
+            raise DistillError(
+                f"--teacher {args.teacher} is a bert2bert (beam search) model, which ignores --ctc-blank-penalty: "
+                "drop it (its beam search takes --beam, --lenpen and --max-len-a/-b)"
+            )
         beam = {name: AR_DEFAULTS[name] if value is None else value for name, value in beam_options(args).items()}
         return task.build_generator(models, argparse.Namespace(**beam)), beam
+    given = [f"--{name.replace('_', '-')}" for name, value in beam_options(args).items() if value is not None]
+    if given:
+        raise DistillError(
+            f"--teacher {args.teacher} is a one-pass ({type(models[0]).__name__}) model, which ignores "
+            f"{' and '.join(given)}: drop it (it decodes with --ctc-blank-penalty or the settings stored by "
+            "tools/tune_blank_penalty.py --save)"
+        )
     given = {} if args.ctc_blank_penalty is None else {"ctc_blank_penalty": args.ctc_blank_penalty}
     generator = task.build_generator(models, argparse.Namespace(**given))
     return generator, {"one_pass": asdict(generator.options)}
