@@ -6,6 +6,7 @@ import os
 import sys
 
 import pytest
+import torch
 from conftest import ROOT, run_cli, starts_early, write_lines
 
 DEMO_EN = os.path.join(ROOT, "examples", "demo", "data", "train.en")
@@ -40,6 +41,10 @@ def run_copy_curve(tmp_path_factory, tiny_bert_dir):
             "--label",
             "tiny-copy",
             "--keep-checkpoints",
+            "--average-last",
+            "2",
+            "--average-every",
+            "1",
             "--",
             "--arch",
             "bnb_small",
@@ -87,7 +92,21 @@ def test_copy_curve_end_to_end(copy_curve, tmp_path):
     assert curve["rows"][1]["updates"] == 4 and "--output-vocab" in curve["train_args"]
     assert (work / "curve.png").stat().st_size > 10_000
     kept = sorted(p.name for p in (work / "checkpoints").glob("checkpoint_*_*.pt"))
-    assert [n.rsplit("_", 1)[1] for n in kept] == ["2.pt", "4.pt"]  # --keep-checkpoints
+    assert [n.rsplit("_", 1)[1] for n in kept] == ["1.pt", "2.pt", "3.pt", "4.pt"]  # every update: --average-every 1
+
+    # --average-last 2: each row also scores the mean of its update's save and the one before
+    assert [r["averaged_updates"] for r in rows] == ["1 2", "3 4"]
+    for r in rows:
+        assert 0 <= float(r["averaged_bleu"]) <= 100 and float(r["averaged_length_ratio"]) >= 0
+    assert "learning_curve: 4 updates, the mean of the saves at 3 4: BLEU" in proc.stdout
+    mean = torch.load(work / "averaged" / "checkpoint_mean_4.pt", map_location="cpu", weights_only=True)["model"]
+    saves = [
+        torch.load(work / "checkpoints" / name, map_location="cpu", weights_only=True)["model"] for name in kept[2:]
+    ]
+    moved = [n for n, v in mean.items() if v.is_floating_point() and not torch.equal(saves[0][n], saves[1][n])]
+    assert moved  # training changed the weights between the two saves
+    for n in moved:
+        assert torch.allclose(mean[n], (saves[0][n] + saves[1][n]) / 2, atol=1e-6), n
 
     # the blank penalty is chosen on valid; the last stdout line is the value alone
     tune = [

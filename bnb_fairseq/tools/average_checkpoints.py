@@ -97,6 +97,15 @@ def average_states(paths):
     return newest, dropped
 
 
+def average(paths, out):
+    """Write the mean of ``paths`` to ``out`` (whole or not at all); returns the decoding defaults dropped."""
+    state, dropped = average_states(paths)
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    torch.save(state, out + ".partial")
+    os.replace(out + ".partial", out)
+    return dropped
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoints", nargs="*", help="checkpoint files of one training")
@@ -116,10 +125,7 @@ def main(argv=None):
     out = os.path.abspath(args.output)
     if out in {os.path.abspath(path) for path in paths}:
         p.error(f"--output {args.output} is one of the inputs: write the average to a new file")
-    state, dropped = average_states(paths)
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    torch.save(state, out + ".partial")
-    os.replace(out + ".partial", out)
+    dropped = average(paths, out)
     print(f"average_checkpoints: {args.output} = the mean of {len(paths)}: {', '.join(paths)}", file=sys.stderr)
     if dropped:
         print(

@@ -11,8 +11,10 @@ length ratio and training wall time at the same update counts, on the same data.
 ``run`` trains through fairseq-train (checkpoints every gcd(eval updates) updates, no optimizer
 state), then decodes ``--subset`` with each requested checkpoint (and the last one, if
 ``--max-minutes`` stopped training first), and writes WORK/curve.csv, WORK/curve.json and
-WORK/curve.png. Training seconds exclude checkpoint writing, which fairseq logs, and include
-start-up. ``--copy-text`` builds src = tgt data from any text file (a copy task).
+WORK/curve.png. ``--average-last N`` also scores, at each of those updates, the mean of the last N saves
+(``--average-every K`` updates apart), in the ``averaged_*`` columns. Training seconds exclude checkpoint
+writing, which fairseq logs, and include start-up. ``--copy-text`` builds src = tgt data from any text file
+(a copy task).
 """
 
 import argparse
@@ -44,6 +46,10 @@ FIELDS = [
     "ref_len",
     "sentences",
     "decode_seconds",
+    "averaged_updates",
+    "averaged_bleu",
+    "averaged_length_ratio",
+    "averaged_repeats",
 ]
 
 
@@ -98,7 +104,7 @@ def build_copy_data(text, bert, work, n_valid, n_test, max_len):
 def train(args, train_args, work):
     """Run fairseq-train, returning {updates: train seconds} of the saved checkpoints and the log."""
     save_dir = os.path.join(work, "checkpoints")
-    every = reduce(math.gcd, args.eval_updates)
+    every = save_interval(args)
     cmd = [
         sys.executable,
         "-m",
@@ -155,6 +161,38 @@ def train(args, train_args, work):
     if proc.returncode != 0:
         raise SystemExit(f"error: fairseq-train failed ({proc.returncode}); see {log_path}")
     return save_dir, times, ctc
+
+
+def save_interval(args):
+    """Saves come every gcd(eval updates, --average-every) updates."""
+    return reduce(math.gcd, args.eval_updates + ([args.average_every] if args.average_every else []))
+
+
+def averaged_scores(args, save_dir, updates, reference, work):
+    """Scores of the mean of the --average-last saves ending at ``updates``, --average-every apart (None when
+    the training has not saved them all)."""
+    from bnb_fairseq.tools.average_checkpoints import average
+
+    step = args.average_every or save_interval(args)
+    wanted = [updates - i * step for i in reversed(range(args.average_last))]
+    paths = []
+    for u in wanted:
+        found = glob.glob(os.path.join(save_dir, f"checkpoint_*_{u}.pt")) if u > 0 else []
+        if not found:
+            print(f"learning_curve: {updates} updates: no save at update {u}, nothing to average", flush=True)
+            return None
+        paths.append(found[0])
+    out = os.path.join(work, "averaged", f"checkpoint_mean_{updates}.pt")
+    average(paths, out)
+    scores = decode(out, args.data, args.subset, reference, args.cased, args.max_tokens, args.ctc_blank_penalty)
+    if not args.keep_checkpoints:
+        os.remove(out)
+    return {
+        "averaged_updates": " ".join(str(u) for u in wanted),
+        "averaged_bleu": scores["bleu"],
+        "averaged_length_ratio": scores["length_ratio"],
+        "averaged_repeats": scores["repeats"],
+    }
 
 
 def load_for_decoding(checkpoint, data, subset):
@@ -239,6 +277,16 @@ def run(args, train_args):
             f"length ratio {scores['length_ratio']}, repeats {scores['repeats']}  e.g. {scores['example']!r}",
             flush=True,
         )
+        if args.average_last > 1:
+            averaged = averaged_scores(args, save_dir, updates, reference, work)
+            if averaged:
+                rows[-1].update(averaged)
+                print(
+                    f"learning_curve: {updates} updates, the mean of the saves at {averaged['averaged_updates']}: "
+                    f"BLEU {averaged['averaged_bleu']}, length ratio {averaged['averaged_length_ratio']}, "
+                    f"repeats {averaged['averaged_repeats']}",
+                    flush=True,
+                )
     if not args.keep_checkpoints:
         for path in glob.glob(os.path.join(save_dir, "checkpoint*.pt")):
             os.remove(path)
@@ -341,6 +389,18 @@ def main(argv=None):
     r.add_argument("--test-lines", type=int, default=300, help="copy mode: held-out test lines")
     r.add_argument("--max-len", type=int, default=128, help="copy mode: binarize --max-len")
     r.add_argument("--keep-checkpoints", action="store_true")
+    r.add_argument(
+        "--average-last",
+        type=int,
+        default=1,
+        help="also score, at each evaluated update, the mean of the last N saves (tools/average_checkpoints.py)",
+    )
+    r.add_argument(
+        "--average-every",
+        type=int,
+        default=None,
+        help="updates between the averaged saves (default: the save interval, gcd of --eval-updates)",
+    )
     pl = sub.add_parser("plot", help="draw several curve.json files in one figure")
     pl.add_argument("curves", nargs="+")
     pl.add_argument("--out", required=True)
@@ -356,6 +416,8 @@ def main(argv=None):
         p.error(f"--eval-updates {args.eval_updates!r}: give comma-separated integers, e.g. 100,300,1000")
     if not args.eval_updates or args.eval_updates[0] <= 0:
         p.error("--eval-updates: update counts must be positive")
+    if args.average_last < 1 or (args.average_every is not None and args.average_every <= 0):
+        p.error("--average-last and --average-every: give positive integers")
     run(args, train_args)
     return 0
 
