@@ -8,7 +8,7 @@ import torch
 from conftest import run_cli, run_generate
 
 from bnb_fairseq.generation.decoding import StoredDecodingDefaults
-from bnb_fairseq.tools.average_checkpoints import main
+from bnb_fairseq.tools.average_checkpoints import main, update_saves
 
 
 def shifted_saves(checkpoint, save_dir, updates):
@@ -48,6 +48,27 @@ def test_mean_of_the_last_saves_decodes(tiny_ctc, demo_data, tmp_path):
     hypotheses = [line for line in out_lines if line.startswith("H-")]
     with open(demo_data.raw / "test.es", encoding="utf-8") as f:
         assert len(hypotheses) == sum(1 for _ in f)
+
+
+def test_a_newer_checkpoint_last_is_the_newest_save(tiny_ctc, tmp_path):
+    """A training stopped between two interval saves: its checkpoint_last.pt is averaged with them, and
+    not when it is the last interval save itself."""
+    base, paths = shifted_saves(tiny_ctc.checkpoint, tmp_path / "ckpt", (10, 20))
+    state = torch.load(paths[1], map_location="cpu", weights_only=False)
+    state["optimizer_history"][-1]["num_updates"] = 20
+    torch.save(state, tmp_path / "ckpt" / "checkpoint_last.pt")  # the save at 20 again
+    assert update_saves(str(tmp_path / "ckpt"), 2) == [str(p) for p in paths]
+    state["optimizer_history"][-1]["num_updates"] = 27
+    state["model"] = {n: v + 4 if v.is_floating_point() else v for n, v in base.items()}
+    torch.save(state, tmp_path / "ckpt" / "checkpoint_last.pt")  # stopped by time at update 27
+    last = str(tmp_path / "ckpt" / "checkpoint_last.pt")
+    assert update_saves(str(tmp_path / "ckpt"), 2) == [str(paths[1]), last]
+    assert update_saves(str(tmp_path / "ckpt"), 2, upto=20) == [str(p) for p in paths]
+    main(["--output", str(tmp_path / "mean.pt"), "--dir", str(tmp_path / "ckpt"), "--last", "2"])
+    mean = torch.load(tmp_path / "mean.pt", map_location="cpu", weights_only=True)
+    assert mean["extra_state"]["averaged_from"] == ["checkpoint_1_20.pt", "checkpoint_last.pt"]
+    name, weight = next((n, v) for n, v in base.items() if v.is_floating_point())
+    assert torch.allclose(mean["model"][name], weight + 2.5, atol=1e-5)  # shifts 1 and 4
 
 
 def test_refusals_name_the_problem(tiny_ctc, tiny_b2b, tmp_path, capsys):

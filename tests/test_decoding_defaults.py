@@ -66,6 +66,7 @@ def run_demo(tmp_path_factory, tiny_bert_dir):
             "WORK": str(work),
             "BERT": tiny_bert_dir,
             "MAX_UPDATE": "150",
+            "SAVE_EVERY": "25",
             "STOP_MINUTES": "5",
             "BLANK_PENALTY_CANDIDATES": "2",
             "OMP_NUM_THREADS": "1",
@@ -92,6 +93,13 @@ def test_demo_checkpoint_decodes_with_its_tuned_penalty(tmp_path, demo_run):
         -3000:
     ]
     demo_bleu = float(re.search(r"^BLEU = ([\d.]+)", demo.stdout, re.M).group(1))
+    # the demo decodes the mean of its last three saves (the three update-interval saves it keeps; fairseq
+    # skips an interval save that falls on an epoch's end), which carries the tuned penalty
+    assert "fairseq-generate the test set with " + str(work / "checkpoints" / "checkpoint_average.pt") in out
+    averaged = torch.load(work / "checkpoints" / "checkpoint_average.pt", map_location="cpu", weights_only=True)
+    kept = sorted((work / "checkpoints").glob("checkpoint_*_*.pt"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))
+    assert len(kept) == 3 and kept[-1].name.endswith("_150.pt")
+    assert averaged["extra_state"]["averaged_from"] == [p.name for p in kept]
     generated = (work / "generate-test.txt").read_text(encoding="utf-8")
     d_lines = {int(i): t for i, t in re.findall(r"^D-(\d+)\t\S+\t(.*)$", generated, re.M)}
     with open(os.path.join(raw, "test.es"), encoding="utf-8") as f:
@@ -100,7 +108,7 @@ def test_demo_checkpoint_decodes_with_its_tuned_penalty(tmp_path, demo_run):
         refs = [line.rstrip("\n") for line in f]
 
     hub = BnbModel.from_pretrained(
-        str(work / "checkpoints"), checkpoint_file="checkpoint_last.pt", data_name_or_path=str(work / "data-bin")
+        str(work / "checkpoints"), checkpoint_file="checkpoint_average.pt", data_name_or_path=str(work / "data-bin")
     )
     outputs = hub.translate(sources)
     assert outputs == [d_lines[i] for i in range(len(sources))]
@@ -121,7 +129,7 @@ def test_demo_checkpoint_decodes_with_its_tuned_penalty(tmp_path, demo_run):
             "-t",
             "en",
             "--path",
-            str(work / "checkpoints" / "checkpoint_last.pt"),
+            str(work / "checkpoints" / "checkpoint_average.pt"),
             "--gen-subset",
             "test",
             "--batch-size",
@@ -143,7 +151,7 @@ def test_demo_checkpoint_decodes_with_its_tuned_penalty(tmp_path, demo_run):
             sys.executable,
             "-m",
             "bnb_fairseq.tools.package",
-            str(work / "checkpoints" / "checkpoint_last.pt"),
+            str(work / "checkpoints" / "checkpoint_average.pt"),
             str(work / "data-bin"),
             str(package),
         ]
@@ -167,7 +175,7 @@ def test_demo_checkpoint_decodes_with_its_tuned_penalty(tmp_path, demo_run):
             "-t",
             "en",
             "--path",
-            str(work / "checkpoints" / "checkpoint_last.pt"),
+            str(work / "checkpoints" / "checkpoint_average.pt"),
             "--bpe",
             "bert_wordpiece",
             "--buffer-size",

