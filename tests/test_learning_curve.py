@@ -33,7 +33,7 @@ def run_copy_curve(tmp_path_factory, tiny_bert_dir):
             "--work",
             str(work),
             "--eval-updates",
-            "2,4",
+            "2,6,8",
             "--valid-lines",
             "6",
             "--test-lines",
@@ -77,10 +77,10 @@ def copy_curve(background, request):
 @pytest.mark.slow
 def test_copy_curve_end_to_end(copy_curve, tmp_path):
     lines, work, proc = copy_curve
-    assert "learning_curve: 4 updates" in proc.stdout
+    assert "learning_curve: 8 updates" in proc.stdout
     with open(work / "curve.csv", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    assert [int(r["updates"]) for r in rows] == [2, 4]
+    assert [int(r["updates"]) for r in rows] == [2, 6, 8]
     for r in rows:
         assert r["label"] == "tiny-copy"
         assert int(r["sentences"]) == 9  # every test line decoded
@@ -89,19 +89,24 @@ def test_copy_curve_end_to_end(copy_curve, tmp_path):
     assert float(rows[1]["train_seconds"]) >= float(rows[0]["train_seconds"])  # tiny updates: equal once rounded
     with open(work / "curve.json", encoding="utf-8") as f:
         curve = json.load(f)
-    assert curve["rows"][1]["updates"] == 4 and "--output-vocab" in curve["train_args"]
+    assert curve["rows"][1]["updates"] == 6 and "--output-vocab" in curve["train_args"]
     assert (work / "curve.png").stat().st_size > 10_000
     kept = sorted(p.name for p in (work / "checkpoints").glob("checkpoint_*_*.pt"))
-    assert [n.rsplit("_", 1)[1] for n in kept] == ["1.pt", "2.pt", "3.pt", "4.pt"]  # every update: --average-every 1
+    assert [n.rsplit("_", 1)[1] for n in kept] == [f"{u}.pt" for u in range(1, 9)]  # every update: --average-every 1
+    # update 6 ends the first epoch (45 training lines, 8 a batch), where fairseq writes only checkpoint_last.pt:
+    # the tool kept a copy, so that row 6 scores the weights of update 6, not those of the final update
+    assert "checkpoint_last.pt (epoch 1 @ 6 updates" in (work / "train.log").read_text(encoding="utf-8")
+    epoch_end = torch.load(work / "checkpoints" / "checkpoint_1_6.pt", map_location="cpu", weights_only=True)
+    assert epoch_end["optimizer_history"][-1]["num_updates"] == 6
 
     # --average-last 2: each row also scores the mean of its update's save and the one before
-    assert [r["averaged_updates"] for r in rows] == ["1 2", "3 4"]
+    assert [r["averaged_updates"] for r in rows] == ["1 2", "5 6", "7 8"]
     for r in rows:
         assert 0 <= float(r["averaged_bleu"]) <= 100 and float(r["averaged_length_ratio"]) >= 0
-    assert "learning_curve: 4 updates, the mean of the saves at 3 4: BLEU" in proc.stdout
-    mean = torch.load(work / "averaged" / "checkpoint_mean_4.pt", map_location="cpu", weights_only=True)["model"]
+    assert "learning_curve: 8 updates, the mean of the saves at 7 8: BLEU" in proc.stdout
+    mean = torch.load(work / "averaged" / "checkpoint_mean_8.pt", map_location="cpu", weights_only=True)["model"]
     saves = [
-        torch.load(work / "checkpoints" / name, map_location="cpu", weights_only=True)["model"] for name in kept[2:]
+        torch.load(work / "checkpoints" / name, map_location="cpu", weights_only=True)["model"] for name in kept[-2:]
     ]
     moved = [n for n, v in mean.items() if v.is_floating_point() and not torch.equal(saves[0][n], saves[1][n])]
     assert moved  # training changed the weights between the two saves

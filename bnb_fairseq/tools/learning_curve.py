@@ -24,6 +24,7 @@ import json
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -31,7 +32,7 @@ from functools import reduce
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PLUGIN_DIR = os.path.join(ROOT, "bnb_fairseq")
-SAVED = re.compile(r"Saved checkpoint (\S+) \(epoch \d+ @ (\d+) updates.*writing took ([\d.]+) seconds")
+SAVED = re.compile(r"Saved checkpoint (\S+) \(epoch (\d+) @ (\d+) updates.*writing took ([\d.]+) seconds")
 TRAIN_INNER = re.compile(r"train_inner \|.* ctc=([\d.]+).*num_updates=(\d+)")
 FIELDS = [
     "label",
@@ -154,13 +155,26 @@ def train(args, train_args, work):
                 print(f"  update {m.group(2)}: ctc {m.group(1)} bits/token", flush=True)
             m = SAVED.search(line)
             if m:
-                saving += float(m.group(3))
-                updates = int(m.group(2))
+                saving += float(m.group(4))
+                updates = int(m.group(3))
                 times[updates] = time.time() - start - saving
                 ctc[updates] = last_ctc
+                if updates % every == 0:
+                    keep_epoch_end_save(save_dir, m.group(1), int(m.group(2)), updates)
     if proc.returncode != 0:
         raise SystemExit(f"error: fairseq-train failed ({proc.returncode}); see {log_path}")
     return save_dir, times, ctc
+
+
+def keep_epoch_end_save(save_dir, saved, epoch, updates):
+    """fairseq writes no interval save at an update that ends an epoch, only checkpoint_last.pt, which later
+    saves overwrite: copy it now under the interval save's name, so that this update is scored with its own
+    weights (fairseq logs the save once written, and the next save is at least one update away)."""
+    if os.path.basename(saved) != "checkpoint_last.pt" or glob.glob(
+        os.path.join(save_dir, f"checkpoint_*_{updates}.pt")
+    ):
+        return
+    shutil.copyfile(saved, os.path.join(save_dir, f"checkpoint_{epoch}_{updates}.pt"))
 
 
 def save_interval(args):
