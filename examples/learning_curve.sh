@@ -9,7 +9,8 @@
 # Settings (environment): DATA, SRC, TGT (binarized data; default: the demo data, binarized on the
 # fly into $WORK/data-bin), COPY_TEXT (instead of DATA: a text file for a src = tgt copy task),
 # REFERENCE (raw reference of the test split), EVAL_UPDATES (default 100,300,1000), MAX_MINUTES,
-# LABEL, BLANK_PENALTY (decode with this --ctc-blank-penalty), BERT (default: the MiniLM checkpoint).
+# LABEL, BLANK_PENALTY (decode with this --ctc-blank-penalty), BERT (default: the MiniLM checkpoint),
+# AVERAGE_LAST, AVERAGE_EVERY (also score the mean of the last N saves, K updates apart, at each point).
 # Writes $WORK/curve.csv, curve.json, curve.png.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +24,8 @@ opts=(--work "$WORK" --eval-updates "$EVAL_UPDATES")
 [[ -n "${LABEL:-}" ]] && opts+=(--label "$LABEL")
 [[ -n "${REFERENCE:-}" ]] && opts+=(--reference "$REFERENCE")
 [[ -n "${BLANK_PENALTY:-}" ]] && opts+=(--ctc-blank-penalty "$BLANK_PENALTY")
+[[ -n "${AVERAGE_LAST:-}" ]] && opts+=(--average-last "$AVERAGE_LAST")
+[[ -n "${AVERAGE_EVERY:-}" ]] && opts+=(--average-every "$AVERAGE_EVERY")
 if [[ -n "${COPY_TEXT:-}" ]]; then
   opts+=(--copy-text "$COPY_TEXT" --bert "$BERT")
 else
