@@ -170,11 +170,15 @@ def keep_epoch_end_save(save_dir, saved, epoch, updates):
     """fairseq writes no interval save at an update that ends an epoch, only checkpoint_last.pt, which later
     saves overwrite: copy it now under the interval save's name, so that this update is scored with its own
     weights (fairseq logs the save once written, and the next save is at least one update away)."""
-    if os.path.basename(saved) != "checkpoint_last.pt" or glob.glob(
-        os.path.join(save_dir, f"checkpoint_*_{updates}.pt")
-    ):
+    if os.path.basename(saved) != "checkpoint_last.pt" or interval_save(save_dir, updates):
         return
     shutil.copyfile(saved, os.path.join(save_dir, f"checkpoint_{epoch}_{updates}.pt"))
+
+
+def interval_save(save_dir, updates):
+    """The update-interval save ``checkpoint_E_U.pt`` of update U, or None."""
+    found = glob.glob(os.path.join(save_dir, f"checkpoint_*_{updates}.pt"))
+    return found[0] if found else None
 
 
 def save_interval(args):
@@ -189,13 +193,11 @@ def averaged_scores(args, save_dir, updates, reference, work):
 
     step = args.average_every or save_interval(args)
     wanted = [updates - i * step for i in reversed(range(args.average_last))]
-    paths = []
-    for u in wanted:
-        found = glob.glob(os.path.join(save_dir, f"checkpoint_*_{u}.pt")) if u > 0 else []
-        if not found:
-            print(f"learning_curve: {updates} updates: no save at update {u}, nothing to average", flush=True)
-            return None
-        paths.append(found[0])
+    paths = [interval_save(save_dir, u) if u > 0 else None for u in wanted]
+    if None in paths:
+        missing = wanted[paths.index(None)]
+        print(f"learning_curve: {updates} updates: no save at update {missing}, nothing to average", flush=True)
+        return None
     out = os.path.join(work, "averaged", f"checkpoint_mean_{updates}.pt")
     average(paths, out)
     scores = decode(out, args.data, args.subset, reference, args.cased, args.max_tokens, args.ctc_blank_penalty)
@@ -245,14 +247,9 @@ def decode(checkpoint, data, subset, reference, cased, max_tokens, blank_penalty
     }
 
 
-def checkpoint_updates(path):
-    import torch
-
-    state = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
-    return int(state["optimizer_history"][-1]["num_updates"])
-
-
 def run(args, train_args):
+    from bnb_fairseq.tools.average_checkpoints import saved_updates
+
     work = os.path.abspath(args.work)
     os.makedirs(work, exist_ok=True)
     reference = args.reference
@@ -269,11 +266,10 @@ def run(args, train_args):
     save_dir, times, ctc = train(args, train_args, work)
     points = [u for u in args.eval_updates if u in times]
     last = os.path.join(save_dir, "checkpoint_last.pt")
-    final = checkpoint_updates(last) if os.path.exists(last) else None
+    final = saved_updates(last) if os.path.exists(last) else None
     rows = []
     for updates in sorted(set(points + ([final] if final else []))):
-        found = glob.glob(os.path.join(save_dir, f"checkpoint_*_{updates}.pt"))
-        path = found[0] if found else last
+        path = interval_save(save_dir, updates) or last
         scores = decode(path, args.data, args.subset, reference, args.cased, args.max_tokens, args.ctc_blank_penalty)
         train_seconds = times.get(updates)
         rows.append(
