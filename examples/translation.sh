@@ -41,7 +41,7 @@ source examples/demo/ar_recipe.sh   # AR_RECIPE_ARGS: the bert2bert teacher's
 [[ -n "$TARGET_BERT" ]] && RECIPE_ARGS+=(--decoder-bert-checkpoint "$TARGET_BERT") \
   && AR_RECIPE_ARGS+=(--decoder-bert-checkpoint "$TARGET_BERT")
 RAW=$WORK/raw BIN=$WORK/data-bin DISTILLED=$WORK/data-bin-distilled GEN=$WORK/generate-test.txt
-TRAINED_TEACHER=$(recipe_checkpoint "$WORK/teacher")   # with VALIDATE=1 the teacher is chosen on valid BLEU too
+TRAINED_TEACHER=$(recipe_checkpoint "$WORK/teacher")   # with VALIDATE=1 the teacher is chosen on valid BLEU too (AVERAGE_LAST: the mean of its saves)
 TEACHER=${TEACHER:-$TRAINED_TEACHER}
 CKPT=$(recipe_checkpoint "$WORK/checkpoints")
 STUDENT_DATA=$BIN

@@ -12,7 +12,7 @@ import pytest
 import torch
 from conftest import DEMO_DATA, ROOT, SEP, run_cli, starts_early, write_lines
 
-from bnb_fairseq.tools import finetune_glue, prepare_squad, prepare_summarization, score
+from bnb_fairseq.tools import average_checkpoints, finetune_glue, prepare_squad, prepare_summarization, score
 
 SQUAD = os.path.join(ROOT, "tests", "data", "squad_tiny.json")
 GLUE = os.path.join(ROOT, "tests", "data", "glue_tiny")
@@ -71,7 +71,8 @@ def check_scores(stdout, work, names):
 @starts_early("qg")
 def run_qg(tmp_path_factory, tiny_bert_dir):
     work = tmp_path_factory.mktemp("qg")
-    return work, run_recipe("question_generation.sh", work, tiny_bert_dir)
+    # decodes the mean of its last two saves (AVERAGE_LAST): every update is saved, four in all
+    return work, run_recipe("question_generation.sh", work, tiny_bert_dir, AVERAGE_LAST="2", SAVE_EVERY="1")
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +95,15 @@ def test_question_generation_recipe(qg):
     assert max(map(len, sources)) <= 64  # FAST mode's MAX_LEN: contexts were cut to fit
     assert answered_ids(work / "generate-test.txt") == list(range(SQUAD_QUESTIONS))
     assert count_lines(work / "generate-test.hyp") == SQUAD_QUESTIONS
+    # the test split was decoded with the mean of the last two saves, the last one (update 4) among them
+    from fairseq import checkpoint_utils
+
+    average = work / "checkpoints" / "checkpoint_average.pt"
+    assert f"the mean of the last 2 saves: {average}" in stdout
+    assert f"loading model(s) from {average}" in (work / "generate-test.txt.log").read_text()
+    averaged_from = checkpoint_utils.load_checkpoint_to_cpu(str(average))["extra_state"]["averaged_from"]
+    updates = [average_checkpoints.saved_updates(work / "checkpoints" / name) for name in averaged_from]
+    assert len(updates) == 2 and updates[0] < updates[1] == 4
     printed = check_scores(stdout, work, ["BLEU-4", "METEOR", "ROUGE-L"])
     assert printed["METEOR"] is not None, "METEOR not computed: make install puts WordNet 3.0 in the environment"
 
@@ -526,6 +536,18 @@ def test_steps_are_checked(tmp_path, tiny_bert_dir):
         env_extra={"BERT": tiny_bert_dir, "WORK": str(tmp_path), "STEPS": "generate", **VENV_PATH},
     )
     assert proc.returncode == 1 and f"{tmp_path}/checkpoints/checkpoint_last.pt not found" in proc.stderr
+    proc = run_cli(
+        ["bash", "examples/question_generation.sh"],
+        check=False,
+        env_extra={"BERT": tiny_bert_dir, "WORK": str(tmp_path), "VALIDATE": "1", "AVERAGE_LAST": "3", **VENV_PATH},
+    )
+    assert proc.returncode == 1 and "VALIDATE=1 decodes the checkpoint with the best valid BLEU" in proc.stderr
+    proc = run_cli(
+        ["bash", "examples/question_generation.sh"],
+        check=False,
+        env_extra={"BERT": tiny_bert_dir, "WORK": str(tmp_path), "AVERAGE_LAST": "two", **VENV_PATH},
+    )
+    assert proc.returncode == 1 and "both must be whole numbers >= 1" in proc.stderr
 
 
 def write_wordnet(root, synonyms):
