@@ -1,6 +1,7 @@
 """tools.average_checkpoints: the mean of one training's saves is a checkpoint fairseq-generate decodes;
 saves of another model, too few saves, or an output over an input are one error each."""
 
+import os
 import sys
 
 import pytest
@@ -30,6 +31,7 @@ def test_mean_of_the_last_saves_decodes(tiny_ctc, demo_data, tmp_path):
     out = tmp_path / "avg" / "average.pt"
     main(["--output", str(out), "--dir", str(tmp_path / "ckpt"), "--last", "2", "--upto-update", "30"])
     state = torch.load(out, map_location="cpu", weights_only=False)
+    assert os.listdir(out.parent) == ["average.pt"]  # its temporary file renamed, nothing left beside it
     assert state["extra_state"]["averaged_from"] == ["checkpoint_1_20.pt", "checkpoint_1_30.pt"]
     floats = [n for n, v in base.items() if v.is_floating_point()]
     assert floats and len(floats) > len(base) - 3

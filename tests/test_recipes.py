@@ -71,7 +71,7 @@ def check_scores(stdout, work, names):
 @starts_early("qg")
 def run_qg(tmp_path_factory, tiny_bert_dir):
     work = tmp_path_factory.mktemp("qg")
-    # decodes the mean of its last two saves (AVERAGE_LAST): every update is saved, four in all
+    # decodes the mean of its last two saves (AVERAGE_LAST): a save every update (but one that ends an epoch)
     return work, run_recipe("question_generation.sh", work, tiny_bert_dir, AVERAGE_LAST="2", SAVE_EVERY="1")
 
 

@@ -20,6 +20,7 @@ import argparse
 import os
 import re
 import sys
+import tempfile
 
 import torch
 
@@ -114,9 +115,18 @@ def average_states(paths):
 def average(paths, out):
     """Write the mean of ``paths`` to ``out`` (whole or not at all); returns the decoding defaults dropped."""
     state, dropped = average_states(paths)
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    torch.save(state, out + ".partial")
-    os.replace(out + ".partial", out)
+    folder = os.path.dirname(os.path.abspath(out))
+    os.makedirs(folder, exist_ok=True)
+    # a temporary file of its own: the nodes of a multi-node recipe may all write the same mean at once
+    fd, partial = tempfile.mkstemp(dir=folder, prefix=os.path.basename(out) + ".", suffix=".partial")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(state, f)
+        os.replace(partial, out)
+    except BaseException:
+        if os.path.exists(partial):
+            os.remove(partial)
+        raise
     return dropped
 
 
