@@ -97,6 +97,19 @@ def test_cross_attention_init_from_self_attention(tiny_bert_dir):
                     assert torch.equal(ours[name], p) == should_match, name
 
 
+def test_cross_attention_init_auto_copies_for_janus_only(tiny_bert_dir):
+    """The default copies the self-attention for --janus models (the AR view starts as bert2bert's decoder)
+    and keeps BnB's random start otherwise; the config records the choice, so a reload builds the same."""
+    for janus, expected in ((True, "self"), (False, "random")):
+        model, cfg, _ = build(tiny_bert_dir, janus=janus)
+        assert cfg.cross_attention_init == expected
+        layer = model.decoder.encoder.layer[0]
+        copied = torch.equal(layer.crossattention.self.query.weight, layer.attention.self.query.weight)
+        assert copied == (expected == "self")
+    _, cfg, _ = build(tiny_bert_dir, janus=True, cross_attention_init="random")
+    assert cfg.cross_attention_init == "random"  # an explicit choice is kept
+
+
 def test_trimmed_output_vocabulary(tiny_bert_dir):
     full, _, task = build(tiny_bert_dir)
     trimmed, cfg, _ = build(tiny_bert_dir)
