@@ -2,9 +2,12 @@
 decoder's weights, its cache equals the full pass, the joint loss aligns the two views correctly, and one
 tiny checkpoint decodes both ways and reranks itself through the CLIs and the Python API."""
 
+import os
+import re
+
 import pytest
 import torch
-from conftest import PAD, run_generate, run_interactive, starts_early, train_tiny
+from conftest import PAD, demo_slice, run_cli, run_generate, run_interactive, starts_early, train_tiny
 from test_length_classify import build, make_sample
 
 from bnb_fairseq.criterions.bnb_ctc import BnbCtcConfig, BnbCtcCriterion
@@ -347,3 +350,59 @@ def test_benchmark_rows_of_a_janus_model(tiny_janus, demo_data, tmp_path):
         "janus JANUS CTC beam 2 at blank penalties 0,2 + own AR view reranking",
     ]
     assert all(row["sentences"] == 8 for row in result["rows"])  # every row decoded every sentence
+
+
+@starts_early("demo_janus_run")
+def run_demo_janus(tmp_path_factory, tiny_bert_dir):
+    """`JANUS=1 make demo`'s script on a small demo slice with the tiny BERT: (work, raw data, its output)."""
+    tmp_path = tmp_path_factory.mktemp("demo_janus_run")
+    raw = demo_slice(str(tmp_path / "raw"), 32, 4, 5)
+    work = tmp_path / "demo"
+    demo = run_cli(
+        ["bash", "examples/demo/run_demo.sh"],
+        env_extra={
+            "DATA": raw,
+            "WORK": str(work),
+            "BERT": tiny_bert_dir,
+            "MAX_UPDATE": "6",
+            "AVERAGE_LAST": "1",
+            "BLANK_PENALTY": "0",
+            "JANUS": "1",
+            "OMP_NUM_THREADS": "1",
+        },
+    )
+    return work, raw, demo
+
+
+@pytest.fixture(scope="module")
+def demo_janus_run(background, request):
+    return background.result(run_demo_janus, request)
+
+
+@pytest.mark.slow
+def test_the_demo_trains_janus_and_decodes_three_ways(demo_janus_run):
+    """JANUS=1: the demo's checkpoint is a JANUS model (its cross-attention copied, the default with --janus),
+    and its three test outputs (one pass, AR view beam 4, self-reranked) are the Python API's for the same
+    options, each scored, one line per input."""
+    work, raw, demo = demo_janus_run
+    out = demo.stdout + demo.stderr
+    assert "nar_loss" in out and "ar_nll" in out  # bnb_janus trained it
+    assert len(re.findall(r"^BLEU = [\d.]+", demo.stdout, re.M)) == 3, demo.stdout[-3000:]
+    checkpoint = work / "checkpoints" / "checkpoint_last.pt"
+    saved = torch.load(checkpoint, map_location="cpu", weights_only=False)["cfg"]["model"]
+    assert saved["janus"] and saved["janus_ar_segment"] and saved["cross_attention_init"] == "self"
+    with open(os.path.join(raw, "test.es"), encoding="utf-8") as f:
+        sources = [line.rstrip("\n") for line in f]
+    hub = BnbModel.from_pretrained(
+        str(checkpoint.parent), checkpoint_file=checkpoint.name, data_name_or_path=str(work / "data-bin")
+    )
+    expected = {
+        "": hub.translate(sources, ctc_blank_penalty=0.0),
+        ".ar": hub.translate(sources, decode_mode="ar", beam=4, max_len_a=1.2, max_len_b=10),
+        ".rerank": hub.translate(sources, ctc_beam=4, iter_decode_with_external_reranker=True, ctc_blank_penalty=0.0),
+    }
+    for way, lines in expected.items():
+        generated = (work / f"generate-test{way}.txt").read_text(encoding="utf-8")
+        d_lines = {int(i): t for i, t in re.findall(r"^D-(\d+)\t\S+\t(.*)$", generated, re.M)}
+        assert [d_lines[i] for i in range(len(sources))] == lines, way
+    assert expected[".ar"] != expected[""]  # the AR view decodes differently from the one pass

