@@ -406,3 +406,5 @@ def test_the_demo_trains_janus_and_decodes_three_ways(demo_janus_run):
         d_lines = {int(i): t for i, t in re.findall(r"^D-(\d+)\t\S+\t(.*)$", generated, re.M)}
         assert [d_lines[i] for i in range(len(sources))] == lines, way
     assert expected[".ar"] != expected[""]  # the AR view decodes differently from the one pass
+    refused = run_cli(["bash", "examples/demo/run_demo.sh"], check=False, env_extra={"JANUS": "yes"})
+    assert refused.returncode != 0 and "JANUS=yes: give 1" in refused.stderr
