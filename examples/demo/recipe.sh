@@ -10,6 +10,7 @@ RECIPE_ARGS=(
   --warmup-updates 30 --warmup-init-lr 1e-6 --clip-norm 1.0
   --max-tokens 1024 --num-workers 0 --seed 1
 )
-# JANUS: the AR view's cross-entropy + a symmetric KL (weight 0.1) between the views, the AR view's words read
-# as BERT's second segment; measured in docs/janus.md (the cross-attention starts as a copy, the default there)
-JANUS_ARGS=(--janus --criterion bnb_janus --janus-kl-weight 0.1 --janus-ar-segment)
+# JANUS: the AR view's cross-entropy at half weight + a symmetric KL (weight 0.1) between the views, the AR
+# view's words read as BERT's second segment; measured in docs/janus.md (the cross-attention starts as a
+# copy, the default there)
+JANUS_ARGS=(--janus --criterion bnb_janus --janus-ar-weight 0.5 --janus-kl-weight 0.1 --janus-ar-segment)
