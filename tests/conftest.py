@@ -2,6 +2,7 @@ import concurrent.futures
 import inspect
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -164,6 +165,11 @@ def run_generate(data, checkpoint, *options, check=True):
     )
 
 
+def detokenized_outputs(generate_output):
+    """fairseq-generate's D- lines (text or file contents) as {sentence id: detokenized output}."""
+    return {int(i): text for i, text in re.findall(r"^D-(\d+)\t\S+\t(.*)$", generate_output, re.M)}
+
+
 def run_interactive(data, checkpoint, lines, *options):
     """fairseq-interactive on binarized ``data`` (a DemoData), fed ``lines`` on its standard input."""
     return run_cli(
@@ -196,6 +202,16 @@ def demo_slice(dest, n_train, n_valid, n_test):
                 lines = [next(f).rstrip("\n") for _ in range(n)]
             write_lines(os.path.join(dest, f"{split}.{lang}"), lines)
     return dest
+
+
+def run_demo_script(tmp_path_factory, name, bert, sizes, **env):
+    """`make demo`'s script (examples/demo/run_demo.sh) on the first ``sizes`` = (train, valid, test) lines
+    of the demo data, with ``bert`` and the ``env`` settings: (its work directory, the raw data, the run)."""
+    tmp_path = tmp_path_factory.mktemp(name)
+    raw = demo_slice(str(tmp_path / "raw"), *sizes)
+    work = tmp_path / "demo"
+    settings = {"DATA": raw, "WORK": str(work), "BERT": bert, "OMP_NUM_THREADS": "1", **env}
+    return work, raw, run_cli(["bash", "examples/demo/run_demo.sh"], env_extra=settings)
 
 
 def copy_tree(src, dest):

@@ -9,7 +9,18 @@ import sys
 
 import pytest
 import torch
-from conftest import CLS, NO_DROPOUT, PAD, ROOT, SEP, demo_slice, right_pad, run_cli, starts_early
+from conftest import (
+    CLS,
+    NO_DROPOUT,
+    PAD,
+    ROOT,
+    SEP,
+    detokenized_outputs,
+    right_pad,
+    run_cli,
+    run_demo_script,
+    starts_early,
+)
 
 from bnb_fairseq.bert.dictionary import BertDictionary
 from bnb_fairseq.generation import ParallelGenerator
@@ -56,23 +67,8 @@ def test_unk_policy(unk_model):
 @starts_early("demo_run")
 def run_demo(tmp_path_factory, tiny_bert_dir):
     """`make demo`'s script on a demo slice with the tiny BERT: (work, raw data, the demo's output)."""
-    tmp_path = tmp_path_factory.mktemp("demo_run")
-    raw = demo_slice(str(tmp_path / "raw"), 64, 8, 11)
-    work = tmp_path / "demo"
-    demo = run_cli(
-        ["bash", "examples/demo/run_demo.sh"],
-        env_extra={
-            "DATA": raw,
-            "WORK": str(work),
-            "BERT": tiny_bert_dir,
-            "MAX_UPDATE": "150",
-            "SAVE_EVERY": "25",
-            "STOP_MINUTES": "5",
-            "BLANK_PENALTY_CANDIDATES": "2",
-            "OMP_NUM_THREADS": "1",
-        },
-    )
-    return work, raw, demo
+    settings = dict(MAX_UPDATE="150", SAVE_EVERY="25", STOP_MINUTES="5", BLANK_PENALTY_CANDIDATES="2")
+    return run_demo_script(tmp_path_factory, "demo_run", tiny_bert_dir, (64, 8, 11), **settings)
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +97,7 @@ def test_demo_checkpoint_decodes_with_its_tuned_penalty(tmp_path, demo_run):
     assert len(kept) == 3 and kept[-1].name.endswith("_150.pt")
     assert averaged["extra_state"]["averaged_from"] == [p.name for p in kept]
     generated = (work / "generate-test.txt").read_text(encoding="utf-8")
-    d_lines = {int(i): t for i, t in re.findall(r"^D-(\d+)\t\S+\t(.*)$", generated, re.M)}
+    d_lines = detokenized_outputs(generated)
     with open(os.path.join(raw, "test.es"), encoding="utf-8") as f:
         sources = [line.rstrip("\n") for line in f]
     with open(os.path.join(raw, "test.en"), encoding="utf-8") as f:
@@ -142,7 +138,7 @@ def test_demo_checkpoint_decodes_with_its_tuned_penalty(tmp_path, demo_run):
             "0",
         ]
     )
-    zero_lines = {int(i): t for i, t in re.findall(r"^D-(\d+)\t\S+\t(.*)$", explicit.stdout, re.M)}
+    zero_lines = detokenized_outputs(explicit.stdout)
     assert [zero_lines[i] for i in range(len(sources))] == zero
     # the packaged model carries the stored value too
     package = tmp_path / "package"

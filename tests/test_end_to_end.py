@@ -6,7 +6,7 @@ import shutil
 import sys
 
 import pytest
-from conftest import ROOT, cli_env, demo_slice, run_cli, starts_early
+from conftest import ROOT, cli_env, demo_slice, detokenized_outputs, run_cli, starts_early
 
 pytestmark = pytest.mark.slow  # every test here runs the command lines on trained models
 
@@ -302,7 +302,7 @@ def test_packaged_model_from_pretrained_matches_generate(trained, tmp_path):
             "0",
         ]
     ).stdout
-    detok = {int(i): text for i, text in re.findall(r"^D-(\d+)\t\S+\t(.*)$", gen, re.M)}
+    detok = detokenized_outputs(gen)
     # sentences that binarize.py --max-len 48 truncated differ from the full raw line the API reads
     from fairseq.data import data_utils
 

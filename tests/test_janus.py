@@ -7,7 +7,16 @@ import re
 
 import pytest
 import torch
-from conftest import PAD, demo_slice, run_cli, run_generate, run_interactive, starts_early, train_tiny
+from conftest import (
+    PAD,
+    detokenized_outputs,
+    run_cli,
+    run_demo_script,
+    run_generate,
+    run_interactive,
+    starts_early,
+    train_tiny,
+)
 from test_length_classify import build, make_sample
 
 from bnb_fairseq.criterions.bnb_ctc import BnbCtcConfig, BnbCtcCriterion
@@ -355,23 +364,8 @@ def test_benchmark_rows_of_a_janus_model(tiny_janus, demo_data, tmp_path):
 @starts_early("demo_janus_run")
 def run_demo_janus(tmp_path_factory, tiny_bert_dir):
     """`JANUS=1 make demo`'s script on a small demo slice with the tiny BERT: (work, raw data, its output)."""
-    tmp_path = tmp_path_factory.mktemp("demo_janus_run")
-    raw = demo_slice(str(tmp_path / "raw"), 32, 4, 5)
-    work = tmp_path / "demo"
-    demo = run_cli(
-        ["bash", "examples/demo/run_demo.sh"],
-        env_extra={
-            "DATA": raw,
-            "WORK": str(work),
-            "BERT": tiny_bert_dir,
-            "MAX_UPDATE": "6",
-            "AVERAGE_LAST": "1",
-            "BLANK_PENALTY": "0",
-            "JANUS": "1",
-            "OMP_NUM_THREADS": "1",
-        },
-    )
-    return work, raw, demo
+    settings = dict(MAX_UPDATE="6", AVERAGE_LAST="1", BLANK_PENALTY="0", JANUS="1")
+    return run_demo_script(tmp_path_factory, "demo_janus_run", tiny_bert_dir, (32, 4, 5), **settings)
 
 
 @pytest.fixture(scope="module")
@@ -403,7 +397,7 @@ def test_the_demo_trains_janus_and_decodes_three_ways(demo_janus_run):
     }
     for way, lines in expected.items():
         generated = (work / f"generate-test{way}.txt").read_text(encoding="utf-8")
-        d_lines = {int(i): t for i, t in re.findall(r"^D-(\d+)\t\S+\t(.*)$", generated, re.M)}
+        d_lines = detokenized_outputs(generated)
         assert [d_lines[i] for i in range(len(sources))] == lines, way
     assert expected[".ar"] != expected[""]  # the AR view decodes differently from the one pass
     refused = run_cli(["bash", "examples/demo/run_demo.sh"], check=False, env_extra={"JANUS": "yes"})
