@@ -2,7 +2,6 @@ import concurrent.futures
 import inspect
 import os
 import pathlib
-import re
 import shutil
 import subprocess
 import sys
@@ -166,8 +165,11 @@ def run_generate(data, checkpoint, *options, check=True):
 
 
 def detokenized_outputs(generate_output):
-    """fairseq-generate's D- lines (text or file contents) as {sentence id: detokenized output}."""
-    return {int(i): text for i, text in re.findall(r"^D-(\d+)\t\S+\t(.*)$", generate_output, re.M)}
+    """fairseq-generate's D- lines (its stdout or a file's contents) as {sentence id: detokenized output},
+    read by the scoring tools' own parser."""
+    from bnb_fairseq.tools.score import parse_hypotheses
+
+    return parse_hypotheses(generate_output.splitlines(), "fairseq-generate output")
 
 
 def run_interactive(data, checkpoint, lines, *options):

@@ -46,17 +46,22 @@ class ScoreError(Exception):
 
 def read_hypotheses(path):
     """{sample id: detokenized hypothesis} from fairseq-generate's D- lines, the first (best) per id."""
-    hyps = {}
     with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.startswith("D-"):
-                continue
-            fields = line.rstrip("\n").split("\t")
-            if len(fields) < 2 or not fields[0][2:].isdigit():
-                raise ScoreError(
-                    f"{path}:{lineno}: not a fairseq-generate D- line (D-<id> TAB score TAB text): {line[:80]!r}"
-                )
-            hyps.setdefault(int(fields[0][2:]), fields[2] if len(fields) > 2 else "")
+        return parse_hypotheses(f, path)
+
+
+def parse_hypotheses(lines, source):
+    """``read_hypotheses`` on lines already at hand (``source`` names them in the error message)."""
+    hyps = {}
+    for lineno, line in enumerate(lines, 1):
+        if not line.startswith("D-"):
+            continue
+        fields = line.rstrip("\n").split("\t")
+        if len(fields) < 2 or not fields[0][2:].isdigit():
+            raise ScoreError(
+                f"{source}:{lineno}: not a fairseq-generate D- line (D-<id> TAB score TAB text): {line[:80]!r}"
+            )
+        hyps.setdefault(int(fields[0][2:]), fields[2] if len(fields) > 2 else "")
     return hyps
 
 
